@@ -1,0 +1,209 @@
+/**
+ * @file core.h  cmrlab core: loop, log, call events, table, profile, tones
+ *
+ * core/ uses no other folder of the project.  Everything here runs on the
+ * one libevent loop; nothing is locked.
+ */
+#ifndef CMRLAB_CORE_H
+#define CMRLAB_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct re_printf;
+struct pl;
+
+
+/* ---- loop (loop.c) ---------------------------------------------------- */
+
+int  loop_init(void);
+void loop_close(void);
+struct event_base *loop_base(void);
+int  loop_run(void);
+void loop_stop(void);
+bool loop_stopping(void);
+bool loop_adapter_ok(void);
+unsigned loop_fd_count(void);
+uint64_t loop_now_ms(void);
+
+/** A plain fd watch on the loop (used for libmicrohttpd's epoll fd). */
+typedef void (loop_fd_h)(void *arg);
+struct loop_watch;
+int  loop_watch_alloc(struct loop_watch **wp, int fd, loop_fd_h *fh,
+		      void *arg);
+
+/** After every loop iteration these run (MHD timeout re-arm, etc). */
+typedef void (loop_idle_h)(void *arg);
+int  loop_idle_add(loop_idle_h *ih, void *arg);
+void loop_idle_remove(loop_idle_h *ih, void *arg);
+
+
+/* ---- log (log.c) ------------------------------------------------------ */
+
+enum log_sub { SUB_CORE = 0, SUB_SIP, SUB_HTTP, SUB_RTP, SUB_LIB,
+	       SUB_COUNT };
+enum log_lvl { LVL_ERROR = 0, LVL_WARN, LVL_INFO, LVL_DEBUG };
+
+void log_setup(enum log_lvl lvl);
+void log_level_set(enum log_sub sub, enum log_lvl lvl);
+bool log_enabled(enum log_sub sub, enum log_lvl lvl);
+void log_emit(enum log_sub sub, enum log_lvl lvl, const char *fmt, ...);
+
+#define LOGE(sub, ...) log_emit(sub, LVL_ERROR, __VA_ARGS__)
+#define LOGW(sub, ...) log_emit(sub, LVL_WARN, __VA_ARGS__)
+#define LOGI(sub, ...) log_emit(sub, LVL_INFO, __VA_ARGS__)
+#define LOGD(sub, ...) \
+	do { if (log_enabled(sub, LVL_DEBUG)) \
+		log_emit(sub, LVL_DEBUG, __VA_ARGS__); } while (0)
+
+
+/* ---- JSON output helpers (jsonw.c) ------------------------------------ */
+
+/** %H handler: prints a C string as a quoted, escaped JSON string
+ *  (NULL prints null). */
+int jsonw_str(struct re_printf *pf, const char *s);
+/** %H handler: same for a struct pl. */
+int jsonw_pl(struct re_printf *pf, const struct pl *pl);
+
+
+/* ---- call events (evlog.c) -------------------------------------------- */
+
+/*
+ * Every state change of a call is one event.  The JSON-lines file, the
+ * /api/v1/calls records and /metrics all come from here.
+ */
+struct callrec;
+
+int  evlog_open(const char *path);
+void evlog_close(void);
+int  evlog_call_alloc(struct callrec **crp, const char *callid,
+		      const char *caller, const char *callee);
+const char *evlog_call_id(const struct callrec *cr);
+void evlog_call_state(struct callrec *cr, const char *state);
+void evlog_call_modes(struct callrec *cr, const char *mode_bt,
+		      const char *mode_rt);
+/** Emit an event; fmt (re_printf style) prints extra JSON members
+ *  without braces, e.g. "\"code\":%u", or NULL. */
+void evlog_event(struct callrec *cr, const char *what, const char *fmt,
+		 ...);
+void evlog_call_end(struct callrec *cr, const char *why);
+struct callrec *evlog_call_find(const char *id);
+/** Prints the JSON array of live and recent calls. */
+int  evlog_calls_print(struct re_printf *pf, void *unused);
+int  evlog_call_print(struct re_printf *pf, const struct callrec *cr);
+unsigned evlog_live_count(void);
+uint64_t evlog_total_count(void);
+void evlog_reset(void);
+
+
+/* ---- the table (table.c) ---------------------------------------------- */
+
+enum cmr_mode { MODE_AUTO = 0, MODE_HTTP, MODE_AS, MODE_GATEWAY, MODE_OFF };
+enum cmr_dir  { DIR_BT = 0, DIR_RT };
+
+const char *cmr_mode_name(enum cmr_mode m);
+int cmr_mode_parse(enum cmr_mode *mp, const char *s);
+
+/** A resource: immutable bytes served in HTTP mode (and decoded for RTP
+ *  later).  data is a mem object, refcounted. */
+struct resource {
+	char *id;
+	char *type;            /* Content-Type */
+	uint8_t *data;         /* mem-allocated, never changed once set */
+	size_t size;
+	char etag[32];         /* quoted strong ETag */
+	uint32_t duration_ms;  /* 0 if not audio/wav */
+};
+
+/** A live registration (REGISTER) binding of a subscriber. */
+struct binding {
+	char *uri;             /* Contact URI */
+	char *callid;
+	uint32_t cseq;
+	uint64_t expires;      /* loop_now_ms() time of expiry */
+};
+
+struct subscriber;
+struct table;
+
+int  table_alloc(struct table **tp);
+struct subscriber *table_subscriber(const struct table *t, const char *id);
+struct subscriber *table_subscriber_pl(const struct table *t,
+				       const struct pl *id);
+int  table_subscriber_add(struct table *t, const char *id,
+			  struct subscriber **sp);
+unsigned table_subscriber_count(const struct table *t);
+struct resource *table_resource(const struct table *t, const char *id);
+int  table_resource_add(struct table *t, const char *id, const char *type,
+			const uint8_t *data, size_t size);
+unsigned table_resource_count(const struct table *t);
+/** Iterate; the handler returns true to stop. */
+typedef bool (table_sub_h)(struct subscriber *s, void *arg);
+typedef bool (table_res_h)(struct resource *r, void *arg);
+struct subscriber *table_subscriber_apply(const struct table *t,
+					  table_sub_h *h, void *arg);
+struct resource *table_resource_apply(const struct table *t,
+				      table_res_h *h, void *arg);
+
+const char *subscriber_id(const struct subscriber *s);
+enum cmr_mode subscriber_mode(const struct subscriber *s);
+void subscriber_mode_set(struct subscriber *s, enum cmr_mode m);
+int  subscriber_cmr_set(struct subscriber *s, enum cmr_dir dir,
+			const char *resid);
+const char *subscriber_password(const struct subscriber *s);
+int  subscriber_password_set(struct subscriber *s, const char *pw);
+/** Per calling party assignment: caller is a user part ("bob"). */
+int  subscriber_rule_add(struct subscriber *s, const char *caller,
+			 enum cmr_dir dir, const char *resid);
+/** The resource id assigned for a call from caller (may be NULL). */
+const char *subscriber_cmr(const struct subscriber *s, enum cmr_dir dir,
+			   const char *caller);
+int  subscriber_contact_add(struct subscriber *s, const char *uri);
+unsigned subscriber_contact_count(const struct subscriber *s);
+const char *subscriber_contact(const struct subscriber *s, unsigned i);
+
+/** Registrar bindings, keyed by contact URI. expires_s 0 removes. */
+int  subscriber_binding_set(struct subscriber *s, const char *uri,
+			    const char *callid, uint32_t cseq,
+			    uint32_t expires_s, uint64_t now);
+int  subscriber_binding_remove_all(struct subscriber *s);
+unsigned subscriber_binding_count(const struct subscriber *s);
+const struct binding *subscriber_binding(const struct subscriber *s,
+					 unsigned i);
+/** Drops expired bindings of every subscriber; returns how many. */
+unsigned table_bindings_expire(struct table *t, uint64_t now);
+
+/** The live table that SIP and HTTP read; replaced whole on SIGHUP.
+ *  table_live_set takes a reference and drops the previous one. */
+struct table *table_live(void);
+void table_live_set(struct table *t);
+/** Moves live bindings of subscribers that exist in both (SIGHUP). */
+void table_bindings_move(struct table *dst, struct table *src);
+
+
+/* ---- profiles (profile.c) --------------------------------------------- */
+
+/** The embedded default profile of the contract. */
+extern const char profile_default_text[];
+
+/** Parses profile text into t.  On error returns EINVAL and writes
+ *  "NAME:LINE: message" into err. Relative file= paths resolve against
+ *  basedir (may be NULL: current directory). */
+int profile_parse(struct table *t, const char *name, const char *basedir,
+		  const char *text, size_t len, char *err, size_t errsz);
+/** Reads and parses a profile file (NULL path: the embedded default). */
+int profile_load(struct table *t, const char *path, char *err,
+		 size_t errsz);
+
+
+/* ---- built-in audio (tones.c) ----------------------------------------- */
+
+/** Adds ringback-default and ringtone-default (WAV, 8 kHz mono 16 bit,
+ *  >= 5 s) to the table. */
+int tones_add_builtin(struct table *t);
+/** Duration in ms of a RIFF/WAVE buffer, 0 if it is not one. */
+uint32_t wav_duration_ms(const uint8_t *data, size_t size);
+
+#endif

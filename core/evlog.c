@@ -1,0 +1,386 @@
+/**
+ * @file evlog.c  Call events: the one stream every view of a call reads
+ *
+ * Each state change of a call is one event.  An event is written as a JSON
+ * line to the --log-json file (flushed at once, so a test or a dashboard
+ * can follow it live) and kept on the call's record, which /api/v1/calls
+ * lists.  Finished calls stay in a bounded ring of recent calls.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <re.h>
+#include "core.h"
+
+enum {
+	RECENT_MAX = 100,      /* finished calls kept for the API */
+	EVENTS_MAX = 256,      /* events kept per call (the file has all) */
+};
+
+struct event_rec {
+	struct le le;
+	uint64_t t_ms;
+	char *what;
+	char *extra;           /* JSON members without braces, or NULL */
+};
+
+struct callrec {
+	struct le le;
+	char id[16];
+	char *sip_callid;
+	char *caller;
+	char *callee;
+	char state[24];
+	char mode_bt[12];
+	char mode_rt[12];
+	char *end_why;
+	uint64_t start_ms;     /* loop clock */
+	uint64_t start_wall;   /* ms since the epoch */
+	uint64_t end_ms;
+	struct list events;
+	unsigned nevents;
+	unsigned dropped;
+	bool ended;
+};
+
+static struct {
+	FILE *f;
+	struct list live;
+	struct list recent;
+	uint32_t next_id;
+	uint64_t total;
+} el;
+
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+
+static int wall_print(struct re_printf *pf, const uint64_t *ms)
+{
+	time_t sec = (time_t)(*ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&sec, &tm);
+
+	return re_hprintf(pf, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
+			  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			  tm.tm_hour, tm.tm_min, tm.tm_sec,
+			  (unsigned)(*ms % 1000));
+}
+
+
+static void event_destructor(void *arg)
+{
+	struct event_rec *e = arg;
+
+	mem_deref(e->what);
+	mem_deref(e->extra);
+}
+
+
+static void call_destructor(void *arg)
+{
+	struct callrec *cr = arg;
+
+	list_unlink(&cr->le);
+	list_flush(&cr->events);
+	mem_deref(cr->sip_callid);
+	mem_deref(cr->caller);
+	mem_deref(cr->callee);
+	mem_deref(cr->end_why);
+}
+
+
+int evlog_open(const char *path)
+{
+	if (el.f) {
+		fclose(el.f);
+		el.f = NULL;
+	}
+	if (!path)
+		return 0;
+
+	el.f = fopen(path, "a");
+	if (!el.f)
+		return errno ? errno : EIO;
+
+	return 0;
+}
+
+
+void evlog_close(void)
+{
+	if (el.f) {
+		fclose(el.f);
+		el.f = NULL;
+	}
+}
+
+
+void evlog_reset(void)
+{
+	struct le *le;
+
+	/* The lists hold one reference each. */
+	while ((le = list_head(&el.live))) {
+		struct callrec *cr = le->data;
+		list_unlink(le);
+		mem_deref(cr);
+	}
+	while ((le = list_head(&el.recent))) {
+		struct callrec *cr = le->data;
+		list_unlink(le);
+		mem_deref(cr);
+	}
+	el.total = 0;
+	el.next_id = 0;
+}
+
+
+int evlog_call_alloc(struct callrec **crp, const char *callid,
+		     const char *caller, const char *callee)
+{
+	struct callrec *cr;
+	int err = 0;
+
+	if (!crp)
+		return EINVAL;
+
+	cr = mem_zalloc(sizeof(*cr), call_destructor);
+	if (!cr)
+		return ENOMEM;
+
+	re_snprintf(cr->id, sizeof(cr->id), "c%u", ++el.next_id);
+	err |= str_dup(&cr->sip_callid, callid ? callid : "");
+	err |= str_dup(&cr->caller, caller ? caller : "");
+	err |= str_dup(&cr->callee, callee ? callee : "");
+	if (err) {
+		mem_deref(cr);
+		return ENOMEM;
+	}
+
+	str_ncpy(cr->state, "received", sizeof(cr->state));
+	str_ncpy(cr->mode_bt, "none", sizeof(cr->mode_bt));
+	str_ncpy(cr->mode_rt, "none", sizeof(cr->mode_rt));
+	cr->start_ms = loop_now_ms();
+	cr->start_wall = wall_ms();
+
+	list_append(&el.live, &cr->le, mem_ref(cr));
+	++el.total;
+
+	*crp = cr;
+
+	return 0;
+}
+
+
+const char *evlog_call_id(const struct callrec *cr)
+{
+	return cr ? cr->id : NULL;
+}
+
+
+void evlog_call_state(struct callrec *cr, const char *state)
+{
+	if (cr && state)
+		str_ncpy(cr->state, state, sizeof(cr->state));
+}
+
+
+void evlog_call_modes(struct callrec *cr, const char *mode_bt,
+		      const char *mode_rt)
+{
+	if (!cr)
+		return;
+	if (mode_bt)
+		str_ncpy(cr->mode_bt, mode_bt, sizeof(cr->mode_bt));
+	if (mode_rt)
+		str_ncpy(cr->mode_rt, mode_rt, sizeof(cr->mode_rt));
+}
+
+
+void evlog_event(struct callrec *cr, const char *what, const char *fmt, ...)
+{
+	struct event_rec *e;
+	char *extra = NULL;
+	uint64_t now, wall;
+	va_list ap;
+
+	if (!cr || !what)
+		return;
+
+	if (fmt) {
+		va_start(ap, fmt);
+		(void)re_vsdprintf(&extra, fmt, ap);
+		va_end(ap);
+	}
+
+	now = loop_now_ms() - cr->start_ms;
+	wall = wall_ms();
+
+	if (el.f) {
+		(void)re_fprintf(el.f, "{\"ts\":\"%H\",\"call\":\"%s\","
+				 "\"callid\":%H,\"t_ms\":%llu,\"what\":%H"
+				 "%s%s}\n",
+				 wall_print, &wall, cr->id,
+				 jsonw_str, cr->sip_callid,
+				 (unsigned long long)now, jsonw_str, what,
+				 extra && *extra ? "," : "",
+				 extra ? extra : "");
+		fflush(el.f);
+	}
+
+	if (cr->nevents >= EVENTS_MAX) {
+		++cr->dropped;
+		mem_deref(extra);
+		return;
+	}
+
+	e = mem_zalloc(sizeof(*e), event_destructor);
+	if (!e || str_dup(&e->what, what)) {
+		mem_deref(e);
+		mem_deref(extra);
+		return;
+	}
+	e->t_ms = now;
+	e->extra = extra;
+	list_append(&cr->events, &e->le, e);
+	++cr->nevents;
+}
+
+
+void evlog_call_end(struct callrec *cr, const char *why)
+{
+	struct le *le;
+
+	if (!cr || cr->ended)
+		return;
+
+	cr->ended = true;
+	cr->end_ms = loop_now_ms();
+	str_ncpy(cr->state, "ended", sizeof(cr->state));
+	(void)str_dup(&cr->end_why, why ? why : "");
+
+	evlog_event(cr, "ended", "\"why\":%H", jsonw_str, why);
+
+	/* Move from live to recent; the list's reference moves with it. */
+	list_unlink(&cr->le);
+	list_append(&el.recent, &cr->le, cr);
+
+	while (list_count(&el.recent) > RECENT_MAX) {
+		le = list_head(&el.recent);
+		list_unlink(le);
+		mem_deref(le->data);
+	}
+}
+
+
+static struct callrec *find_in(const struct list *l, const char *id)
+{
+	struct le *le;
+
+	for (le = list_head(l); le; le = le->next) {
+		struct callrec *cr = le->data;
+
+		if (!strcmp(cr->id, id) || !strcmp(cr->sip_callid, id))
+			return cr;
+	}
+
+	return NULL;
+}
+
+
+struct callrec *evlog_call_find(const char *id)
+{
+	struct callrec *cr;
+
+	if (!id)
+		return NULL;
+
+	cr = find_in(&el.live, id);
+
+	return cr ? cr : find_in(&el.recent, id);
+}
+
+
+int evlog_call_print(struct re_printf *pf, const struct callrec *cr)
+{
+	uint64_t dur;
+	struct le *le;
+	int err;
+
+	if (!cr)
+		return re_hprintf(pf, "null");
+
+	dur = (cr->ended ? cr->end_ms : loop_now_ms()) - cr->start_ms;
+
+	err = re_hprintf(pf, "{\"id\":\"%s\",\"callid\":%H,\"caller\":%H,"
+			 "\"callee\":%H,\"state\":%H,\"mode_bt\":%H,"
+			 "\"mode_rt\":%H,\"started\":\"%H\","
+			 "\"duration_ms\":%llu,\"end\":%H,"
+			 "\"events_dropped\":%u,\"events\":[",
+			 cr->id, jsonw_str, cr->sip_callid,
+			 jsonw_str, cr->caller, jsonw_str, cr->callee,
+			 jsonw_str, cr->state, jsonw_str, cr->mode_bt,
+			 jsonw_str, cr->mode_rt,
+			 wall_print, &cr->start_wall,
+			 (unsigned long long)dur,
+			 jsonw_str, cr->ended ? cr->end_why : NULL,
+			 cr->dropped);
+
+	for (le = list_head(&cr->events); le && !err; le = le->next) {
+		const struct event_rec *e = le->data;
+
+		err = re_hprintf(pf, "%s{\"t_ms\":%llu,\"what\":%H%s%s}",
+				 le == list_head(&cr->events) ? "" : ",",
+				 (unsigned long long)e->t_ms,
+				 jsonw_str, e->what,
+				 e->extra && *e->extra ? "," : "",
+				 e->extra ? e->extra : "");
+	}
+
+	return err | re_hprintf(pf, "]}");
+}
+
+
+int evlog_calls_print(struct re_printf *pf, void *unused)
+{
+	const struct list *lists[2] = { &el.live, &el.recent };
+	bool first = true;
+	int err = 0;
+	(void)unused;
+
+	err |= re_hprintf(pf, "[");
+	for (int i = 0; i < 2; i++) {
+		struct le *le;
+
+		for (le = list_head(lists[i]); le && !err; le = le->next) {
+			err |= re_hprintf(pf, "%s%H", first ? "" : ",",
+					  evlog_call_print, le->data);
+			first = false;
+		}
+	}
+
+	return err | re_hprintf(pf, "]");
+}
+
+
+unsigned evlog_live_count(void)
+{
+	return list_count(&el.live);
+}
+
+
+uint64_t evlog_total_count(void)
+{
+	return el.total;
+}

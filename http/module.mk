@@ -1,0 +1,2 @@
+# @file http/module.mk
+SRCS += $(wildcard http/*.c)

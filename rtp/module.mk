@@ -1,0 +1,2 @@
+# @file rtp/module.mk  (the RTP streamer arrives with application server mode)
+SRCS += $(wildcard rtp/*.c)

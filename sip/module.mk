@@ -1,0 +1,2 @@
+# @file sip/module.mk
+SRCS += $(wildcard sip/*.c)
