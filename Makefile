@@ -9,7 +9,8 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
 	    -Wmissing-prototypes -Werror
-DEFS     := -D_GNU_SOURCE -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H
+VERSION  := 0.1.0
+DEFS     := -DCMRLAB_VERSION=\"$(VERSION)\" -D_GNU_SOURCE -DHAVE_INTTYPES_H -DHAVE_STDBOOL_H
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) $(SAN) -I. $(PKG_CFLAGS) -MMD -MP

@@ -1,0 +1,441 @@
+/**
+ * @file cmrlab.c  Command line: serve | version (call, demo and conform
+ *                 arrive with their issues)
+ *
+ * Exit status: 0 success, 1 a check, a call or the start failed, 2 bad
+ * usage or configuration.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <event2/event.h>
+#include <microhttpd.h>
+#include <re.h>
+#include "core/core.h"
+#include "sip/sip.h"
+#include "http/http.h"
+
+enum { EXIT_USAGE = 2, HARD_STOP_MS = 1800 };
+
+struct serve {
+	struct sa sip_addr;
+	struct sa http_addr;
+	uint16_t rtp_lo, rtp_hi;
+	const char *profile;
+	const char *log_json;
+	const char *state_dir;
+	struct sipsrv *sip;
+	struct httpd *httpd;
+	struct event *sig_int, *sig_term, *sig_hup, *hard_stop;
+	bool stopping;
+};
+
+
+static void usage_main(FILE *f)
+{
+	fprintf(f,
+		"usage: cmrlab <command> [options]\n"
+		"\n"
+		"commands:\n"
+		"  serve     run the CMR Server, the HTTP resource server "
+		"and the API\n"
+		"  version   print the version\n"
+		"\n"
+		"'cmrlab <command> --help' describes a command.\n");
+}
+
+
+static void usage_serve(FILE *f)
+{
+	fprintf(f,
+		"usage: cmrlab serve [options]\n"
+		"\n"
+		"Runs the SIP CMR Server (UDP and TCP), the HTTP resource "
+		"server and\nthe API on one loop.  Prints one readiness line "
+		"on stdout when every\nlistener is up.  SIGINT/SIGTERM end "
+		"every call and exit 0; SIGHUP\nreloads the profile.\n"
+		"\n"
+		"options:\n"
+		"  --sip ADDR:PORT      SIP listen address (default "
+		"127.0.0.1:5060)\n"
+		"  --http ADDR:PORT     HTTP listen address (default "
+		"127.0.0.1:8080)\n"
+		"  --rtp-ports LO-HI    RTP port range (default "
+		"20000-29999)\n"
+		"  --profile FILE       profile file (default: the embedded "
+		"profile)\n"
+		"  --log-json FILE      append call events as JSON lines\n"
+		"  --state DIR          directory for state kept across "
+		"starts\n"
+		"  --log-level LEVEL    error|warn|info|debug (default "
+		"info)\n"
+		"  -h, --help           this text\n");
+}
+
+
+static int addr_parse(struct sa *sa, const char *s, const char *what)
+{
+	struct pl host, port;
+	char hbuf[64];
+
+	/* ADDR:PORT, [V6]:PORT */
+	if (re_regex(s, strlen(s), "\\[[^\\]]+\\]:[0-9]+", &host, &port) &&
+	    re_regex(s, strlen(s), "[^:]+:[0-9]+", &host, &port)) {
+		fprintf(stderr, "cmrlab: %s: '%s' is not ADDR:PORT\n", what, s);
+		return EINVAL;
+	}
+	if (pl_u32(&port) > 65535 || port.l > 5) {
+		fprintf(stderr, "cmrlab: %s: port out of range in '%s'\n",
+			what, s);
+		return EINVAL;
+	}
+	pl_strcpy(&host, hbuf, sizeof(hbuf));
+	if (sa_set_str(sa, hbuf, (uint16_t)pl_u32(&port))) {
+		fprintf(stderr, "cmrlab: %s: '%s' is not an IP address\n",
+			what, hbuf);
+		return EINVAL;
+	}
+
+	return 0;
+}
+
+
+static int ports_parse(struct serve *sv, const char *s)
+{
+	struct pl lo, hi;
+	uint32_t l, h;
+
+	if (re_regex(s, strlen(s), "^[0-9]+-[0-9]+$", &lo, &hi) ||
+	    lo.l > 5 || hi.l > 5)
+		goto bad;
+
+	l = pl_u32(&lo);
+	h = pl_u32(&hi);
+	if (l < 1024 || h > 65535 || l > h || (l & 1))
+		goto bad;
+
+	sv->rtp_lo = (uint16_t)l;
+	sv->rtp_hi = (uint16_t)h;
+
+	return 0;
+
+ bad:
+	fprintf(stderr, "cmrlab: --rtp-ports: '%s' is not LO-HI with an "
+		"even LO, 1024 <= LO <= HI <= 65535\n", s);
+	return EINVAL;
+}
+
+
+static void hard_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+
+	LOGW(SUB_CORE, "shutdown: calls did not finish in time");
+	loop_stop();
+}
+
+
+static void shutdown_done(void *arg)
+{
+	(void)arg;
+
+	LOGI(SUB_CORE, "shutdown: every call ended");
+	loop_stop();
+}
+
+
+static void reload(struct serve *sv)
+{
+	struct table *t = NULL;
+	char err[512];
+
+	if (table_alloc(&t)) {
+		LOGE(SUB_CORE, "reload: out of memory");
+		return;
+	}
+
+	if (profile_load(t, sv->profile, err, sizeof(err))) {
+		LOGE(SUB_CORE, "reload failed, keeping the old profile: %s",
+		     err);
+		mem_deref(t);
+		return;
+	}
+
+	table_bindings_move(t, table_live());
+	table_live_set(t);
+	mem_deref(t);
+
+	LOGI(SUB_CORE, "reload: %u subscribers, %u resources",
+	     table_subscriber_count(table_live()),
+	     table_resource_count(table_live()));
+}
+
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct serve *sv = arg;
+	struct timeval tv = { HARD_STOP_MS / 1000,
+			      (HARD_STOP_MS % 1000) * 1000 };
+	(void)what;
+
+	if (sig == SIGHUP) {
+		LOGI(SUB_CORE, "SIGHUP: reloading the profile");
+		reload(sv);
+		return;
+	}
+
+	if (sv->stopping) {
+		loop_stop();
+		return;
+	}
+
+	LOGI(SUB_CORE, "%s: ending every call",
+	     sig == SIGINT ? "SIGINT" : "SIGTERM");
+	sv->stopping = true;
+
+	sv->hard_stop = evtimer_new(loop_base(), hard_stop_cb, sv);
+	if (sv->hard_stop)
+		evtimer_add(sv->hard_stop, &tv);
+
+	sipsrv_shutdown(sv->sip, shutdown_done, sv);
+}
+
+
+static int serve_run(struct serve *sv)
+{
+	struct sipsrv_conf conf;
+	struct table *t = NULL;
+	char err[512];
+	int ret = 1;
+
+	if (table_alloc(&t))
+		return 1;
+
+	if (profile_load(t, sv->profile, err, sizeof(err))) {
+		fprintf(stderr, "cmrlab: %s\n", err);
+		mem_deref(t);
+		return EXIT_USAGE;
+	}
+	table_live_set(t);
+	mem_deref(t);
+
+	if (sv->log_json && evlog_open(sv->log_json)) {
+		fprintf(stderr, "cmrlab: --log-json: cannot open '%s': %s\n",
+			sv->log_json, strerror(errno));
+		ret = EXIT_USAGE;
+		goto out;
+	}
+
+	if (sv->state_dir && mkdir(sv->state_dir, 0755) && errno != EEXIST) {
+		fprintf(stderr, "cmrlab: --state: cannot create '%s': %s\n",
+			sv->state_dir, strerror(errno));
+		ret = EXIT_USAGE;
+		goto out;
+	}
+
+	if (httpd_alloc(&sv->httpd, &sv->http_addr)) {
+		fprintf(stderr, "cmrlab: cannot listen for HTTP on %s\n",
+			"the --http address");
+		goto out;
+	}
+
+	memset(&conf, 0, sizeof(conf));
+	conf.laddr = sv->sip_addr;
+	conf.max_calls = 1000;
+	if (httpd_url(sv->httpd, conf.http_base, sizeof(conf.http_base)))
+		goto out;
+
+	if (sipsrv_alloc(&sv->sip, &conf)) {
+		fprintf(stderr, "cmrlab: cannot listen for SIP on %s\n",
+			"the --sip address");
+		goto out;
+	}
+
+	/* libre must have handed its sockets to our loop (core/loop.c). */
+	if (!loop_adapter_ok() || loop_fd_count() == 0) {
+		fprintf(stderr, "cmrlab: libre's sockets did not reach the "
+			"libevent adapter: libre must be the shared libre.so "
+			"without -Bsymbolic; refusing to start\n");
+		goto out;
+	}
+
+	sv->sig_int = evsignal_new(loop_base(), SIGINT, signal_cb, sv);
+	sv->sig_term = evsignal_new(loop_base(), SIGTERM, signal_cb, sv);
+	sv->sig_hup = evsignal_new(loop_base(), SIGHUP, signal_cb, sv);
+	if (!sv->sig_int || !sv->sig_term || !sv->sig_hup ||
+	    evsignal_add(sv->sig_int, NULL) || evsignal_add(sv->sig_term, NULL)
+	    || evsignal_add(sv->sig_hup, NULL))
+		goto out;
+
+	(void)re_printf("ready sip=udp:%J http=%s\n",
+			sipsrv_laddr(sv->sip), conf.http_base);
+	fflush(stdout);
+
+	if (loop_run())
+		goto out;
+
+	ret = 0;
+
+ out:
+	if (sv->hard_stop)
+		event_free(sv->hard_stop);
+	if (sv->sig_int)
+		event_free(sv->sig_int);
+	if (sv->sig_term)
+		event_free(sv->sig_term);
+	if (sv->sig_hup)
+		event_free(sv->sig_hup);
+	sv->sip = mem_deref(sv->sip);
+	sv->httpd = mem_deref(sv->httpd);
+	table_live_set(NULL);
+	evlog_reset();
+	evlog_close();
+
+	return ret;
+}
+
+
+static int cmd_serve(int argc, char *argv[])
+{
+	enum { O_SIP = 256, O_HTTP, O_RTP, O_PROFILE, O_LOGJSON, O_PCAP,
+	       O_STATE, O_LEVEL };
+	static const struct option opts[] = {
+		{"sip",       required_argument, NULL, O_SIP},
+		{"http",      required_argument, NULL, O_HTTP},
+		{"rtp-ports", required_argument, NULL, O_RTP},
+		{"profile",   required_argument, NULL, O_PROFILE},
+		{"log-json",  required_argument, NULL, O_LOGJSON},
+		{"pcap",      required_argument, NULL, O_PCAP},
+		{"state",     required_argument, NULL, O_STATE},
+		{"log-level", required_argument, NULL, O_LEVEL},
+		{"help",      no_argument,       NULL, 'h'},
+		{NULL, 0, NULL, 0}
+	};
+	struct serve sv;
+	enum log_lvl lvl = LVL_INFO;
+	int c, ret;
+
+	memset(&sv, 0, sizeof(sv));
+	(void)sa_set_str(&sv.sip_addr, "127.0.0.1", 5060);
+	(void)sa_set_str(&sv.http_addr, "127.0.0.1", 8080);
+	sv.rtp_lo = 20000;
+	sv.rtp_hi = 29999;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+
+		case O_SIP:
+			if (addr_parse(&sv.sip_addr, optarg, "--sip"))
+				return EXIT_USAGE;
+			break;
+
+		case O_HTTP:
+			if (addr_parse(&sv.http_addr, optarg, "--http"))
+				return EXIT_USAGE;
+			break;
+
+		case O_RTP:
+			if (ports_parse(&sv, optarg))
+				return EXIT_USAGE;
+			break;
+
+		case O_PROFILE:  sv.profile = optarg; break;
+		case O_LOGJSON:  sv.log_json = optarg; break;
+		case O_STATE:    sv.state_dir = optarg; break;
+
+		case O_PCAP:
+			fprintf(stderr, "cmrlab: --pcap is not available in "
+				"this version\n");
+			return EXIT_USAGE;
+
+		case O_LEVEL:
+			if (!strcmp(optarg, "error"))      lvl = LVL_ERROR;
+			else if (!strcmp(optarg, "warn"))  lvl = LVL_WARN;
+			else if (!strcmp(optarg, "info"))  lvl = LVL_INFO;
+			else if (!strcmp(optarg, "debug")) lvl = LVL_DEBUG;
+			else {
+				fprintf(stderr, "cmrlab: --log-level: '%s' is "
+					"not error|warn|info|debug\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+
+		case 'h':
+			usage_serve(stdout);
+			return 0;
+
+		default:
+			usage_serve(stderr);
+			return EXIT_USAGE;
+		}
+	}
+
+	if (optind < argc) {
+		fprintf(stderr, "cmrlab: serve: unexpected argument '%s'\n",
+			argv[optind]);
+		usage_serve(stderr);
+		return EXIT_USAGE;
+	}
+
+	if (libre_init())
+		return 1;
+	log_setup(lvl);
+	if (loop_init()) {
+		libre_close();
+		return 1;
+	}
+
+	ret = serve_run(&sv);
+
+	loop_close();
+	libre_close();
+
+	return ret;
+}
+
+
+int main(int argc, char *argv[])
+{
+	const char *cmd;
+
+	if (argc < 2) {
+		usage_main(stderr);
+		return EXIT_USAGE;
+	}
+
+	cmd = argv[1];
+
+	if (!strcmp(cmd, "serve"))
+		return cmd_serve(argc - 1, argv + 1);
+
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		if (argc > 2 && (!strcmp(argv[2], "--help") ||
+				 !strcmp(argv[2], "-h"))) {
+			printf("usage: cmrlab version\n\nPrints the version "
+			       "of cmrlab and of the libraries it runs on.\n");
+			return 0;
+		}
+		printf("cmrlab %s (libre %s, libevent %s, libmicrohttpd "
+		       "%s)\n", CMRLAB_VERSION, sys_libre_version_get(),
+		       event_get_version(), MHD_get_version());
+		return 0;
+	}
+
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") ||
+	    !strcmp(cmd, "help")) {
+		usage_main(stdout);
+		return 0;
+	}
+
+	fprintf(stderr, "cmrlab: unknown command '%s'\n", cmd);
+	usage_main(stderr);
+
+	return EXIT_USAGE;
+}

@@ -1,0 +1,28 @@
+/**
+ * @file http.h  cmrlab HTTP: resource server and API on the one loop
+ *
+ * One libmicrohttpd daemon serves the media of HTTP mode (/r/ID), the
+ * JSON API (/api/v1/...), /metrics and /healthz.  It runs without threads
+ * on the libevent loop of core/, so its handlers read the live table
+ * directly.  Every request looks the table up afresh: a SIGHUP that
+ * replaces the table is visible to the next request.
+ */
+#ifndef CMRLAB_HTTP_H
+#define CMRLAB_HTTP_H
+
+#include <stddef.h>
+
+struct sa;
+struct httpd;
+
+/** Starts the server on laddr (port 0 picks a free port).  loop_init()
+ *  must have run.  mem_deref of the server stops it and closes every
+ *  connection; do not do that from inside one of its requests. */
+int httpd_alloc(struct httpd **hp, const struct sa *laddr);
+/** The address actually bound. */
+const struct sa *httpd_laddr(const struct httpd *h);
+/** Writes "http://ADDR:PORT" (IPv6 in brackets), the base of every URL
+ *  the server hands out.  ENOMEM if buf is too small. */
+int httpd_url(const struct httpd *h, char *buf, size_t sz);
+
+#endif

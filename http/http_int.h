@@ -1,0 +1,101 @@
+/**
+ * @file http_int.h  Shared inside http/: the server, routing, and the pure
+ *                   request logic that the unit tests reach without sockets
+ */
+#ifndef CMRLAB_HTTP_INT_H
+#define CMRLAB_HTTP_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <microhttpd.h>
+#include <re.h>
+
+struct event;
+struct loop_watch;
+
+/* Status classes counted for /metrics: index status / 100 (1xx..5xx). */
+enum { HTTPD_CLASSES = 6 };
+
+struct httpd {
+	struct MHD_Daemon *mhd;
+	struct loop_watch *watch;   /* MHD's epoll fd on the loop */
+	struct event *tmr;          /* MHD's next timeout */
+	struct sa laddr;            /* as bound */
+	char url[64];               /* "http://ADDR:PORT" */
+	uint64_t reqs[HTTPD_CLASSES];
+};
+
+/* One request while its handler runs; nothing keeps it afterwards. */
+struct httpreq {
+	struct httpd *h;
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *url;
+	bool head;                  /* HEAD: MHD sends the headers only */
+};
+
+
+/* ---- routing (httpd.c) ------------------------------------------------ */
+
+enum httpd_route {
+	ROUTE_NONE = 0,
+	ROUTE_RES,          /* /r/ID */
+	ROUTE_HEALTHZ,      /* /healthz */
+	ROUTE_METRICS,      /* /metrics */
+	ROUTE_CALLS,        /* /api/v1/calls */
+	ROUTE_CALL,         /* /api/v1/calls/ID */
+	ROUTE_SUBS,         /* /api/v1/subscribers */
+	ROUTE_SUB,          /* /api/v1/subscribers/ID */
+	ROUTE_RESS,         /* /api/v1/resources */
+	ROUTE_RESX,         /* /api/v1/resources/ID */
+};
+
+/** Maps a decoded path to a route; *idp points into url at the ID (or is
+ *  NULL for routes without one). */
+enum httpd_route httpd_route_parse(const char *url, const char **idp);
+
+/** Queues resp with the status, counts it, and releases resp (NULL resp:
+ *  out of memory, the connection is closed). */
+enum MHD_Result httpd_send(struct httpreq *rq, unsigned code,
+			   struct MHD_Response *resp);
+/** A response whose body is the mem object body (taken over, may be
+ *  NULL when len is 0), with Content-Type type if not NULL. */
+struct MHD_Response *httpd_resp_mem(char *body, size_t len,
+				    const char *type);
+/** {"error": msg, "field": field} (field may be NULL) with code. */
+enum MHD_Result httpd_error(struct httpreq *rq, unsigned code,
+			    const char *msg, const char *field);
+/** 405 with Allow: GET, HEAD. */
+enum MHD_Result httpd_not_allowed(struct httpreq *rq);
+/** Answers a mem string (taken over) as application/json, or 500 when
+ *  printing it failed (err != 0). */
+enum MHD_Result httpd_json(struct httpreq *rq, unsigned code, int err,
+			   char *body);
+
+
+/* ---- resources: /r/ID (resreq.c) -------------------------------------- */
+
+enum resreq_range {
+	RANGE_FULL = 0,     /* no Range, malformed, or several: send all */
+	RANGE_PART,         /* one satisfiable range: 206 */
+	RANGE_UNSAT,        /* 416 */
+};
+
+/** Evaluates a Range header value (RFC 9110 section 14) against a
+ *  representation of size bytes.  On RANGE_PART sets *offp and *lenp. */
+enum resreq_range resreq_range_parse(const char *hdr, uint64_t size,
+				     uint64_t *offp, uint64_t *lenp);
+/** If-None-Match: true when the list names etag (weak comparison) or is
+ *  "*".  A malformed list matches nothing. */
+bool resreq_etag_match(const char *list, const char *etag);
+/** Resource ids are [A-Za-z0-9._-]{1,64}. */
+bool resreq_id_valid(const char *id);
+enum MHD_Result resreq_handle(struct httpreq *rq, const char *id);
+
+
+/* ---- API, metrics, health (api.c) ------------------------------------- */
+
+enum MHD_Result api_handle(struct httpreq *rq, enum httpd_route route,
+			   const char *id);
+
+#endif

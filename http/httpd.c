@@ -1,0 +1,416 @@
+/**
+ * @file httpd.c  libmicrohttpd on the libevent loop, routing, responses
+ *
+ * The daemon runs in MHD's "external event loop" epoll mode: MHD keeps
+ * its sockets in an epoll set of its own and exposes that set's fd.  The
+ * fd becomes readable whenever any of MHD's sockets has work, so one
+ * persistent read event on the loop is enough to drive every connection.
+ * MHD also has timeouts (idle connections) and work it has already read
+ * but not yet processed; MHD_get_timeout() reports both, and after every
+ * loop iteration an idle handler re-arms one timer from it.  No thread is
+ * started, so request handlers run on the loop like everything else.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <event2/event.h>
+#include <microhttpd.h>
+#include <re.h>
+#include "core/core.h"
+#include "http/http.h"
+#include "http/http_int.h"
+
+enum {
+	CONN_TIMEOUT_S = 30,
+	CONN_LIMIT     = 1000,
+};
+
+
+/* libmicrohttpd formats its own messages; they arrive here with a newline
+ * that the log sink adds itself. */
+static void mhd_log(void *cls, const char *fm, va_list ap)
+{
+	char buf[512];
+	size_t n;
+	(void)cls;
+
+	vsnprintf(buf, sizeof(buf), fm, ap);
+
+	n = strlen(buf);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+
+	LOGW(SUB_HTTP, "libmicrohttpd: %s", buf);
+}
+
+
+static void mhd_run(struct httpd *h)
+{
+	if (MHD_run(h->mhd) != MHD_YES)
+		LOGW(SUB_HTTP, "MHD_run failed");
+}
+
+
+static void watch_h(void *arg)
+{
+	mhd_run(arg);
+}
+
+
+static void tmr_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+
+	mhd_run(arg);
+}
+
+
+/*
+ * Runs after every loop iteration.  MHD_get_timeout() answers 0 when MHD
+ * holds work it cannot signal through the epoll fd (data already read
+ * into a connection's buffer, say), so the timer also serves as "run again
+ * at once".
+ */
+static void idle_h(void *arg)
+{
+	struct httpd *h = arg;
+	MHD_UNSIGNED_LONG_LONG ms;
+	struct timeval tv;
+
+	if (MHD_get_timeout(h->mhd, &ms) != MHD_YES) {
+		evtimer_del(h->tmr);
+		return;
+	}
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	evtimer_add(h->tmr, &tv);
+}
+
+
+enum httpd_route httpd_route_parse(const char *url, const char **idp)
+{
+	static const struct {
+		const char *prefix;
+		enum httpd_route list;
+		enum httpd_route item;
+	} api[] = {
+		{ "/api/v1/calls",       ROUTE_CALLS, ROUTE_CALL },
+		{ "/api/v1/subscribers", ROUTE_SUBS,  ROUTE_SUB  },
+		{ "/api/v1/resources",   ROUTE_RESS,  ROUTE_RESX },
+	};
+
+	*idp = NULL;
+
+	if (!url)
+		return ROUTE_NONE;
+
+	if (!strncmp(url, "/r/", 3)) {
+		*idp = url + 3;
+		return ROUTE_RES;
+	}
+	if (!strcmp(url, "/healthz"))
+		return ROUTE_HEALTHZ;
+	if (!strcmp(url, "/metrics"))
+		return ROUTE_METRICS;
+
+	for (size_t i = 0; i < ARRAY_SIZE(api); i++) {
+		size_t n = strlen(api[i].prefix);
+
+		if (strncmp(url, api[i].prefix, n))
+			continue;
+		if (url[n] == '\0')
+			return api[i].list;
+		if (url[n] == '/' && url[n + 1] != '\0') {
+			*idp = url + n + 1;
+			return api[i].item;
+		}
+	}
+
+	return ROUTE_NONE;
+}
+
+
+static void body_free(void *cls)
+{
+	mem_deref(cls);
+}
+
+
+struct MHD_Response *httpd_resp_mem(char *body, size_t len,
+				    const char *type)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_buffer_with_free_callback_cls(
+		len, body, body_free, body);
+	if (!resp) {
+		mem_deref(body);
+		return NULL;
+	}
+
+	if (type && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					    type) != MHD_YES) {
+		MHD_destroy_response(resp);
+		return NULL;
+	}
+
+	return resp;
+}
+
+
+enum MHD_Result httpd_send(struct httpreq *rq, unsigned code,
+			   struct MHD_Response *resp)
+{
+	enum MHD_Result ret;
+
+	if (!resp) {
+		LOGW(SUB_HTTP, "%s %s: out of memory, closing", rq->method,
+		     rq->url);
+		return MHD_NO;
+	}
+
+	ret = MHD_queue_response(rq->conn, code, resp);
+	MHD_destroy_response(resp);
+
+	if (code / 100 < HTTPD_CLASSES)
+		++rq->h->reqs[code / 100];
+
+	LOGD(SUB_HTTP, "%s %s -> %u", rq->method, rq->url, code);
+
+	return ret;
+}
+
+
+enum MHD_Result httpd_json(struct httpreq *rq, unsigned code, int err,
+			   char *body)
+{
+	if (err) {
+		mem_deref(body);
+		LOGW(SUB_HTTP, "%s %s: printing the answer failed (%m)",
+		     rq->method, rq->url, err);
+		return httpd_send(rq, 500, httpd_resp_mem(NULL, 0, NULL));
+	}
+
+	return httpd_send(rq, code, httpd_resp_mem(body, str_len(body),
+						   "application/json"));
+}
+
+
+enum MHD_Result httpd_error(struct httpreq *rq, unsigned code,
+			    const char *msg, const char *field)
+{
+	char *body = NULL;
+	int err;
+
+	if (field)
+		err = re_sdprintf(&body, "{\"error\":%H,\"field\":%H}\n",
+				  jsonw_str, msg, jsonw_str, field);
+	else
+		err = re_sdprintf(&body, "{\"error\":%H}\n", jsonw_str, msg);
+
+	return httpd_json(rq, code, err, body);
+}
+
+
+enum MHD_Result httpd_not_allowed(struct httpreq *rq)
+{
+	struct MHD_Response *resp;
+	char *body = NULL;
+
+	if (re_sdprintf(&body, "{\"error\":\"method not allowed\"}\n"))
+		return MHD_NO;
+
+	resp = httpd_resp_mem(body, str_len(body), "application/json");
+	if (resp && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+					    "GET, HEAD") != MHD_YES) {
+		MHD_destroy_response(resp);
+		resp = NULL;
+	}
+
+	return httpd_send(rq, 405, resp);
+}
+
+
+/*
+ * Every request is answered on MHD's first call for it, before any body
+ * is read: no route takes a body yet, and answering early lets MHD drop
+ * an unwanted upload instead of buffering it.
+ */
+static enum MHD_Result access_h(void *cls, struct MHD_Connection *conn,
+				const char *url, const char *method,
+				const char *version, const char *upload,
+				size_t *upload_size, void **con_cls)
+{
+	struct httpreq rq;
+	enum httpd_route route;
+	const char *id;
+	(void)version;
+	(void)upload;
+	(void)upload_size;
+	(void)con_cls;
+
+	rq.h = cls;
+	rq.conn = conn;
+	rq.method = method;
+	rq.url = url;
+	rq.head = !strcmp(method, MHD_HTTP_METHOD_HEAD);
+
+	route = httpd_route_parse(url, &id);
+
+	switch (route) {
+
+	case ROUTE_NONE:
+		return httpd_error(&rq, 404, "not found", NULL);
+
+	case ROUTE_RES:
+		return resreq_handle(&rq, id);
+
+	default:
+		return api_handle(&rq, route, id);
+	}
+}
+
+
+static void destructor(void *arg)
+{
+	struct httpd *h = arg;
+
+	loop_idle_remove(idle_h, h);
+
+	/* The watch goes before the daemon: stopping MHD closes the epoll
+	 * fd, and libevent must forget it while it is still open. */
+	h->watch = mem_deref(h->watch);
+
+	if (h->tmr)
+		event_free(h->tmr);
+
+	if (h->mhd)
+		MHD_stop_daemon(h->mhd);
+}
+
+
+static int url_make(struct httpd *h)
+{
+	char addr[64];
+	int n;
+
+	if (sa_ntop(&h->laddr, addr, sizeof(addr)))
+		return EINVAL;
+
+	if (sa_af(&h->laddr) == AF_INET6)
+		n = re_snprintf(h->url, sizeof(h->url), "http://[%s]:%u",
+				addr, sa_port(&h->laddr));
+	else
+		n = re_snprintf(h->url, sizeof(h->url), "http://%s:%u",
+				addr, sa_port(&h->laddr));
+
+	return n < 0 ? ENOMEM : 0;
+}
+
+
+int httpd_alloc(struct httpd **hp, const struct sa *laddr)
+{
+	const union MHD_DaemonInfo *info;
+	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	struct httpd *h;
+	int fd, err;
+
+	if (!hp || !laddr || !sa_isset(laddr, SA_ADDR) || !loop_base())
+		return EINVAL;
+
+	h = mem_zalloc(sizeof(*h), destructor);
+	if (!h)
+		return ENOMEM;
+
+	if (sa_af(laddr) == AF_INET6)
+		flags |= MHD_USE_IPv6;
+
+	errno = 0;
+	h->mhd = MHD_start_daemon(flags, sa_port(laddr), NULL, NULL,
+				  access_h, h,
+				  MHD_OPTION_SOCK_ADDR, &laddr->u.sa,
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+				  MHD_OPTION_CONNECTION_TIMEOUT,
+				  (unsigned int)CONN_TIMEOUT_S,
+				  MHD_OPTION_CONNECTION_LIMIT,
+				  (unsigned int)CONN_LIMIT,
+				  MHD_OPTION_END);
+	if (!h->mhd) {
+		err = errno ? errno : EADDRNOTAVAIL;
+		LOGE(SUB_HTTP, "cannot listen on %J: %m", laddr, err);
+		goto out;
+	}
+
+	/* With port 0 only the socket knows which port it got. */
+	info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_LISTEN_FD);
+	fd = info ? info->listen_fd : -1;
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0) {
+		err = fd < 0 ? EBADF : errno;
+		goto out;
+	}
+	err = sa_set_sa(&h->laddr, (struct sockaddr *)&ss);
+	if (err)
+		goto out;
+
+	err = url_make(h);
+	if (err)
+		goto out;
+
+	info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info || info->epoll_fd < 0) {
+		err = EBADF;
+		goto out;
+	}
+
+	h->tmr = evtimer_new(loop_base(), tmr_cb, h);
+	if (!h->tmr) {
+		err = ENOMEM;
+		goto out;
+	}
+
+	err = loop_watch_alloc(&h->watch, info->epoll_fd, watch_h, h);
+	if (err)
+		goto out;
+
+	err = loop_idle_add(idle_h, h);
+	if (err)
+		goto out;
+
+	LOGI(SUB_HTTP, "listening on %s", h->url);
+
+ out:
+	if (err)
+		mem_deref(h);
+	else
+		*hp = h;
+
+	return err;
+}
+
+
+const struct sa *httpd_laddr(const struct httpd *h)
+{
+	return h ? &h->laddr : NULL;
+}
+
+
+int httpd_url(const struct httpd *h, char *buf, size_t sz)
+{
+	size_t n;
+
+	if (!h || !buf || !sz)
+		return EINVAL;
+
+	n = strlen(h->url);
+	if (n >= sz)
+		return ENOMEM;
+
+	memcpy(buf, h->url, n + 1);
+
+	return 0;
+}

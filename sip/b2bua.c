@@ -1,0 +1,956 @@
+/**
+ * @file b2bua.c  The B2BUA: an A-leg toward the caller, B-legs toward the
+ *                callee's contacts, and the CMR policy between them
+ *
+ * A call is the caller's INVITE server transaction and dialog (the A-leg)
+ * and one client INVITE per target contact (the B-legs, forked in
+ * parallel).  The first 2xx wins; the other B-legs are cancelled.  When
+ * every B-leg failed, the best final response is relayed (RFC 3261
+ * section 16.7, step 6).  The legs are small state machines on libre's
+ * transactions and dialogs: libre 1.1.0's sipsess cannot send a 100 Trying
+ * of its own, nor (later) reliable provisional responses.
+ *
+ * Ownership: srv->calls holds the one reference to a call.  A call is
+ * freed only when it has ended and no B-leg INVITE is pending, so no libre
+ * response handler can reach freed memory.
+ */
+#include <string.h>
+#include <re.h>
+#include "sip/sip_int.h"
+
+#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS"
+
+enum { MAX_TARGETS = 8 };
+
+struct leg {
+	struct le he;             /* srv->legs, keyed by Call-ID */
+	struct call *call;
+	struct sip_dialog *dlg;
+	bool is_a;
+};
+
+struct bleg {
+	struct leg leg;
+	struct le le;             /* call->blegs */
+	struct sip_request *req;  /* the pending INVITE, NULL after final */
+	char *target;
+	uint16_t final;
+	char *reason;
+	bool answered;            /* its 2xx was ACKed: a confirmed dialog */
+	bool gone;                /* it sent BYE, or we did */
+};
+
+struct call {
+	struct le le;             /* srv->calls */
+	struct sipsrv *srv;
+	struct callrec *cr;
+	struct leg a;
+	struct sip_strans *st;    /* A's INVITE server transaction */
+	struct sip_msg *msg;      /* A's INVITE */
+	struct mbuf *ok;          /* A's 2xx, resent until the ACK */
+	struct sa ok_dst;
+	struct tmr tmr;
+	uint32_t ok_txc;
+	uint64_t ok_start;
+	struct list blegs;
+	struct bleg *winner;
+	struct cmr_choice bt, rt;
+	char url_bt[256];
+	char url_rt[256];
+	char cuser_a[64];         /* Contact user toward the caller */
+	char cuser_b[64];         /* Contact user toward the callee */
+	uint16_t final_sent;      /* A's final status code, 0 if none */
+	bool confirmed;           /* A's ACK arrived */
+	bool a_gone;              /* A sent BYE, or we did */
+	bool ended;
+};
+
+
+static void call_end(struct call *call, uint16_t scode, const char *why);
+
+
+/* ---- helpers ---------------------------------------------------------- */
+
+/* A Contact user part that needs no escaping (RFC 3261 "user" chars). */
+static void safe_user(char *buf, size_t sz, const struct pl *user,
+		      const char *fallback)
+{
+	size_t i, n = 0;
+
+	for (i = 0; user && i < user->l && n + 1 < sz; i++) {
+		char c = user->p[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("-_.!~+", c))
+			buf[n++] = c;
+		else
+			break;
+	}
+
+	if (!n || (user && i < user->l))
+		n = (size_t)re_snprintf(buf, sz, "%s", fallback);
+
+	buf[n] = '\0';
+}
+
+
+static const struct sip_hdr *ctype_hdr(const struct sip_msg *msg)
+{
+	if (!mbuf_get_left(msg->mb))
+		return NULL;
+
+	return sip_msg_hdr(msg, SIP_HDR_CONTENT_TYPE);
+}
+
+
+/* "Content-Type: ...\r\n" of a message that has a body, else nothing. */
+static int ctype_print(struct re_printf *pf, const struct sip_msg *msg)
+{
+	const struct sip_hdr *h = msg ? ctype_hdr(msg) : NULL;
+
+	if (!h)
+		return 0;
+
+	return re_hprintf(pf, "Content-Type: %r\r\n", &h->val);
+}
+
+
+static size_t body_len(const struct sip_msg *msg)
+{
+	return msg && ctype_hdr(msg) ? mbuf_get_left(msg->mb) : 0;
+}
+
+
+static const uint8_t *body_buf(const struct sip_msg *msg)
+{
+	return body_len(msg) ? mbuf_buf(msg->mb) : NULL;
+}
+
+
+static const char *who(const struct leg *leg)
+{
+	return leg->is_a ? "caller" : "callee";
+}
+
+
+/* ---- lifetime --------------------------------------------------------- */
+
+static void bleg_destructor(void *arg)
+{
+	struct bleg *b = arg;
+
+	hash_unlink(&b->leg.he);
+	list_unlink(&b->le);
+	/* A still-pending request is cancelled by libre, with no callback. */
+	mem_deref(b->req);
+	mem_deref(b->leg.dlg);
+	mem_deref(b->target);
+	mem_deref(b->reason);
+}
+
+
+static void call_destructor(void *arg)
+{
+	struct call *call = arg;
+
+	tmr_cancel(&call->tmr);
+	hash_unlink(&call->a.he);
+	list_flush(&call->blegs);
+	list_unlink(&call->le);
+	mem_deref(call->st);
+	mem_deref(call->msg);
+	mem_deref(call->ok);
+	mem_deref(call->a.dlg);
+	mem_deref(call->cr);
+}
+
+
+static bool blegs_pending(const struct call *call)
+{
+	struct le *le;
+
+	for (le = list_head(&call->blegs); le; le = le->next) {
+		const struct bleg *b = le->data;
+
+		if (b->req)
+			return true;
+	}
+
+	return false;
+}
+
+
+/* Frees the call once it ended and no INVITE of ours is outstanding. */
+static void call_try_free(struct call *call)
+{
+	if (!call->ended || blegs_pending(call))
+		return;
+
+	mem_deref(call);
+}
+
+
+static void bye_send(struct sipsrv *srv, struct sip_dialog *dlg)
+{
+	int err;
+
+	/* Fire and forget: libre keeps the request until it completes. */
+	err = sip_drequestf(NULL, srv->sip, true, "BYE", dlg, 0, NULL,
+			    NULL, NULL, NULL, "Content-Length: 0\r\n\r\n");
+	if (err)
+		LOGW(SUB_SIP, "BYE on %s: %m", sip_dialog_callid(dlg), err);
+}
+
+
+/* ---- the A-leg (UAS toward the caller) -------------------------------- */
+
+static int contact_a_print(struct re_printf *pf, const struct call *call)
+{
+	struct sip_contact contact;
+
+	sip_contact_set(&contact, call->cuser_a, &call->msg->dst,
+			call->msg->tp);
+
+	return sip_contact_print(pf, &contact);
+}
+
+
+static void a_final(struct call *call, uint16_t scode, const char *reason)
+{
+	int err;
+
+	if (call->final_sent || !call->st)
+		return;
+
+	err = sip_treplyf(&call->st, NULL, call->srv->sip, call->msg, false,
+			  scode, reason, "Content-Length: 0\r\n\r\n");
+	if (err)
+		LOGW(SUB_SIP, "%s: final %u to caller: %m",
+		     evlog_call_id(call->cr), scode, err);
+
+	call->final_sent = scode;
+}
+
+
+/* RFC 3261 13.3.1.4: the UAS core resends its 2xx, T1 doubling up to T2,
+ * until the ACK; without an ACK after 64*T1 the call ends with BYE. */
+static void ok_retransmit(void *arg)
+{
+	struct call *call = arg;
+
+	if (loop_now_ms() - call->ok_start >= 64 * SIP_T1) {
+		evlog_event(call->cr, "no-ack", NULL);
+		call_end(call, 0, "no ACK from the caller");
+		return;
+	}
+
+	if (call->msg->tp == SIP_TRANSP_UDP)
+		(void)sip_send(call->srv->sip, call->msg->sock, call->msg->tp,
+			       &call->ok_dst, call->ok);
+
+	++call->ok_txc;
+	tmr_start(&call->tmr, MIN(SIP_T1 << call->ok_txc, SIP_T2),
+		  ok_retransmit, call);
+}
+
+
+static void a_answer(struct call *call, const struct sip_msg *bmsg)
+{
+	int err;
+
+	err = sip_treplyf(&call->st, &call->ok, call->srv->sip, call->msg,
+			  true, bmsg->scode, "OK",
+			  "%H"
+			  "Allow: " ALLOW "\r\n"
+			  "%H"
+			  "Content-Length: %zu\r\n"
+			  "\r\n"
+			  "%b",
+			  contact_a_print, call,
+			  ctype_print, bmsg,
+			  body_len(bmsg), body_buf(bmsg), body_len(bmsg));
+	if (err) {
+		LOGW(SUB_SIP, "%s: 2xx to caller: %m",
+		     evlog_call_id(call->cr), err);
+		call_end(call, 500, "cannot send 2xx to the caller");
+		return;
+	}
+
+	call->final_sent = bmsg->scode;
+	call->ok_start = loop_now_ms();
+	call->ok_txc = 0;
+	sip_reply_addr(&call->ok_dst, call->msg, true);
+	tmr_start(&call->tmr, SIP_T1, ok_retransmit, call);
+
+	evlog_call_state(call->cr, "answered");
+	evlog_event(call->cr, "answered", "\"code\":%u", bmsg->scode);
+}
+
+
+/*
+ * A provisional response from the callee, forwarded to the caller.  In
+ * HTTP mode the CMRBT URL goes into it (clause 1.1.1.3).
+ */
+static void a_provisional(struct call *call, const struct sip_msg *bmsg)
+{
+	bool insert = call->bt.mode == MODE_HTTP && call->url_bt[0];
+	char reason[64];
+	int err;
+
+	pl_strcpy(&bmsg->reason, reason, sizeof(reason));
+
+	err = sip_treplyf(&call->st, NULL, call->srv->sip, call->msg, true,
+			  bmsg->scode, reason,
+			  "%H"
+			  "%H"
+			  "%H"
+			  "Content-Length: %zu\r\n"
+			  "\r\n"
+			  "%b",
+			  contact_a_print, call,
+			  modehttp_alertinfo_print,
+			  insert ? call->url_bt : NULL,
+			  ctype_print, bmsg,
+			  body_len(bmsg), body_buf(bmsg), body_len(bmsg));
+	if (err) {
+		LOGW(SUB_SIP, "%s: %u to caller: %m",
+		     evlog_call_id(call->cr), bmsg->scode, err);
+		return;
+	}
+
+	if (bmsg->scode == 180 || bmsg->scode == 183) {
+		evlog_call_state(call->cr, "ringing");
+	}
+	evlog_event(call->cr, bmsg->scode == 180 ? "ringing" : "progress",
+		    "\"code\":%u,\"sdp\":%s", bmsg->scode,
+		    body_len(bmsg) ? "true" : "false");
+
+	if (insert)
+		evlog_event(call->cr, "cmr-inserted",
+			    "\"dir\":\"bt\",\"mode\":\"http\","
+			    "\"resource\":%H,\"url\":%H,\"in\":\"%u\"",
+			    jsonw_str, call->bt.resid, jsonw_str,
+			    call->url_bt, bmsg->scode);
+}
+
+
+static void cancel_handler(void *arg)
+{
+	struct call *call = arg;
+
+	/* libre has answered the CANCEL with 200 already. */
+	evlog_event(call->cr, "cancelled", "\"by\":\"caller\"");
+	a_final(call, 487, "Request Terminated");
+	call->a_gone = true;
+	call_end(call, 0, "caller cancelled");
+}
+
+
+/* ---- the B-legs (UAC toward the callee's contacts) -------------------- */
+
+static int contact_b_send(enum sip_transp tp, const struct sa *src,
+			  const struct sa *dst, struct mbuf *mb, void *arg)
+{
+	struct bleg *b = arg;
+	struct sip_contact contact;
+	(void)dst;
+
+	sip_contact_set(&contact, b->leg.call->cuser_b, src, tp);
+
+	return mbuf_printf(mb, "%H", sip_contact_print, &contact);
+}
+
+
+static void bleg_ack(struct call *call, struct bleg *b, uint32_t cseq)
+{
+	int err;
+
+	err = sip_drequestf(NULL, call->srv->sip, false, "ACK", b->leg.dlg,
+			    cseq, NULL, NULL, NULL, NULL,
+			    "Content-Length: 0\r\n\r\n");
+	if (err)
+		LOGW(SUB_SIP, "%s: ACK to %s: %m", evlog_call_id(call->cr),
+		     b->target, err);
+}
+
+
+static void blegs_cancel(struct call *call, const struct bleg *except)
+{
+	struct le *le;
+
+	for (le = list_head(&call->blegs); le; le = le->next) {
+		struct bleg *b = le->data;
+
+		if (b != except && b->req)
+			sip_request_cancel(b->req);
+	}
+}
+
+
+/* RFC 3261 16.7 step 6: a 6xx wins; otherwise the lowest class, where
+ * 4xx goes before 5xx; the first of a class stays. */
+static struct bleg *best_final(const struct call *call)
+{
+	struct bleg *best = NULL;
+	struct le *le;
+
+	for (le = list_head(&call->blegs); le; le = le->next) {
+		struct bleg *b = le->data;
+
+		if (!b->final)
+			continue;
+		if (b->final >= 600)
+			return b;
+		if (!best || b->final / 100 < best->final / 100)
+			best = b;
+	}
+
+	return best;
+}
+
+
+/* Every B-leg failed: relay the best final response to the caller. */
+static void blegs_failed(struct call *call)
+{
+	struct bleg *best = best_final(call);
+	uint16_t scode = best ? best->final : 480;
+	const char *reason = best && best->reason ? best->reason :
+		"Temporarily Unavailable";
+	char why[96];
+
+	a_final(call, scode, reason);
+	re_snprintf(why, sizeof(why), "callee rejected: %u %s", scode,
+		    reason);
+	evlog_event(call->cr, "rejected", "\"code\":%u,\"reason\":%H",
+		    scode, jsonw_str, reason);
+	call_end(call, 0, why);
+}
+
+
+static void bleg_final(struct call *call, struct bleg *b, uint16_t scode,
+		       const struct pl *reason, const char *fallback)
+{
+	b->final = scode;
+	if (reason && pl_isset(reason))
+		(void)pl_strdup(&b->reason, reason);
+	else
+		(void)str_dup(&b->reason, fallback);
+
+	evlog_event(call->cr, "leg-failed",
+		    "\"target\":%H,\"code\":%u,\"reason\":%H",
+		    jsonw_str, b->target, scode, jsonw_str, b->reason);
+
+	if (call->ended) {
+		call_try_free(call);
+		return;
+	}
+
+	if (scode >= 600)
+		blegs_cancel(call, b);
+
+	if (!blegs_pending(call) && !call->winner)
+		blegs_failed(call);
+}
+
+
+static void bleg_2xx(struct call *call, struct bleg *b,
+		     const struct sip_msg *msg)
+{
+	int err;
+
+	err = sip_dialog_create(b->leg.dlg, msg);
+	if (err) {
+		LOGW(SUB_SIP, "%s: 2xx from %s without a usable Contact: %m",
+		     evlog_call_id(call->cr), b->target, err);
+		bleg_final(call, b, 502, NULL, "Bad Gateway");
+		return;
+	}
+
+	bleg_ack(call, b, msg->cseq.num);
+	b->answered = true;
+
+	/* Lost the race, or the call is over: this callee hangs up now. */
+	if (call->ended || call->winner || call->final_sent) {
+		bye_send(call->srv, b->leg.dlg);
+		b->gone = true;
+		call_try_free(call);
+		return;
+	}
+
+	call->winner = b;
+	blegs_cancel(call, b);
+	a_answer(call, msg);
+}
+
+
+static void bleg_resp_handler(int err, const struct sip_msg *msg, void *arg)
+{
+	struct bleg *b = arg;
+	struct call *call = b->leg.call;
+
+	if (err || !msg) {
+		bleg_final(call, b, err == ETIMEDOUT ? 408 : 503, NULL,
+			   err == ETIMEDOUT ? "Request Timeout" :
+			   "Service Unavailable");
+		return;
+	}
+
+	if (msg->scode < 200) {
+		if (msg->scode == 100 || call->ended || call->winner ||
+		    call->final_sent)
+			return;
+		a_provisional(call, msg);
+		return;
+	}
+
+	if (msg->scode < 300) {
+		bleg_2xx(call, b, msg);
+		return;
+	}
+
+	bleg_final(call, b, msg->scode, &msg->reason, "Rejected");
+}
+
+
+static int bleg_start(struct call *call, const char *target)
+{
+	const struct sip_msg *msg = call->msg;
+	char *to_uri = NULL, *from_uri = NULL, *from_name = NULL;
+	struct bleg *b;
+	bool insert = call->rt.mode == MODE_HTTP && call->url_rt[0];
+	int err;
+
+	b = mem_zalloc(sizeof(*b), bleg_destructor);
+	if (!b)
+		return ENOMEM;
+
+	b->leg.call = call;
+	list_append(&call->blegs, &b->le, b);
+
+	err  = str_dup(&b->target, target);
+	err |= pl_strdup(&to_uri, &msg->to.auri);
+	err |= pl_strdup(&from_uri, &msg->from.auri);
+	if (pl_isset(&msg->from.dname))
+		err |= pl_strdup(&from_name, &msg->from.dname);
+	if (err)
+		goto out;
+
+	err = sip_dialog_alloc(&b->leg.dlg, target, to_uri, from_name,
+			       from_uri, NULL, 0);
+	if (err)
+		goto out;
+
+	hash_append(call->srv->legs,
+		    hash_joaat_str(sip_dialog_callid(b->leg.dlg)),
+		    &b->leg.he, &b->leg);
+
+	err = sip_drequestf(&b->req, call->srv->sip, true, "INVITE",
+			    b->leg.dlg, 0, NULL, contact_b_send,
+			    bleg_resp_handler, b,
+			    "Allow: " ALLOW "\r\n"
+			    "%H"
+			    "%H"
+			    "Content-Length: %zu\r\n"
+			    "\r\n"
+			    "%b",
+			    modehttp_alertinfo_print,
+			    insert ? call->url_rt : NULL,
+			    ctype_print, msg,
+			    body_len(msg), body_buf(msg), body_len(msg));
+	if (err)
+		goto out;
+
+	evlog_event(call->cr, "leg-invite", "\"target\":%H",
+		    jsonw_str, target);
+	if (insert)
+		evlog_event(call->cr, "cmr-inserted",
+			    "\"dir\":\"rt\",\"mode\":\"http\","
+			    "\"resource\":%H,\"url\":%H,\"in\":\"INVITE\","
+			    "\"target\":%H",
+			    jsonw_str, call->rt.resid, jsonw_str,
+			    call->url_rt, jsonw_str, target);
+
+ out:
+	mem_deref(to_uri);
+	mem_deref(from_uri);
+	mem_deref(from_name);
+	if (err) {
+		LOGW(SUB_SIP, "%s: INVITE to %s: %m",
+		     evlog_call_id(call->cr), target, err);
+		mem_deref(b);
+	}
+
+	return err;
+}
+
+
+/* ---- call end --------------------------------------------------------- */
+
+/*
+ * Ends a call from any state: a final response to the caller if none went
+ * yet (scode), CANCEL for B-legs still ringing, BYE for every confirmed
+ * dialog whose side has not hung up.
+ */
+static void call_end(struct call *call, uint16_t scode, const char *why)
+{
+	struct le *le;
+
+	if (call->ended)
+		return;
+
+	call->ended = true;
+	tmr_cancel(&call->tmr);
+
+	if (!call->final_sent)
+		a_final(call, scode ? scode : 500, scode == 503 ?
+			"Service Unavailable" : scode == 480 ?
+			"Temporarily Unavailable" : "Server Internal Error");
+	else if (call->final_sent < 300 && !call->a_gone) {
+		bye_send(call->srv, call->a.dlg);
+		call->a_gone = true;
+	}
+
+	for (le = list_head(&call->blegs); le; le = le->next) {
+		struct bleg *b = le->data;
+
+		if (b->req)
+			sip_request_cancel(b->req);
+		else if (b->answered && !b->gone) {
+			bye_send(call->srv, b->leg.dlg);
+			b->gone = true;
+		}
+	}
+
+	evlog_call_end(call->cr, why);
+	call_try_free(call);
+}
+
+
+/* ---- requests --------------------------------------------------------- */
+
+static struct leg *leg_find(struct sipsrv *srv, const struct sip_msg *msg)
+{
+	struct le *le;
+
+	for (le = list_head(hash_list(srv->legs,
+				      hash_joaat_pl(&msg->callid)));
+	     le; le = le->next) {
+		struct leg *leg = le->data;
+
+		if (leg->dlg && sip_dialog_cmp(leg->dlg, msg))
+			return leg;
+	}
+
+	return NULL;
+}
+
+
+static bool callid_is_ours(struct sipsrv *srv, const struct sip_msg *msg)
+{
+	struct le *le;
+
+	for (le = list_head(hash_list(srv->legs,
+				      hash_joaat_pl(&msg->callid)));
+	     le; le = le->next) {
+		struct leg *leg = le->data;
+
+		if (!leg->is_a && leg->dlg &&
+		    !pl_strcmp(&msg->callid, sip_dialog_callid(leg->dlg)))
+			return true;
+	}
+
+	return false;
+}
+
+
+static void indialog(struct sipsrv *srv, struct leg *leg,
+		     const struct sip_msg *msg)
+{
+	struct call *call = leg->call;
+
+	if (!pl_strcmp(&msg->met, "ACK")) {
+		if (leg->is_a && !call->confirmed && call->final_sent < 300) {
+			call->confirmed = true;
+			tmr_cancel(&call->tmr);
+			evlog_call_state(call->cr, "confirmed");
+			evlog_event(call->cr, "confirmed", NULL);
+		}
+		return;
+	}
+
+	if (!pl_strcmp(&msg->met, "BYE")) {
+		char why[32];
+
+		(void)sip_reply(srv->sip, msg, 200, "OK");
+		if (leg->is_a) {
+			call->a_gone = true;
+			if (!call->final_sent)
+				a_final(call, 487, "Request Terminated");
+		}
+		else {
+			((struct bleg *)(void *)leg)->gone = true;
+		}
+		evlog_event(call->cr, "bye", "\"by\":\"%s\"", who(leg));
+		re_snprintf(why, sizeof(why), "%s hung up", who(leg));
+		call_end(call, 0, why);
+		return;
+	}
+
+	if (!pl_strcmp(&msg->met, "INVITE")) {
+		/* Session changes are not relayed between the legs yet. */
+		(void)sip_replyf(srv->sip, msg, 488, "Not Acceptable Here",
+				 "Warning: 399 cmrlab \"re-INVITE not "
+				 "supported\"\r\n"
+				 "Content-Length: 0\r\n\r\n");
+		return;
+	}
+
+	if (!pl_strcmp(&msg->met, "PRACK")) {
+		/* We never send reliable provisional responses (yet). */
+		(void)sip_reply(srv->sip, msg, 481,
+				"Call/Transaction Does Not Exist");
+		return;
+	}
+
+	(void)sip_replyf(srv->sip, msg, 501, "Not Implemented",
+			 "Allow: " ALLOW "\r\n"
+			 "Content-Length: 0\r\n\r\n");
+}
+
+
+static int user_print(struct re_printf *pf, const struct sip_taddr *ta)
+{
+	return re_hprintf(pf, "%r@%r", &ta->uri.user, &ta->uri.host);
+}
+
+
+static void reject(struct sipsrv *srv, const struct sip_msg *msg,
+		   struct callrec *cr, uint16_t scode, const char *reason,
+		   const char *why)
+{
+	(void)sip_treply(NULL, srv->sip, msg, scode, reason);
+	evlog_event(cr, "routed", "\"result\":%u,\"why\":%H", scode,
+		    jsonw_str, why);
+	evlog_event(cr, "rejected", "\"code\":%u,\"reason\":%H", scode,
+		    jsonw_str, reason);
+	evlog_call_end(cr, why);
+}
+
+
+static void cmr_choose(struct call *call, const struct subscriber *callee,
+		       const char *caller)
+{
+	const char *id = evlog_call_id(call->cr);
+
+	policy_choose_bt(&call->bt, callee, caller, call->msg);
+	policy_choose_rt(&call->rt, callee, caller);
+
+	if (call->bt.mode == MODE_HTTP &&
+	    modehttp_url(call->url_bt, sizeof(call->url_bt),
+			 call->srv->conf.http_base, call->bt.resid, id))
+		call->bt.mode = MODE_OFF;
+	if (call->rt.mode == MODE_HTTP &&
+	    modehttp_url(call->url_rt, sizeof(call->url_rt),
+			 call->srv->conf.http_base, call->rt.resid, id))
+		call->rt.mode = MODE_OFF;
+
+	evlog_call_modes(call->cr, cmr_mode_name(call->bt.mode),
+			 cmr_mode_name(call->rt.mode));
+	evlog_event(call->cr, "mode", "\"dir\":\"bt\",\"mode\":\"%s\","
+		    "\"why\":%H,\"resource\":%H",
+		    cmr_mode_name(call->bt.mode), jsonw_str, call->bt.why,
+		    jsonw_str, call->bt.resid);
+	evlog_event(call->cr, "mode", "\"dir\":\"rt\",\"mode\":\"%s\","
+		    "\"why\":%H,\"resource\":%H",
+		    cmr_mode_name(call->rt.mode), jsonw_str, call->rt.why,
+		    jsonw_str, call->rt.resid);
+}
+
+
+static void invite_new(struct sipsrv *srv, const struct sip_msg *msg)
+{
+	struct subscriber *callee;
+	struct callrec *cr = NULL;
+	struct call *call = NULL;
+	const char *targets[MAX_TARGETS];
+	char *caller = NULL, *callid = NULL, *from = NULL, *to = NULL;
+	unsigned i, n = 0, started = 0;
+	int err;
+
+	err  = pl_strdup(&callid, &msg->callid);
+	err |= re_sdprintf(&from, "%H", user_print, &msg->from);
+	err |= re_sdprintf(&to, "%H", user_print, &msg->to);
+	err |= pl_strdup(&caller, &msg->from.uri.user);
+	if (err)
+		goto out;
+
+	err = evlog_call_alloc(&cr, callid, from, to);
+	if (err)
+		goto out;
+
+	evlog_event(cr, "received", "\"from\":%H,\"to\":%H,\"ruri\":%H,"
+		    "\"transport\":\"%s\",\"src\":\"%J\"",
+		    jsonw_str, from, jsonw_str, to, jsonw_pl, &msg->ruri,
+		    sip_transp_name(msg->tp), &msg->src);
+
+	if (callid_is_ours(srv, msg)) {
+		reject(srv, msg, cr, 482, "Loop Detected",
+		       "the INVITE came back to us");
+		goto out;
+	}
+
+	callee = table_subscriber_pl(table_live(), &msg->uri.user);
+	if (!callee) {
+		reject(srv, msg, cr, 404, "Not Found", "unknown user");
+		goto out;
+	}
+
+	if (list_count(&srv->calls) >= srv->conf.max_calls) {
+		(void)sip_treplyf(NULL, NULL, srv->sip, msg, false, 503,
+				  "Service Unavailable",
+				  "Retry-After: 5\r\n"
+				  "Content-Length: 0\r\n\r\n");
+		evlog_event(cr, "rejected", "\"code\":503,"
+			    "\"reason\":\"call limit\"");
+		evlog_call_end(cr, "call limit reached");
+		goto out;
+	}
+
+	for (i = 0; i < subscriber_binding_count(callee) &&
+		     n < MAX_TARGETS; i++)
+		targets[n++] = subscriber_binding(callee, i)->uri;
+	for (i = 0; i < subscriber_contact_count(callee) &&
+		     n < MAX_TARGETS; i++)
+		targets[n++] = subscriber_contact(callee, i);
+
+	if (!n) {
+		reject(srv, msg, cr, 480, "Temporarily Unavailable",
+		       "no registered or static contact");
+		goto out;
+	}
+
+	call = mem_zalloc(sizeof(*call), call_destructor);
+	if (!call) {
+		err = ENOMEM;
+		goto out;
+	}
+
+	call->srv = srv;
+	call->cr = mem_ref(cr);
+	call->msg = mem_ref((void *)msg);
+	call->a.call = call;
+	call->a.is_a = true;
+	tmr_init(&call->tmr);
+	safe_user(call->cuser_a, sizeof(call->cuser_a), &msg->uri.user,
+		  "cmrlab");
+	safe_user(call->cuser_b, sizeof(call->cuser_b), &msg->from.uri.user,
+		  "cmrlab");
+	list_append(&srv->calls, &call->le, call);
+
+	err = sip_strans_alloc(&call->st, srv->sip, msg, cancel_handler,
+			       call);
+	if (err)
+		goto fail;
+
+	(void)sip_treply(&call->st, srv->sip, msg, 100, "Trying");
+
+	err = sip_dialog_accept(&call->a.dlg, msg);
+	if (err)
+		goto fail;
+
+	hash_append(srv->legs, hash_joaat_pl(&msg->callid), &call->a.he,
+		    &call->a);
+
+	cmr_choose(call, callee, caller);
+
+	evlog_call_state(call->cr, "routing");
+	evlog_event(cr, "routed", "\"result\":\"targets\",\"targets\":%u",
+		    n);
+
+	for (i = 0; i < n; i++) {
+		if (!bleg_start(call, targets[i]))
+			++started;
+	}
+
+	if (!started) {
+		call_end(call, 480, "no target could be reached");
+		call = NULL;
+	}
+
+	goto out;
+
+ fail:
+	LOGW(SUB_SIP, "INVITE from %J: %m", &msg->src, err);
+	call_end(call, 500, "internal error");
+
+ out:
+	mem_deref(cr);
+	mem_deref(callid);
+	mem_deref(from);
+	mem_deref(to);
+	mem_deref(caller);
+}
+
+
+bool b2bua_request(struct sipsrv *srv, const struct sip_msg *msg)
+{
+	struct leg *leg;
+
+	if (pl_isset(&msg->to.tag)) {
+		leg = leg_find(srv, msg);
+		if (!leg)
+			return false;
+
+		indialog(srv, leg, msg);
+		return true;
+	}
+
+	if (!pl_strcmp(&msg->met, "INVITE")) {
+		invite_new(srv, msg);
+		return true;
+	}
+
+	return false;
+}
+
+
+/*
+ * A 2xx to our INVITE that arrives after the client transaction ended is a
+ * retransmission (our ACK was lost): ACK it again (RFC 3261 13.2.2.4).
+ */
+bool b2bua_response(struct sipsrv *srv, const struct sip_msg *msg)
+{
+	struct leg *leg;
+
+	if (msg->scode < 200 || msg->scode >= 300 ||
+	    pl_strcmp(&msg->cseq.met, "INVITE"))
+		return false;
+
+	leg = leg_find(srv, msg);
+	if (!leg || leg->is_a)
+		return false;
+
+	bleg_ack(leg->call, (struct bleg *)(void *)leg, msg->cseq.num);
+
+	return true;
+}
+
+
+void b2bua_shutdown(struct sipsrv *srv)
+{
+	struct le *le = list_head(&srv->calls);
+
+	while (le) {
+		struct call *call = le->data;
+
+		le = le->next;
+		evlog_event(call->cr, "shutdown", NULL);
+		call_end(call, 503, "server shutting down");
+	}
+}
+
+
+bool b2bua_idle(const struct sipsrv *srv)
+{
+	return list_isempty(&srv->calls);
+}

@@ -1,0 +1,61 @@
+/**
+ * @file mode_http.c  HTTP mode: the resource URL in Alert-Info
+ *
+ * OMA CMR clause 1.1.1.3: for CMRBT the CMR Server SHALL insert the URL of
+ * the CMR Resource into the provisional response forwarded to the calling
+ * party; for CMRT into the call initiation message (INVITE) forwarded to
+ * the called party.  RFC 3261 section 20.4 gives Alert-Info's syntax (the
+ * angle brackets are mandatory); RFC 7462 allows it in any non-100
+ * provisional response, not only in 180.
+ */
+#include <string.h>
+#include <re.h>
+#include "sip/sip_int.h"
+
+
+/* A URL-safe copy of a query value: our call ids are [a-z0-9] already,
+ * anything else is percent-encoded. */
+static int query_print(struct re_printf *pf, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	int err = 0;
+
+	for (; s && *s && !err; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || strchr("-._~", ch))
+			err = re_hprintf(pf, "%c", ch);
+		else
+			err = re_hprintf(pf, "%%%c%c", hex[ch >> 4],
+					 hex[ch & 0xf]);
+	}
+
+	return err;
+}
+
+
+int modehttp_url(char *buf, size_t sz, const char *http_base,
+		 const char *resid, const char *callid)
+{
+	int n;
+
+	if (!buf || !sz || !http_base || !resid || !*resid)
+		return EINVAL;
+
+	n = re_snprintf(buf, sz, "%s/r/%H%s%H", http_base, query_print,
+			resid, callid ? "?call=" : "", query_print, callid);
+	if (n < 0 || (size_t)n >= sz - 1)
+		return ENAMETOOLONG;
+
+	return 0;
+}
+
+
+int modehttp_alertinfo_print(struct re_printf *pf, const char *url)
+{
+	if (!url || !*url)
+		return 0;
+
+	return re_hprintf(pf, "Alert-Info: <%s>\r\n", url);
+}

@@ -1,0 +1,327 @@
+/**
+ * @file server.c  SIP stack set-up and the first look at every request
+ *
+ * One libre SIP stack with UDP and TCP on the same address.  Our request
+ * listener is registered before any other of ours, so every request is
+ * checked here (well-formed, Max-Forwards, option tags) before the
+ * registrar or the B2BUA see it.
+ */
+#include <string.h>
+#include <re.h>
+#include "sip/sip_int.h"
+
+#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"
+
+enum { SHUTDOWN_POLL_MS = 20, SHUTDOWN_MAX_MS = 1500 };
+
+
+bool sipsrv_msg_valid(const struct sip_msg *msg, const char **why)
+{
+	const char *w = NULL;
+
+	if (!pl_isset(&msg->callid))
+		w = "missing Call-ID";
+	else if (!pl_isset(&msg->cseq.met))
+		w = "missing or bad CSeq";
+	else if (!pl_isset(&msg->from.auri) || !pl_isset(&msg->to.auri))
+		w = "missing From or To";
+	else if (!pl_isset(&msg->via.branch))
+		w = "missing Via branch";
+	else if (msg->req && !pl_isset(&msg->from.tag))
+		w = "missing From tag";
+	else if (msg->req && pl_cmp(&msg->cseq.met, &msg->met) &&
+		 !(!pl_strcmp(&msg->met, "ACK") &&
+		   !pl_strcmp(&msg->cseq.met, "INVITE")) &&
+		 !(!pl_strcmp(&msg->met, "CANCEL") &&
+		   !pl_strcmp(&msg->cseq.met, "INVITE")))
+		w = "CSeq method does not match the request";
+	else if (msg->req && pl_isset(&msg->maxfwd) &&
+		 (msg->maxfwd.l > 3 ||
+		  re_regex(msg->maxfwd.p, msg->maxfwd.l, "[0-9]+", NULL)))
+		w = "bad Max-Forwards";
+
+	if (why)
+		*why = w;
+
+	return w == NULL;
+}
+
+
+/* RFC 3261 8.2.2.3: tags in Require that we do not support give 420. */
+static bool require_unsupported(struct sipsrv *srv, const struct sip_msg *msg)
+{
+	struct le *le;
+	char tags[256] = "";
+	size_t n = 0;
+
+	for (le = list_head(&msg->hdrl); le; le = le->next) {
+		const struct sip_hdr *h = le->data;
+
+		if (h->id != SIP_HDR_REQUIRE)
+			continue;
+
+		n += re_snprintf(tags + n, sizeof(tags) - n, "%s%r",
+				 n ? ", " : "", &h->val);
+		if (n >= sizeof(tags) - 1)
+			break;
+	}
+
+	if (!n)
+		return false;
+
+	(void)sip_treplyf(NULL, NULL, srv->sip, msg, false, 420,
+			  "Bad Extension",
+			  "Unsupported: %s\r\n"
+			  "Content-Length: 0\r\n\r\n", tags);
+	return true;
+}
+
+
+static void options_reply(struct sipsrv *srv, const struct sip_msg *msg)
+{
+	(void)sip_treplyf(NULL, NULL, srv->sip, msg, false, 200, "OK",
+			  "Allow: " ALLOW "\r\n"
+			  "Accept: application/sdp\r\n"
+			  "Content-Length: 0\r\n\r\n");
+}
+
+
+static bool request_handler(const struct sip_msg *msg, void *arg)
+{
+	struct sipsrv *srv = arg;
+	bool ack = !pl_strcmp(&msg->met, "ACK");
+	const char *why;
+
+	if (!sipsrv_msg_valid(msg, &why)) {
+		LOGI(SUB_SIP, "400 to %r from %J: %s", &msg->met, &msg->src,
+		     why);
+		if (!ack && pl_isset(&msg->via.branch))
+			(void)sip_reply(srv->sip, msg, 400, why);
+		return true;
+	}
+
+	/* In-dialog requests belong to a call, or to nobody. */
+	if (pl_isset(&msg->to.tag)) {
+		if (b2bua_request(srv, msg))
+			return true;
+		if (!ack)
+			(void)sip_reply(srv->sip, msg, 481,
+					"Call/Transaction Does Not Exist");
+		return true;
+	}
+
+	if (!pl_strcmp(&msg->met, "CANCEL"))
+		return false;        /* libre answers 481 */
+
+	if (ack)
+		return true;
+
+	if (!pl_strcmp(&msg->met, "INVITE") ||
+	    !pl_strcmp(&msg->met, "OPTIONS")) {
+
+		if (!pl_strcmp(&msg->met, "INVITE") &&
+		    pl_isset(&msg->maxfwd) && pl_u32(&msg->maxfwd) == 0) {
+			(void)sip_reply(srv->sip, msg, 483, "Too Many Hops");
+			return true;
+		}
+		if (require_unsupported(srv, msg))
+			return true;
+	}
+
+	if (!pl_strcmp(&msg->met, "REGISTER")) {
+		registrar_handle(srv, msg);
+		return true;
+	}
+	if (!pl_strcmp(&msg->met, "OPTIONS")) {
+		options_reply(srv, msg);
+		return true;
+	}
+	if (!pl_strcmp(&msg->met, "INVITE")) {
+		if (srv->shutting_down) {
+			(void)sip_reply(srv->sip, msg, 503,
+					"Service Unavailable");
+			return true;
+		}
+		return b2bua_request(srv, msg);
+	}
+	if (!pl_strcmp(&msg->met, "BYE")) {
+		(void)sip_reply(srv->sip, msg, 481,
+				"Call/Transaction Does Not Exist");
+		return true;
+	}
+
+	(void)sip_replyf(srv->sip, msg, 405, "Method Not Allowed",
+			 "Allow: " ALLOW "\r\n"
+			 "Content-Length: 0\r\n\r\n");
+	return true;
+}
+
+
+static bool response_handler(const struct sip_msg *msg, void *arg)
+{
+	return b2bua_response(arg, msg);
+}
+
+
+static void expire_handler(void *arg)
+{
+	struct sipsrv *srv = arg;
+	unsigned n;
+
+	n = table_bindings_expire(table_live(), loop_now_ms());
+	if (n)
+		LOGI(SUB_SIP, "registrar: %u binding(s) expired", n);
+
+	tmr_start(&srv->tmr_expire, 1000, expire_handler, srv);
+}
+
+
+static void destructor(void *arg)
+{
+	struct sipsrv *srv = arg;
+
+	tmr_cancel(&srv->tmr_expire);
+	tmr_cancel(&srv->tmr_shutdown);
+	b2bua_shutdown(srv);
+	mem_deref(srv->lsnr_req);
+	mem_deref(srv->lsnr_rsp);
+	sip_close(srv->sip, true);
+	mem_deref(srv->sip);
+	mem_deref(srv->dnsc);
+	mem_deref(srv->legs);
+}
+
+
+static int dns_setup(struct dnsc **dnscp)
+{
+	struct sa nsv[4];
+	uint32_t nsn = ARRAY_SIZE(nsv);
+	char domain[64];
+	int err;
+
+	err = dns_srv_get(domain, sizeof(domain), nsv, &nsn);
+	if (err || !nsn) {
+		nsn = 1;
+		sa_set_str(&nsv[0], "127.0.0.1", 53);
+	}
+
+	return dnsc_alloc(dnscp, NULL, nsv, nsn);
+}
+
+
+int sipsrv_alloc(struct sipsrv **sp, const struct sipsrv_conf *conf)
+{
+	struct sipsrv *srv;
+	struct sa laddr;
+	int err;
+
+	if (!sp || !conf)
+		return EINVAL;
+
+	srv = mem_zalloc(sizeof(*srv), destructor);
+	if (!srv)
+		return ENOMEM;
+
+	srv->conf = *conf;
+	if (!srv->conf.max_calls)
+		srv->conf.max_calls = 1000;
+	tmr_init(&srv->tmr_expire);
+	tmr_init(&srv->tmr_shutdown);
+
+	err = hash_alloc(&srv->legs, 256);
+	if (err)
+		goto out;
+
+	err = dns_setup(&srv->dnsc);
+	if (err) {
+		LOGE(SUB_SIP, "DNS client: %m", err);
+		goto out;
+	}
+
+	err = sip_alloc(&srv->sip, srv->dnsc, 256, 256, 256,
+			"cmrlab/" CMRLAB_VERSION, NULL, NULL);
+	if (err)
+		goto out;
+
+	/* UDP first: with port 0 it picks the port that TCP then shares. */
+	laddr = conf->laddr;
+	err = sip_transp_add(srv->sip, SIP_TRANSP_UDP, &laddr);
+	if (err) {
+		LOGE(SUB_SIP, "cannot listen on udp:%J: %m", &laddr, err);
+		goto out;
+	}
+	err = sip_transp_laddr(srv->sip, &laddr, SIP_TRANSP_UDP, NULL);
+	if (err)
+		goto out;
+	srv->conf.laddr = laddr;
+
+	err = sip_transp_add(srv->sip, SIP_TRANSP_TCP, &laddr);
+	if (err) {
+		LOGE(SUB_SIP, "cannot listen on tcp:%J: %m", &laddr, err);
+		goto out;
+	}
+
+	err  = sip_listen(&srv->lsnr_req, srv->sip, true, request_handler,
+			  srv);
+	err |= sip_listen(&srv->lsnr_rsp, srv->sip, false, response_handler,
+			  srv);
+	if (err)
+		goto out;
+
+	tmr_start(&srv->tmr_expire, 1000, expire_handler, srv);
+
+ out:
+	if (err)
+		mem_deref(srv);
+	else
+		*sp = srv;
+
+	return err;
+}
+
+
+const struct sa *sipsrv_laddr(const struct sipsrv *s)
+{
+	return s ? &s->conf.laddr : NULL;
+}
+
+
+unsigned sipsrv_call_count(const struct sipsrv *s)
+{
+	return s ? list_count(&s->calls) : 0;
+}
+
+
+static void shutdown_poll(void *arg)
+{
+	struct sipsrv *srv = arg;
+
+	if (b2bua_idle(srv) || loop_now_ms() >= srv->deadline) {
+		sipsrv_done_h *h = srv->doneh;
+
+		srv->doneh = NULL;
+		if (h)
+			h(srv->done_arg);
+		return;
+	}
+
+	tmr_start(&srv->tmr_shutdown, SHUTDOWN_POLL_MS, shutdown_poll, srv);
+}
+
+
+void sipsrv_shutdown(struct sipsrv *s, sipsrv_done_h *doneh, void *arg)
+{
+	if (!s)
+		return;
+
+	s->shutting_down = true;
+	s->doneh = doneh;
+	s->done_arg = arg;
+
+	b2bua_shutdown(s);
+
+	tmr_cancel(&s->tmr_expire);
+	s->deadline = loop_now_ms() + SHUTDOWN_MAX_MS;
+
+	tmr_start(&s->tmr_shutdown, 0, shutdown_poll, s);
+}
