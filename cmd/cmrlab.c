@@ -79,28 +79,51 @@ static void usage_serve(FILE *f)
 
 static int addr_parse(struct sa *sa, const char *s, const char *what)
 {
-	struct pl host, port;
-	char hbuf[64];
+	const char *colon, *p;
+	char host[64];
+	size_t hl;
+	unsigned long port;
 
-	/* ADDR:PORT, [V6]:PORT */
-	if (re_regex(s, strlen(s), "\\[[^\\]]+\\]:[0-9]+", &host, &port) &&
-	    re_regex(s, strlen(s), "[^:]+:[0-9]+", &host, &port)) {
-		fprintf(stderr, "cmrlab: %s: '%s' is not ADDR:PORT\n", what, s);
-		return EINVAL;
+	/* ADDR:PORT or [V6ADDR]:PORT */
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			goto bad;
+		colon = rb + 1;
+		s++;
+		hl = (size_t)(rb - s);
 	}
-	if (pl_u32(&port) > 65535 || port.l > 5) {
-		fprintf(stderr, "cmrlab: %s: port out of range in '%s'\n",
-			what, s);
-		return EINVAL;
+	else {
+		colon = strrchr(s, ':');
+		if (!colon || strchr(s, ':') != colon)
+			goto bad;
+		hl = (size_t)(colon - s);
 	}
-	pl_strcpy(&host, hbuf, sizeof(hbuf));
-	if (sa_set_str(sa, hbuf, (uint16_t)pl_u32(&port))) {
+
+	if (!hl || hl >= sizeof(host) || !colon[1] || strlen(colon + 1) > 5)
+		goto bad;
+	for (p = colon + 1; *p; p++) {
+		if (*p < '0' || *p > '9')
+			goto bad;
+	}
+	port = strtoul(colon + 1, NULL, 10);
+	if (port > 65535)
+		goto bad;
+
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	if (sa_set_str(sa, host, (uint16_t)port)) {
 		fprintf(stderr, "cmrlab: %s: '%s' is not an IP address\n",
-			what, hbuf);
+			what, host);
 		return EINVAL;
 	}
 
 	return 0;
+
+ bad:
+	fprintf(stderr, "cmrlab: %s: '%s' is not ADDR:PORT\n", what, s);
+	return EINVAL;
 }
 
 

@@ -83,7 +83,7 @@ bool resreq_etag_match(const char *list, const char *etag)
 		return *skip_ows(p + 1) == '\0';
 
 	while (*p) {
-		const char *q;
+		const char *q, *end;
 
 		/* Empty list elements are allowed (RFC 9110 section 5.6.1). */
 		if (*p == ',' || is_ows(*p)) {
@@ -99,12 +99,15 @@ bool resreq_etag_match(const char *list, const char *etag)
 		if (!q)
 			return false;
 
+		/* A tag glued to junk is not a tag: the list is malformed. */
+		end = skip_ows(q + 1);
+		if (*end && *end != ',')
+			return false;
+
 		if ((size_t)(q + 1 - p) == mlen && !memcmp(p, mine, mlen))
 			return true;
 
-		p = skip_ows(q + 1);
-		if (*p && *p != ',')
-			return false;
+		p = end;
 	}
 
 	return false;

@@ -62,8 +62,7 @@ static bool contact_handler(const struct sip_hdr *hdr,
 	ci->expires = c->hdr_expires;
 
 	if (!msg_param_decode(&addr.params, "expires", &exp)) {
-		if (!exp.l || exp.l > 10 ||
-		    re_regex(exp.p, exp.l, "[0-9]+", NULL)) {
+		if (!sipsrv_digits(&exp, 10)) {
 			c->bad = true;
 			return true;
 		}
@@ -107,8 +106,7 @@ int registrar_apply(struct table *t, const struct sip_msg *msg,
 
 	c.hdr_expires = REG_EXPIRES_DEFAULT;
 	if (pl_isset(&msg->expires)) {
-		if (msg->expires.l > 10 ||
-		    re_regex(msg->expires.p, msg->expires.l, "[0-9]+", NULL)) {
+		if (!sipsrv_digits(&msg->expires, 10)) {
 			result(res, 400, "Bad Expires");
 			return 0;
 		}

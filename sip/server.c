@@ -15,6 +15,22 @@
 enum { SHUTDOWN_POLL_MS = 20, SHUTDOWN_MAX_MS = 1500 };
 
 
+bool sipsrv_digits(const struct pl *pl, size_t maxlen)
+{
+	size_t i;
+
+	if (!pl || !pl->l || pl->l > maxlen)
+		return false;
+
+	for (i = 0; i < pl->l; i++) {
+		if (pl->p[i] < '0' || pl->p[i] > '9')
+			return false;
+	}
+
+	return true;
+}
+
+
 bool sipsrv_msg_valid(const struct sip_msg *msg, const char **why)
 {
 	const char *w = NULL;
@@ -36,8 +52,7 @@ bool sipsrv_msg_valid(const struct sip_msg *msg, const char **why)
 		   !pl_strcmp(&msg->cseq.met, "INVITE")))
 		w = "CSeq method does not match the request";
 	else if (msg->req && pl_isset(&msg->maxfwd) &&
-		 (msg->maxfwd.l > 3 ||
-		  re_regex(msg->maxfwd.p, msg->maxfwd.l, "[0-9]+", NULL)))
+		 !sipsrv_digits(&msg->maxfwd, 3))
 		w = "bad Max-Forwards";
 
 	if (why)

@@ -71,5 +71,6 @@ bool b2bua_idle(const struct sipsrv *srv);
 
 /* server.c helpers */
 bool sipsrv_msg_valid(const struct sip_msg *msg, const char **why);
+bool sipsrv_digits(const struct pl *pl, size_t maxlen);
 
 #endif

@@ -1,0 +1,51 @@
+# example.profile  every directive of the profile format (README.md)
+#
+# Load it with:  build/cmrlab serve --profile profiles/example.profile
+# Lines are "DIRECTIVE ID KEY=VALUE ..."; a field that starts with '#'
+# begins a comment.
+
+# ---- resources ------------------------------------------------------------
+#
+# The built-in ringback-default and ringtone-default always exist.  Media
+# files are read once at load; relative paths start at this folder.  The
+# type follows the extension (.wav .mp3 .ogg .mp4) unless type= says.
+#
+#   resource welcome file=media/welcome.wav
+#   resource promo   file=media/promo.mp4
+#   resource ringback-default file=media/our-ringback.wav   # replaces it
+#
+# The file below ships with this folder so that the example loads as it
+# is.  Any bytes can be a resource: in HTTP mode they are served as they
+# are, with the type given here; only WAV can be streamed as RTP.
+resource profile-notes file=README.md type=text/markdown
+
+# ---- subscribers ----------------------------------------------------------
+
+# The delivery mode follows what each call's terminals support.
+subscriber alice mode=auto
+
+# Always HTTP mode: terminals get an Alert-Info URL to fetch.
+subscriber bob mode=http cmrbt=ringback-default cmrt=ringtone-default
+
+# Application server mode (early-session), with digest authentication.
+# Quotes keep spaces and a '#' inside a value.
+subscriber carol mode=as password="correct horse # battery"
+
+# Gateway mode, reachable without REGISTER through two static contacts.
+subscriber dave mode=gateway contact=sip:dave@127.0.0.1:5070
+subscriber dave contact=sip:dave@127.0.0.1:5072;transport=tcp  # adds one
+
+# No CMR at all: calls pass through untouched.
+subscriber eve mode=off
+
+# A numbered block: 2000, 2001, ... 2009, all with the same settings.
+subscriber 2000-2009 mode=auto password=lab
+
+# ---- per calling party ----------------------------------------------------
+
+# When bob calls alice, bob hears the ringtone as his ringback tone, and
+# alice's terminal rings with the ringback tone.
+rule alice from=bob cmrbt=ringtone-default cmrt=ringback-default
+
+# Calls from 2000 to any of 2001-2009 ring with the ringback tone.
+rule 2001-2009 from=2000 cmrt=ringback-default

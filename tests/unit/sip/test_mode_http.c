@@ -1,0 +1,196 @@
+/**
+ * @file test_mode_http.c  HTTP mode: the URL, the Alert-Info header, and
+ *                         the mode choice that leads to it
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+#include <re.h>
+#include "sip/sip_int.h"
+
+
+static struct sip_msg *decode(const char *text)
+{
+	struct sip_msg *msg = NULL;
+	struct mbuf *mb = mbuf_alloc(1024);
+
+	assert_non_null(mb);
+	assert_int_equal(0, mbuf_write_str(mb, text));
+	mb->pos = 0;
+	assert_int_equal(0, sip_msg_decode(&msg, mb));
+	mem_deref(mb);
+
+	return msg;
+}
+
+
+static void test_url(void **state)
+{
+	char buf[128];
+	(void)state;
+
+	assert_int_equal(0, modehttp_url(buf, sizeof(buf),
+					 "http://127.0.0.1:8080",
+					 "ringback-default", "c7"));
+	assert_string_equal(
+		"http://127.0.0.1:8080/r/ringback-default?call=c7", buf);
+
+	/* Without a call id there is no query. */
+	assert_int_equal(0, modehttp_url(buf, sizeof(buf),
+					 "http://[::1]:80", "a.b_c-d", NULL));
+	assert_string_equal("http://[::1]:80/r/a.b_c-d", buf);
+
+	/* Anything outside the unreserved set is percent-encoded. */
+	assert_int_equal(0, modehttp_url(buf, sizeof(buf), "http://h:1",
+					 "x y>", "c1&z"));
+	assert_string_equal("http://h:1/r/x%20y%3E?call=c1%26z", buf);
+
+	assert_int_equal(EINVAL, modehttp_url(buf, sizeof(buf), "http://h",
+					      "", "c1"));
+	assert_int_equal(EINVAL, modehttp_url(buf, sizeof(buf), NULL, "r",
+					      "c1"));
+	assert_int_equal(ENAMETOOLONG, modehttp_url(buf, 20, "http://h:1",
+						    "ringback-default",
+						    "c1"));
+}
+
+
+/* The header we insert must come back out of a SIP parser intact: the
+ * angle brackets are mandatory (RFC 3261 section 20.4). */
+static void test_alert_info_round_trip(void **state)
+{
+	const char *url = "http://127.0.0.1:8080/r/ringback-default?call=c3";
+	const struct sip_hdr *h;
+	struct sip_msg *msg;
+	char *text = NULL;
+	struct pl uri;
+	(void)state;
+
+	assert_int_equal(0, re_sdprintf(&text,
+		"SIP/2.0 180 Ringing\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n"
+		"From: <sip:alice@h>;tag=a\r\n"
+		"To: <sip:bob@h>;tag=b\r\n"
+		"Call-ID: x\r\n"
+		"CSeq: 1 INVITE\r\n"
+		"%H"
+		"Content-Length: 0\r\n\r\n",
+		modehttp_alertinfo_print, url));
+
+	msg = decode(text);
+	h = sip_msg_hdr(msg, SIP_HDR_ALERT_INFO);
+	assert_non_null(h);
+	assert_int_equal(0, re_regex(h->val.p, h->val.l, "<[^>]+>", &uri));
+	assert_int_equal(0, pl_strcmp(&uri, url));
+	assert_int_equal(1, sip_msg_hdr_count(msg, SIP_HDR_ALERT_INFO));
+
+	mem_deref(msg);
+	mem_deref(text);
+
+	/* No URL, no header. */
+	assert_int_equal(0, re_sdprintf(&text, "%H", modehttp_alertinfo_print,
+					 NULL));
+	assert_string_equal("", text);
+	mem_deref(text);
+}
+
+
+static struct sip_msg *invite(const char *hdrs)
+{
+	char *text = NULL;
+	struct sip_msg *msg;
+
+	assert_int_equal(0, re_sdprintf(&text,
+		"INVITE sip:bob@h SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n"
+		"From: <sip:alice@h>;tag=a\r\n"
+		"To: <sip:bob@h>\r\n"
+		"Call-ID: x\r\n"
+		"CSeq: 1 INVITE\r\n"
+		"%s"
+		"Content-Length: 0\r\n\r\n", hdrs));
+	msg = decode(text);
+	mem_deref(text);
+
+	return msg;
+}
+
+
+static void test_policy_choice(void **state)
+{
+	struct table *t = NULL;
+	struct subscriber *bob = NULL;
+	struct cmr_choice c;
+	struct sip_msg *msg;
+	(void)state;
+
+	assert_int_equal(0, table_alloc(&t));
+	assert_int_equal(0, tones_add_builtin(t));
+	assert_int_equal(0, table_subscriber_add(t, "bob", &bob));
+	assert_int_equal(0, table_resource_add(t, "jazz", "audio/wav",
+					       (const uint8_t *)"x", 1));
+	assert_int_equal(0, subscriber_rule_add(bob, "carol", DIR_BT,
+						"jazz"));
+	table_live_set(t);
+
+	msg = invite("");
+	policy_choose_bt(&c, bob, "alice", msg);
+	assert_int_equal(MODE_HTTP, c.mode);
+	assert_string_equal("ringback-default", c.resid);
+	assert_non_null(strstr(c.why, "neither"));
+
+	/* Per calling party assignment. */
+	policy_choose_bt(&c, bob, "carol", msg);
+	assert_string_equal("jazz", c.resid);
+
+	policy_choose_rt(&c, bob, "alice");
+	assert_int_equal(MODE_HTTP, c.mode);
+	assert_string_equal("ringtone-default", c.resid);
+	mem_deref(msg);
+
+	/* Until AS and gateway mode exist, auto says why it fell back. */
+	msg = invite("Supported: 100rel, early-session\r\n");
+	policy_choose_bt(&c, bob, "alice", msg);
+	assert_int_equal(MODE_HTTP, c.mode);
+	assert_non_null(strstr(c.why, "early-session"));
+	mem_deref(msg);
+
+	msg = invite("P-Early-Media: supported\r\n");
+	policy_choose_bt(&c, bob, "alice", msg);
+	assert_int_equal(MODE_HTTP, c.mode);
+	assert_non_null(strstr(c.why, "P-Early-Media"));
+
+	/* A pinned off means no CMR at all. */
+	subscriber_mode_set(bob, MODE_OFF);
+	policy_choose_bt(&c, bob, "alice", msg);
+	assert_int_equal(MODE_OFF, c.mode);
+	assert_null(c.resid);
+	policy_choose_rt(&c, bob, "alice");
+	assert_int_equal(MODE_OFF, c.mode);
+
+	/* An assignment to a resource that vanished turns CMR off. */
+	subscriber_mode_set(bob, MODE_HTTP);
+	assert_int_equal(0, subscriber_cmr_set(bob, DIR_BT, "gone"));
+	policy_choose_bt(&c, bob, "alice", msg);
+	assert_int_equal(MODE_OFF, c.mode);
+	mem_deref(msg);
+
+	table_live_set(NULL);
+	mem_deref(t);
+}
+
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_url),
+		cmocka_unit_test(test_alert_info_round_trip),
+		cmocka_unit_test(test_policy_choice),
+	};
+
+	return cmocka_run_group_tests_name("sip/mode_http", tests, NULL,
+					   NULL);
+}
