@@ -769,8 +769,9 @@ static void cmr_choose(struct call *call, const struct subscriber *callee,
 
 static void invite_new(struct sipsrv *srv, const struct sip_msg *msg)
 {
-	struct subscriber *callee;
+	struct subscriber *callee, *calling;
 	struct callrec *cr = NULL;
+	bool stale;
 	struct call *call = NULL;
 	const char *targets[MAX_TARGETS];
 	char *caller = NULL, *callid = NULL, *from = NULL, *to = NULL;
@@ -796,6 +797,18 @@ static void invite_new(struct sipsrv *srv, const struct sip_msg *msg)
 	if (callid_is_ours(srv, msg)) {
 		reject(srv, msg, cr, 482, "Loop Detected",
 		       "the INVITE came back to us");
+		goto out;
+	}
+
+	/* A calling subscriber with a password proves it first. */
+	calling = table_subscriber_pl(table_live(), &msg->from.uri.user);
+	if (calling && subscriber_password(calling) &&
+	    sipauth_check(msg, subscriber_id(calling),
+			  subscriber_password(calling), true, &stale)) {
+		sipauth_challenge(srv, msg, true, stale);
+		evlog_event(cr, "rejected", "\"code\":407,"
+			    "\"reason\":\"authentication required\"");
+		evlog_call_end(cr, "caller not authenticated");
 		goto out;
 	}
 

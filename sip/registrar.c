@@ -227,7 +227,19 @@ void registrar_handle(struct sipsrv *srv, const struct sip_msg *msg)
 	struct reg_result res;
 	struct reg_view view;
 	uint64_t now = loop_now_ms();
+	bool stale;
 	int err;
+
+	/* A subscriber with a password proves it first. */
+	s = table_subscriber_pl(t, &msg->to.uri.user);
+	if (s && subscriber_password(s) &&
+	    sipauth_check(msg, subscriber_id(s), subscriber_password(s),
+			  false, &stale)) {
+		LOGI(SUB_SIP, "registrar: %r from %J: 401 challenge",
+		     &msg->to.auri, &msg->src);
+		sipauth_challenge(srv, msg, false, stale);
+		return;
+	}
 
 	err = registrar_apply(t, msg, now, &res);
 	if (err) {

@@ -69,6 +69,13 @@ bool b2bua_response(struct sipsrv *srv, const struct sip_msg *msg);
 void b2bua_shutdown(struct sipsrv *srv);
 bool b2bua_idle(const struct sipsrv *srv);
 
+/* auth.c: digest authentication of subscribers with a password */
+int  sipauth_check(const struct sip_msg *msg, const char *user,
+		   const char *password, bool proxy, bool *stale);
+void sipauth_challenge(struct sipsrv *srv, const struct sip_msg *msg,
+		       bool proxy, bool stale);
+int  sipauth_nonce(char *buf, size_t sz, uint32_t t);
+
 /* server.c helpers */
 bool sipsrv_msg_valid(const struct sip_msg *msg, const char **why);
 bool sipsrv_digits(const struct pl *pl, size_t maxlen);
