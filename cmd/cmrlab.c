@@ -28,6 +28,7 @@ struct serve {
 	const char *profile;
 	const char *log_json;
 	const char *state_dir;
+	unsigned max_calls;
 	struct sipsrv *sip;
 	struct httpd *httpd;
 	struct event *sig_int, *sig_term, *sig_hup, *hard_stop;
@@ -73,6 +74,8 @@ static void usage_serve(FILE *f)
 		"starts\n"
 		"  --log-level LEVEL    error|warn|info|debug (default "
 		"info)\n"
+		"  --max-calls N        live calls before 503 (default "
+		"1000)\n"
 		"  -h, --help           this text\n");
 }
 
@@ -270,7 +273,7 @@ static int serve_run(struct serve *sv)
 
 	memset(&conf, 0, sizeof(conf));
 	conf.laddr = sv->sip_addr;
-	conf.max_calls = 1000;
+	conf.max_calls = sv->max_calls;
 	if (httpd_url(sv->httpd, conf.http_base, sizeof(conf.http_base)))
 		goto out;
 
@@ -327,7 +330,7 @@ static int serve_run(struct serve *sv)
 static int cmd_serve(int argc, char *argv[])
 {
 	enum { O_SIP = 256, O_HTTP, O_RTP, O_PROFILE, O_LOGJSON, O_PCAP,
-	       O_STATE, O_LEVEL };
+	       O_STATE, O_LEVEL, O_MAXCALLS };
 	static const struct option opts[] = {
 		{"sip",       required_argument, NULL, O_SIP},
 		{"http",      required_argument, NULL, O_HTTP},
@@ -337,6 +340,7 @@ static int cmd_serve(int argc, char *argv[])
 		{"pcap",      required_argument, NULL, O_PCAP},
 		{"state",     required_argument, NULL, O_STATE},
 		{"log-level", required_argument, NULL, O_LEVEL},
+		{"max-calls", required_argument, NULL, O_MAXCALLS},
 		{"help",      no_argument,       NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -349,6 +353,7 @@ static int cmd_serve(int argc, char *argv[])
 	(void)sa_set_str(&sv.http_addr, "127.0.0.1", 8080);
 	sv.rtp_lo = 20000;
 	sv.rtp_hi = 29999;
+	sv.max_calls = 1000;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -389,6 +394,19 @@ static int cmd_serve(int argc, char *argv[])
 				return EXIT_USAGE;
 			}
 			break;
+
+		case O_MAXCALLS: {
+			char *end = NULL;
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (!*optarg || *end || n < 1 || n > 100000) {
+				fprintf(stderr, "cmrlab: --max-calls: '%s' is "
+					"not a number in 1..100000\n", optarg);
+				return EXIT_USAGE;
+			}
+			sv.max_calls = (unsigned)n;
+			break;
+		}
 
 		case 'h':
 			usage_serve(stdout);
