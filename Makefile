@@ -59,7 +59,9 @@ unit: $(TEST_BINS)
 integration: $(BUILD)/cmrlab
 	@python3 tests/integration/run.py --binary $(BUILD)/cmrlab
 
-test: all check-symbols unit integration
+# Everything, with one closing line of totals.
+test: $(BUILD)/cmrlab $(TEST_BINS)
+	@tests/run-all $(BUILD)
 
 # Sanitizer build in its own tree; runs the same suites.
 asan:

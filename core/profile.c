@@ -20,7 +20,7 @@
 
 enum {
 	LINE_MAX_BYTES = 4096,
-	TOKENS_MAX = LINE_MAX_BYTES / 2 + 1,   /* "a b c ..." cannot exceed it */
+	TOKENS_MAX = LINE_MAX_BYTES / 2 + 1,   /* "a b c ..." is the most */
 	ID_MAX = 64,
 	RANGE_DIGITS_MAX = 9,                  /* fits in 32 bits */
 	RANGE_MAX = 100000,                    /* numbers in one range */
@@ -245,6 +245,14 @@ static bool contact_valid(const char *uri)
 }
 
 
+static bool ends_with_slash(const char *s)
+{
+	size_t l = strlen(s);
+
+	return l && s[l - 1] == '/';
+}
+
+
 /* Reads a whole file into a mem buffer, refusing more than max bytes. */
 static int read_all(const char *path, size_t max, uint8_t **bufp,
 		    size_t *lenp)
@@ -274,7 +282,9 @@ static int read_all(const char *path, size_t max, uint8_t **bufp,
 			if (cap > max + 1)
 				cap = max + 1;
 
-			nbuf = mem_realloc(buf, cap);
+			/* libre's mem_realloc does not take NULL. */
+			nbuf = buf ? mem_realloc(buf, cap) :
+				mem_alloc(cap, NULL);
 			if (!nbuf) {
 				err = ENOMEM;
 				break;
@@ -302,14 +312,6 @@ static int read_all(const char *path, size_t max, uint8_t **bufp,
 	if (err) {
 		mem_deref(buf);
 		return err;
-	}
-
-	/* An empty file still gets a buffer, so that success always comes
-	 * with one to free. */
-	if (!buf) {
-		buf = mem_alloc(1, NULL);
-		if (!buf)
-			return ENOMEM;
 	}
 
 	*bufp = buf;
@@ -357,7 +359,7 @@ static int tokenize(struct parser *p)
 				continue;
 			}
 
-			if (quoted || (s != start && s != eq + 1))
+			if (quoted || (s != start && !(eq && s == eq + 1)))
 				return fail(p, "a quote may only open a whole"
 					    " value (write KEY=\"...\")");
 
@@ -367,7 +369,8 @@ static int tokenize(struct parser *p)
 				if (!*s)
 					return fail(p, "missing closing"
 						    " quote");
-				if (*s == '\\' && (s[1] == '"' || s[1] == '\\'))
+				if (*s == '\\' &&
+				    (s[1] == '"' || s[1] == '\\'))
 					++s;
 				*out++ = *s++;
 			}
@@ -699,7 +702,9 @@ static int do_resource(struct parser *p)
 	/* Relative paths follow the profile, not the working directory, so
 	 * that a profile and its media can move together. */
 	if (file[0] != '/' && p->basedir && *p->basedir)
-		err = re_sdprintf(&path, "%s/%s", p->basedir, file);
+		err = re_sdprintf(&path, "%s%s%s", p->basedir,
+				  ends_with_slash(p->basedir) ? "" : "/",
+				  file);
 	else
 		err = str_dup(&path, file);
 	if (err)

@@ -496,7 +496,7 @@ static void test_rule_directive_per_caller(void **state)
 		 "rule alice from=carol cmrt=bells cmrbt=jingle\n"
 		 "rule alice from=bob cmrt=bells\n"
 		 "rule 1001-1002 from=1000 cmrt=bells\n"
-		 "resource jingle file=/dev/null type=text/plain\n"
+		 "resource jingle file=/proc/self/stat type=text/plain\n"
 		 "resource bells file=/proc/self/stat\n");
 
 	s = sub(t, "alice");
@@ -572,7 +572,8 @@ static const struct bad bad_inputs[] = {
 	{"subscriber alice contact=bob\n", 0, 1, "bad contact"},
 	{"subscriber alice contact=\"sip:a b@h\"\n", 0, 1, "bad contact"},
 	{"subscriber alice cmrbt=bad/id\n", 0, 1, "bad resource id 'bad/id'"},
-	{"subscriber alice cmrt=a?b\n", 0, 1, "bad resource id 'a?b' in cmrt="},
+	{"subscriber alice cmrt=a?b\n", 0, 1,
+	 "bad resource id 'a?b' in cmrt="},
 	{"resource bad!id file=/dev/null\n", 0, 1, "bad resource id 'bad!id'"},
 	{"resource r1 file=/dev/null type=audio\n", 0, 1, "bad type 'audio'"},
 	{"resource r1 file=/dev/null type=audio/\n", 0, 1, "bad type"},
