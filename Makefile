@@ -81,7 +81,7 @@ run: deps all
 demo: run
 
 bench: all
-	@echo "no benchmarks yet"
+	@python3 tests/bench/bench_calls.py --binary $(BUILD)/cmrlab
 
 fuzz:
 	@echo "no fuzz targets yet"

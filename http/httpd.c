@@ -235,22 +235,40 @@ enum MHD_Result httpd_not_allowed(struct httpreq *rq)
 
 
 /*
- * Every request is answered on MHD's first call for it, before any body
- * is read: no route takes a body yet, and answering early lets MHD drop
- * an unwanted upload instead of buffering it.
+ * MHD calls this once when the headers are in and again for the body.
+ * GET and HEAD are answered on the second call, when the request is
+ * complete: a response queued earlier makes MHD close the connection,
+ * and clients fetching a resource and then its ranges should keep it.
+ * Every other method is answered at once, before any body is read: no
+ * route takes a body yet, and closing is the right end for an upload
+ * nobody asked for.
  */
 static enum MHD_Result access_h(void *cls, struct MHD_Connection *conn,
 				const char *url, const char *method,
 				const char *version, const char *upload,
 				size_t *upload_size, void **con_cls)
 {
+	static int seen;
 	struct httpreq rq;
 	enum httpd_route route;
 	const char *id;
+	bool getlike;
 	(void)version;
 	(void)upload;
-	(void)upload_size;
-	(void)con_cls;
+
+	getlike = !strcmp(method, MHD_HTTP_METHOD_GET) ||
+		!strcmp(method, MHD_HTTP_METHOD_HEAD);
+
+	if (!*con_cls) {
+		*con_cls = &seen;
+		if (getlike)
+			return MHD_YES;
+	}
+	else if (*upload_size) {
+		/* A body sent with GET means nothing here; drop it. */
+		*upload_size = 0;
+		return MHD_YES;
+	}
 
 	rq.h = cls;
 	rq.conn = conn;
@@ -333,8 +351,8 @@ int httpd_alloc(struct httpd **hp, const struct sa *laddr)
 	errno = 0;
 	h->mhd = MHD_start_daemon(flags, sa_port(laddr), NULL, NULL,
 				  access_h, h,
-				  MHD_OPTION_SOCK_ADDR, &laddr->u.sa,
 				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+				  MHD_OPTION_SOCK_ADDR, &laddr->u.sa,
 				  MHD_OPTION_CONNECTION_TIMEOUT,
 				  (unsigned int)CONN_TIMEOUT_S,
 				  MHD_OPTION_CONNECTION_LIMIT,

@@ -243,7 +243,7 @@ int sipsrv_alloc(struct sipsrv **sp, const struct sipsrv_conf *conf)
 	tmr_init(&srv->tmr_expire);
 	tmr_init(&srv->tmr_shutdown);
 
-	err = hash_alloc(&srv->legs, 256);
+	err = hash_alloc(&srv->legs, 4096);
 	if (err)
 		goto out;
 
@@ -253,7 +253,7 @@ int sipsrv_alloc(struct sipsrv **sp, const struct sipsrv_conf *conf)
 		goto out;
 	}
 
-	err = sip_alloc(&srv->sip, srv->dnsc, 256, 256, 256,
+	err = sip_alloc(&srv->sip, srv->dnsc, 4096, 4096, 1024,
 			"cmrlab/" CMRLAB_VERSION, NULL, NULL);
 	if (err)
 		goto out;

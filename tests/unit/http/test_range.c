@@ -90,7 +90,8 @@ static void test_range(void **state)
 
 		got = resreq_range_parse(v->hdr, v->size, &off, &len);
 		if (got != v->want)
-			print_error("Range \"%s\" size %llu: got %d, want %d\n",
+			print_error("Range \"%s\" size %llu: got %d, "
+				    "want %d\n",
 				    v->hdr ? v->hdr : "(null)",
 				    (unsigned long long)v->size, got, v->want);
 		assert_int_equal(got, v->want);
@@ -204,7 +205,8 @@ static void test_route(void **state)
 		enum httpd_route want;
 		const char *id;
 	} v[] = {
-		{ "/r/ringback-default",      ROUTE_RES,     "ringback-default" },
+		{ "/r/ringback-default",      ROUTE_RES,     "ringback-default"
+		},
 		{ "/r/",                      ROUTE_RES,     "" },
 		{ "/healthz",                 ROUTE_HEALTHZ, NULL },
 		{ "/metrics",                 ROUTE_METRICS, NULL },
