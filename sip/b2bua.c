@@ -36,7 +36,10 @@ struct bleg {
 	char *target;
 	uint16_t final;
 	char *reason;
-	bool answered;            /* its 2xx was ACKed: a confirmed dialog */
+	char *contacts;           /* "Contact: ..." lines of a 3xx */
+	uint32_t ok_cseq;         /* CSeq of its 2xx, for the ACK */
+	bool ack_pending;         /* late offer: ACK waits for the caller's */
+	bool answered;            /* its 2xx arrived: a confirmed dialog */
 	bool gone;                /* it sent BYE, or we did */
 };
 
@@ -146,6 +149,7 @@ static void bleg_destructor(void *arg)
 	mem_deref(b->leg.dlg);
 	mem_deref(b->target);
 	mem_deref(b->reason);
+	mem_deref(b->contacts);
 }
 
 
@@ -215,7 +219,8 @@ static int contact_a_print(struct re_printf *pf, const struct call *call)
 }
 
 
-static void a_final(struct call *call, uint16_t scode, const char *reason)
+static void a_final_hdrs(struct call *call, uint16_t scode,
+			 const char *reason, const char *hdrs)
 {
 	int err;
 
@@ -223,12 +228,19 @@ static void a_final(struct call *call, uint16_t scode, const char *reason)
 		return;
 
 	err = sip_treplyf(&call->st, NULL, call->srv->sip, call->msg, false,
-			  scode, reason, "Content-Length: 0\r\n\r\n");
+			  scode, reason, "%sContent-Length: 0\r\n\r\n",
+			  hdrs ? hdrs : "");
 	if (err)
 		LOGW(SUB_SIP, "%s: final %u to caller: %m",
 		     evlog_call_id(call->cr), scode, err);
 
 	call->final_sent = scode;
+}
+
+
+static void a_final(struct call *call, uint16_t scode, const char *reason)
+{
+	a_final_hdrs(call, scode, reason, NULL);
 }
 
 
@@ -361,13 +373,22 @@ static int contact_b_send(enum sip_transp tp, const struct sa *src,
 }
 
 
-static void bleg_ack(struct call *call, struct bleg *b, uint32_t cseq)
+/* The ACK for a B-leg's 2xx; body is the caller's ACK when the caller
+ * made a late offer (its answer travels in the ACK), else NULL. */
+static void bleg_ack(struct call *call, struct bleg *b,
+		     const struct sip_msg *body)
 {
 	int err;
 
+	b->ack_pending = false;
 	err = sip_drequestf(NULL, call->srv->sip, false, "ACK", b->leg.dlg,
-			    cseq, NULL, NULL, NULL, NULL,
-			    "Content-Length: 0\r\n\r\n");
+			    b->ok_cseq, NULL, NULL, NULL, NULL,
+			    "%H"
+			    "Content-Length: %zu\r\n"
+			    "\r\n"
+			    "%b",
+			    ctype_print, body,
+			    body_len(body), body_buf(body), body_len(body));
 	if (err)
 		LOGW(SUB_SIP, "%s: ACK to %s: %m", evlog_call_id(call->cr),
 		     b->target, err);
@@ -418,12 +439,52 @@ static void blegs_failed(struct call *call)
 		"Temporarily Unavailable";
 	char why[96];
 
-	a_final(call, scode, reason);
+	/* A callee's challenge is for its own credentials, which the caller
+	 * does not hold; a callee's overload is not ours (RFC 3261 16.7
+	 * step 6 turns 503 into 500 for the same reason). */
+	if (scode == 401 || scode == 407) {
+		scode = 403;
+		reason = "Forbidden";
+	}
+	else if (scode == 503) {
+		scode = 500;
+		reason = "Server Internal Error";
+	}
+
+	a_final_hdrs(call, scode, reason,
+		     scode < 400 && best ? best->contacts : NULL);
 	re_snprintf(why, sizeof(why), "callee rejected: %u %s", scode,
 		    reason);
 	evlog_event(call->cr, "rejected", "\"code\":%u,\"reason\":%H",
 		    scode, jsonw_str, reason);
 	call_end(call, 0, why);
+}
+
+
+static bool contact_collect(const struct sip_hdr *hdr,
+			    const struct sip_msg *msg, void *arg)
+{
+	struct mbuf *mb = arg;
+	(void)msg;
+
+	return 0 != mbuf_printf(mb, "Contact: %r\r\n", &hdr->val);
+}
+
+
+/* A 3xx is relayed with its Contact headers: the redirect targets. */
+static void contacts_keep(struct bleg *b, const struct sip_msg *msg)
+{
+	struct mbuf *mb = mbuf_alloc(256);
+
+	if (!mb)
+		return;
+
+	(void)sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, contact_collect,
+				mb);
+	mb->pos = 0;
+	if (mbuf_get_left(mb))
+		(void)mbuf_strdup(mb, &b->contacts, mbuf_get_left(mb));
+	mem_deref(mb);
 }
 
 
@@ -466,16 +527,25 @@ static void bleg_2xx(struct call *call, struct bleg *b,
 		return;
 	}
 
-	bleg_ack(call, b, msg->cseq.num);
 	b->answered = true;
+	b->ok_cseq = msg->cseq.num;
 
 	/* Lost the race, or the call is over: this callee hangs up now. */
 	if (call->ended || call->winner || call->final_sent) {
+		bleg_ack(call, b, NULL);
 		bye_send(call->srv, b->leg.dlg);
 		b->gone = true;
 		call_try_free(call);
 		return;
 	}
+
+	/* Late offer (no SDP in the caller's INVITE): the callee's 2xx holds
+	 * the offer, and the caller's answer comes in its ACK, which we
+	 * relay in ours.  Otherwise the ACK goes at once. */
+	if (body_len(call->msg) || !body_len(msg))
+		bleg_ack(call, b, NULL);
+	else
+		b->ack_pending = true;
 
 	call->winner = b;
 	blegs_cancel(call, b);
@@ -507,6 +577,9 @@ static void bleg_resp_handler(int err, const struct sip_msg *msg, void *arg)
 		bleg_2xx(call, b, msg);
 		return;
 	}
+
+	if (msg->scode < 400)
+		contacts_keep(b, msg);
 
 	bleg_final(call, b, msg->scode, &msg->reason, "Rejected");
 }
@@ -616,6 +689,8 @@ static void call_end(struct call *call, uint16_t scode, const char *why)
 		if (b->req)
 			sip_request_cancel(b->req);
 		else if (b->answered && !b->gone) {
+			if (b->ack_pending)
+				bleg_ack(call, b, NULL);
 			bye_send(call->srv, b->leg.dlg);
 			b->gone = true;
 		}
@@ -672,6 +747,8 @@ static void indialog(struct sipsrv *srv, struct leg *leg,
 		if (leg->is_a && !call->confirmed && call->final_sent < 300) {
 			call->confirmed = true;
 			tmr_cancel(&call->tmr);
+			if (call->winner && call->winner->ack_pending)
+				bleg_ack(call, call->winner, msg);
 			evlog_call_state(call->cr, "confirmed");
 			evlog_event(call->cr, "confirmed", NULL);
 		}
@@ -681,7 +758,9 @@ static void indialog(struct sipsrv *srv, struct leg *leg,
 	if (!pl_strcmp(&msg->met, "BYE")) {
 		char why[32];
 
-		(void)sip_reply(srv->sip, msg, 200, "OK");
+		/* Stateful, so that a retransmitted BYE gets the same 200
+		 * after the call is gone. */
+		(void)sip_treply(NULL, srv->sip, msg, 200, "OK");
 		if (leg->is_a) {
 			call->a_gone = true;
 			if (!call->final_sent)
@@ -943,7 +1022,12 @@ bool b2bua_response(struct sipsrv *srv, const struct sip_msg *msg)
 	if (!leg || leg->is_a)
 		return false;
 
-	bleg_ack(leg->call, (struct bleg *)(void *)leg, msg->cseq.num);
+	/* Still waiting for the caller's ACK with the answer: the callee
+	 * keeps retransmitting, which is right. */
+	if (((struct bleg *)(void *)leg)->ack_pending)
+		return true;
+
+	bleg_ack(leg->call, (struct bleg *)(void *)leg, NULL);
 
 	return true;
 }
