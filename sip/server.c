@@ -54,6 +54,13 @@ bool sipsrv_msg_valid(const struct sip_msg *msg, const char **why)
 	else if (msg->req && pl_isset(&msg->maxfwd) &&
 		 !sipsrv_digits(&msg->maxfwd, 3))
 		w = "bad Max-Forwards";
+	else if (pl_isset(&msg->clen) && !sipsrv_digits(&msg->clen, 9))
+		w = "bad Content-Length";
+	/* RFC 3261 18.3: over UDP the body must be as long as stated
+	 * (libre uses Content-Length only to frame TCP). */
+	else if (pl_isset(&msg->clen) && msg->tp == SIP_TRANSP_UDP &&
+		 pl_u32(&msg->clen) > mbuf_get_left(msg->mb))
+		w = "Content-Length larger than the message";
 
 	if (why)
 		*why = w;
