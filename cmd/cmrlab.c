@@ -19,7 +19,7 @@
 #include "sip/sip.h"
 #include "http/http.h"
 
-enum { EXIT_USAGE = 2, HARD_STOP_MS = 1800 };
+enum { EXIT_USAGE = 2, HARD_STOP_MS = 1500 };
 
 struct serve {
 	struct sa sip_addr;

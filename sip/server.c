@@ -12,7 +12,7 @@
 
 #define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"
 
-enum { SHUTDOWN_POLL_MS = 20, SHUTDOWN_MAX_MS = 1500 };
+enum { SHUTDOWN_POLL_MS = 20, SHUTDOWN_MAX_MS = 1200 };
 
 
 bool sipsrv_digits(const struct pl *pl, size_t maxlen)

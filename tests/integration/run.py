@@ -17,6 +17,7 @@ timeout and is killed by its PID when a test ends, so one broken test
 cannot hang the run or leave processes behind.
 """
 
+import hashlib
 import argparse
 import io
 import json
@@ -1455,6 +1456,137 @@ def sigterm_during_call(t):
           "the caller got no BYE")
     check(re.search(r"(?m)^BYE sip:", callee.messages()),
           "the callee got no BYE")
+
+
+@test
+def call_limit_and_sigterm_while_ringing(t):
+    """Over --max-calls a new INVITE gets 503 with Retry-After; SIGTERM
+    while a call rings gives the caller a final 503 and the callee a
+    CANCEL, and the server exits 0 within 2 s."""
+    srv = t.server(extra=("--max-calls", "1"))
+    # The callee: a bare UDP socket that receives and never answers.
+    callee = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    callee.bind((HOST, 0))
+    callee.settimeout(3)
+    try:
+        register_ok(srv, "bob", "sip:bob@%s:%d" % (HOST,
+                                                  callee.getsockname()[1]))
+        a = SipClient(srv)
+        b = SipClient(srv)
+        try:
+            data, _, cid1 = a.request(
+                "INVITE", "sip:bob@%s:%d" % (HOST, srv.sip), to_user="bob",
+                headers=["Contact: <sip:alice@%s:%d>" % (HOST, a.port),
+                         "Content-Type: application/sdp"], body=SDP_OFFER)
+            a.send_raw(data)
+            first = a.recv_msg(3)
+            check(first is not None and first.status == 100,
+                  "first call: no 100 Trying (%r)" % first)
+            inv, src = callee.recvfrom(65535)
+            inv = inv.decode("utf-8", "replace")
+            check(inv.startswith("INVITE "), "callee got %r" % inv[:40])
+            # Ring (RFC 3261 9.1: no CANCEL before a provisional).
+            hdrs = [l for l in inv.split("\r\n")
+                    if re.match(r"(?i)(via|from|to|call-id|cseq):", l)]
+            hdrs = [l + ";tag=ring1" if l.lower().startswith("to:") else l
+                    for l in hdrs]
+            callee.sendto(("SIP/2.0 180 Ringing\r\n" + "\r\n".join(hdrs)
+                           + "\r\nContent-Length: 0\r\n\r\n").encode(),
+                          src)
+            ring = None
+            while ring is None or ring.status == 100:
+                ring = a.recv_msg(3)
+                check(ring is not None, "the caller got no 180")
+            check(ring.status == 180, "caller got %s, expected 180"
+                  % ring.first)
+
+            r = invite(b, "bob")
+            check(r.status == 503, "second call: %s, expected 503"
+                  % r.first)
+            check(r.get("retry-after") is not None,
+                  "503 without Retry-After")
+
+            why = srv.stop()
+            check(why is None, why or "")
+            fin = a.final_response(cid1, "INVITE", 3)
+            check(fin.status == 503, "ringing call on SIGTERM: %s, "
+                  "expected 503" % fin.first)
+            got_cancel = False
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline and not got_cancel:
+                try:
+                    m = callee.recv(65535).decode("utf-8", "replace")
+                except socket.timeout:
+                    break
+                got_cancel = m.startswith("CANCEL ")
+            check(got_cancel, "the callee got no CANCEL on SIGTERM")
+        finally:
+            a.close()
+            b.close()
+    finally:
+        callee.close()
+
+
+def digest(user, password, method, uri, nonce, cnonce="0a4f113b"):
+    h = lambda x: hashlib.md5(x.encode()).hexdigest()
+    ha1 = h("%s:cmrlab:%s" % (user, password))
+    ha2 = h("%s:%s" % (method, uri))
+    resp = h("%s:%s:00000001:%s:auth:%s" % (ha1, nonce, cnonce, ha2))
+    return ('Digest username="%s", realm="cmrlab", nonce="%s", uri="%s", '
+            'response="%s", algorithm=MD5, qop=auth, nc=00000001, '
+            'cnonce="%s"' % (user, nonce, uri, resp, cnonce))
+
+
+@test
+def digest_auth(t):
+    """A subscriber with a password: REGISTER gets 401 and INVITE 407
+    until the digest is right; others are not challenged."""
+    prof = os.path.join(t.tmp, "auth.profile")
+    with open(prof, "w") as f:
+        f.write("subscriber alice\nsubscriber bob\n"
+                "subscriber dave password=\"s3 cret\"\n")
+    srv = t.server(profile=prof)
+    ruri = "sip:%s:%d" % (HOST, srv.sip)
+    contact = ["<sip:dave@%s:41007>" % HOST]
+
+    r = register(srv, "dave", contact, 300, call_id=new_id("a"))
+    check(r.status == 401, "REGISTER without credentials: %s" % r.first)
+    chal = r.get("www-authenticate") or ""
+    m = re.search(r'nonce="([^"]+)"', chal)
+    check(m and 'realm="cmrlab"' in chal and "qop" in chal,
+          "bad challenge %r" % chal)
+    nonce = m.group(1)
+
+    bad = digest("dave", "wrong", "REGISTER", ruri, nonce)
+    r = register(srv, "dave", contact, 300, call_id=new_id("b"),
+                 extra=["Authorization: " + bad])
+    check(r.status == 401, "REGISTER with a wrong password: %s" % r.first)
+
+    good = digest("dave", "s3 cret", "REGISTER", ruri, nonce)
+    r = register(srv, "dave", contact, 300, call_id=new_id("c"),
+                 extra=["Authorization: " + good])
+    check(r.status == 200, "REGISTER with credentials: %s" % r.first)
+
+    cl = SipClient(srv)
+    try:
+        r = invite(cl, "bob", from_user="dave")
+        check(r.status == 407, "INVITE without credentials: %s" % r.first)
+        chal = r.get("proxy-authenticate") or ""
+        m = re.search(r'nonce="([^"]+)"', chal)
+        check(m, "407 without Proxy-Authenticate nonce: %r" % chal)
+        inv_uri = "sip:bob@%s:%d" % (HOST, srv.sip)
+        cred = digest("dave", "s3 cret", "INVITE", inv_uri, m.group(1))
+        r = invite(cl, "bob", from_user="dave", cseq=2,
+                   headers=["Proxy-Authorization: " + cred])
+        # Authenticated, routed: bob has no contact, so 480.
+        check(r.status == 480, "authenticated INVITE: %s, expected 480"
+              % r.first)
+        r = invite(cl, "bob", from_user="alice")
+        check(r.status == 480, "INVITE from alice: %s, expected 480"
+              % r.first)
+    finally:
+        cl.close()
+
 
 
 # ---- the runner ------------------------------------------------------------
