@@ -36,17 +36,16 @@ static bool resource_ok(struct cmr_choice *c, const struct subscriber *s,
 }
 
 
-void policy_choose_bt(struct cmr_choice *c, const struct subscriber *callee,
-		      const char *caller, const struct sip_msg *invite)
+/* A mode the profile pins; false when the subscriber is on auto. */
+static bool pinned(struct cmr_choice *c, const struct subscriber *s,
+		   enum cmr_dir dir)
 {
-	memset(c, 0, sizeof(*c));
-
-	switch (subscriber_mode(callee)) {
+	switch (subscriber_mode(s)) {
 
 	case MODE_OFF:
 		c->mode = MODE_OFF;
 		c->why = "profile pins mode off";
-		return;
+		return true;
 
 	case MODE_HTTP:
 		c->why = "profile pins mode http";
@@ -57,11 +56,30 @@ void policy_choose_bt(struct cmr_choice *c, const struct subscriber *callee,
 		break;
 
 	case MODE_GATEWAY:
-		c->why = "profile pins mode gateway, not available yet: http";
+		c->why = dir == DIR_BT ?
+			"profile pins mode gateway, not available yet: http" :
+			"gateway mode has no CMRT procedure: http";
 		break;
 
 	case MODE_AUTO:
 	default:
+		return false;
+	}
+
+	c->mode = MODE_HTTP;
+
+	return true;
+}
+
+
+void policy_choose_bt(struct cmr_choice *c, const struct subscriber *callee,
+		      const char *caller, const struct sip_msg *invite)
+{
+	memset(c, 0, sizeof(*c));
+
+	if (!pinned(c, callee, DIR_BT)) {
+		c->mode = MODE_HTTP;
+
 		if (has_tag(invite, SIP_HDR_SUPPORTED, "early-session") &&
 		    has_tag(invite, SIP_HDR_SUPPORTED, "100rel"))
 			c->why = "auto: INVITE supports early-session and "
@@ -73,11 +91,10 @@ void policy_choose_bt(struct cmr_choice *c, const struct subscriber *callee,
 		else
 			c->why = "auto: INVITE asks for neither early-session "
 				"nor P-Early-Media: http";
-		break;
 	}
 
-	c->mode = MODE_HTTP;
-	(void)resource_ok(c, callee, DIR_BT, caller);
+	if (c->mode == MODE_HTTP)
+		(void)resource_ok(c, callee, DIR_BT, caller);
 }
 
 
@@ -86,33 +103,13 @@ void policy_choose_rt(struct cmr_choice *c, const struct subscriber *callee,
 {
 	memset(c, 0, sizeof(*c));
 
-	switch (subscriber_mode(callee)) {
-
-	case MODE_OFF:
-		c->mode = MODE_OFF;
-		c->why = "profile pins mode off";
-		return;
-
-	case MODE_HTTP:
-		c->why = "profile pins mode http";
-		break;
-
-	case MODE_AS:
-		c->why = "profile pins mode as, not available yet: http";
-		break;
-
-	case MODE_GATEWAY:
-		c->why = "gateway mode has no CMRT procedure: http";
-		break;
-
-	case MODE_AUTO:
-	default:
+	if (!pinned(c, callee, DIR_RT)) {
 		/* The callee's 18x comes after our INVITE, which must carry
 		 * the URL in HTTP mode (clause 1.1.1.3). */
+		c->mode = MODE_HTTP;
 		c->why = "auto: the INVITE to the callee carries the URL";
-		break;
 	}
 
-	c->mode = MODE_HTTP;
-	(void)resource_ok(c, callee, DIR_RT, caller);
+	if (c->mode == MODE_HTTP)
+		(void)resource_ok(c, callee, DIR_RT, caller);
 }
