@@ -27,6 +27,7 @@ struct serve {
 	uint16_t rtp_lo, rtp_hi;
 	const char *profile;
 	const char *log_json;
+	const char *pcap;
 	const char *state_dir;
 	unsigned max_calls;
 	struct sipsrv *sip;
@@ -70,6 +71,10 @@ static void usage_serve(FILE *f)
 		"  --profile FILE       profile file (default: the embedded "
 		"profile)\n"
 		"  --log-json FILE      append call events as JSON lines\n"
+		"  --pcap FILE          write every SIP message sent or "
+		"received to a pcap\n"
+		"                       file, one UDP packet each (TCP "
+		"messages too)\n"
 		"  --state DIR          directory for state kept across "
 		"starts\n"
 		"  --log-level LEVEL    error|warn|info|debug (default "
@@ -258,6 +263,17 @@ static int serve_run(struct serve *sv)
 		goto out;
 	}
 
+	if (sv->pcap) {
+		int e = pcapw_open(sv->pcap);
+
+		if (e) {
+			fprintf(stderr, "cmrlab: --pcap: cannot open '%s': "
+				"%s\n", sv->pcap, strerror(e));
+			ret = EXIT_USAGE;
+			goto out;
+		}
+	}
+
 	if (sv->state_dir && mkdir(sv->state_dir, 0755) && errno != EEXIST) {
 		fprintf(stderr, "cmrlab: --state: cannot create '%s': %s\n",
 			sv->state_dir, strerror(errno));
@@ -322,6 +338,7 @@ static int serve_run(struct serve *sv)
 	table_live_set(NULL);
 	evlog_reset();
 	evlog_close();
+	pcapw_close();
 
 	return ret;
 }
@@ -376,12 +393,8 @@ static int cmd_serve(int argc, char *argv[])
 
 		case O_PROFILE:  sv.profile = optarg; break;
 		case O_LOGJSON:  sv.log_json = optarg; break;
+		case O_PCAP:     sv.pcap = optarg; break;
 		case O_STATE:    sv.state_dir = optarg; break;
-
-		case O_PCAP:
-			fprintf(stderr, "cmrlab: --pcap is not available in "
-				"this version\n");
-			return EXIT_USAGE;
 
 		case O_LEVEL:
 			if (!strcmp(optarg, "error"))      lvl = LVL_ERROR;

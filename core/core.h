@@ -14,6 +14,7 @@
 struct event_base;
 struct re_printf;
 struct pl;
+struct sa;
 
 
 /* ---- loop (loop.c) ---------------------------------------------------- */
@@ -96,6 +97,23 @@ int  evlog_call_print(struct re_printf *pf, const struct callrec *cr);
 unsigned evlog_live_count(void);
 uint64_t evlog_total_count(void);
 void evlog_reset(void);
+
+
+/* ---- capture (pcapw.c) ------------------------------------------------ */
+
+/*
+ * serve --pcap FILE: a classic pcap file (link type RAW, IPv4 and IPv6)
+ * with one synthesized UDP packet per message, flushed per record.
+ */
+/** Creates or truncates path and writes the file header. */
+int  pcapw_open(const char *path);
+void pcapw_close(void);
+bool pcapw_active(void);
+/** Writes one packet from src to dst with a UDP header around data
+ *  (truncated to what fits in one packet); EBADF when no file is open.
+ *  A failed write logs once and ends the capture. */
+int  pcapw_udp(const struct sa *src, const struct sa *dst,
+	       const uint8_t *data, size_t len);
 
 
 /* ---- the table (table.c) ---------------------------------------------- */

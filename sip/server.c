@@ -198,6 +198,26 @@ static void expire_handler(void *arg)
 }
 
 
+/*
+ * serve --pcap: libre passes every SIP message it sends or receives, on
+ * UDP and TCP alike, to this handler.  Each one is written as one UDP
+ * datagram between the same addresses and ports, also when it travelled
+ * over TCP: one SIP message per packet is what Wireshark and tshark decode
+ * without reassembly, and the capture is there to show the SIP exchange,
+ * not TCP segments.
+ */
+static void trace_handler(bool tx, enum sip_transp tp, const struct sa *src,
+			  const struct sa *dst, const uint8_t *pkt,
+			  size_t len, void *arg)
+{
+	(void)tx;
+	(void)tp;
+	(void)arg;
+
+	(void)pcapw_udp(src, dst, pkt, len);
+}
+
+
 static void destructor(void *arg)
 {
 	struct sipsrv *srv = arg;
@@ -264,6 +284,9 @@ int sipsrv_alloc(struct sipsrv **sp, const struct sipsrv_conf *conf)
 			"cmrlab/" CMRLAB_VERSION, NULL, NULL);
 	if (err)
 		goto out;
+
+	if (pcapw_active())
+		sip_set_trace_handler(srv->sip, trace_handler);
 
 	/* UDP first: with port 0 it picks the port that TCP then shares. */
 	laddr = conf->laddr;

@@ -8,7 +8,6 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <ftw.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,94 +15,7 @@
 #include <sys/stat.h>
 #include <re.h>
 #include "core/core.h"
-
-
-/*
- * Leak check.  Debian builds libre with RELEASE defined, so mem_get_stat()
- * answers ENOSYS and libre cannot count its own blocks.  Every mem object
- * is a malloc block, though, so this binary counts the blocks that malloc
- * has handed out and not yet got back, and each test compares the count at
- * its end with the count at its start.  The sanitizer build brings its own
- * allocator and leak checker; there the counting is left out.
- */
-#ifndef __has_feature
-#define __has_feature(x) 0
-#endif
-#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
-#define COUNT_BLOCKS 0
-#else
-#define COUNT_BLOCKS 1
-#endif
-
-static long live_blocks;
-
-#if COUNT_BLOCKS
-void *__libc_malloc(size_t n);
-void *__libc_calloc(size_t n, size_t m);
-void *__libc_realloc(void *p, size_t n);
-void *__libc_memalign(size_t align, size_t n);
-void __libc_free(void *p);
-
-void *malloc(size_t n)
-{
-	void *p = __libc_malloc(n);
-
-	live_blocks += p != NULL;
-	return p;
-}
-
-void *calloc(size_t n, size_t m)
-{
-	void *p = __libc_calloc(n, m);
-
-	live_blocks += p != NULL;
-	return p;
-}
-
-void *realloc(void *p, size_t n)
-{
-	void *q;
-
-	/* glibc frees the block for a size of 0 and returns NULL. */
-	if (p && !n) {
-		--live_blocks;
-		return __libc_realloc(p, n);
-	}
-
-	q = __libc_realloc(p, n);
-	live_blocks += !p && q;
-	return q;
-}
-
-void *memalign(size_t align, size_t n)
-{
-	void *p = __libc_memalign(align, n);
-
-	live_blocks += p != NULL;
-	return p;
-}
-
-void *aligned_alloc(size_t align, size_t n)
-{
-	return memalign(align, n);
-}
-
-int posix_memalign(void **pp, size_t align, size_t n)
-{
-	void *p = memalign(align, n);
-
-	if (!p)
-		return ENOMEM;
-	*pp = p;
-	return 0;
-}
-
-void free(void *p)
-{
-	live_blocks -= p != NULL;
-	__libc_free(p);
-}
-#endif
+#include "tests/unit/leakcheck.h"
 
 
 static int group_setup(void **state)
@@ -120,20 +32,6 @@ static int group_setup(void **state)
 		return -1;
 	}
 	mem_deref(t);
-
-	return 0;
-}
-
-
-static int group_teardown(void **state)
-{
-	struct memstat st;
-
-	(void)state;
-
-	/* Where libre does count (a debug build), it must agree. */
-	if (0 == mem_get_stat(&st))
-		assert_int_equal(st.blocks_cur, 0);
 
 	return 0;
 }
@@ -279,7 +177,7 @@ static void test_default_profile_has_104_subscribers(void **state)
 		"alice", "bob", "carol", "dave", "1000", "1001", "1050",
 		"1099",
 	};
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t = table_new();
 	char err[256];
 	size_t i;
@@ -313,7 +211,7 @@ static void test_default_profile_has_104_subscribers(void **state)
 	assert_non_null(table_resource(t, "ringtone-default"));
 
 	mem_deref(t);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
@@ -321,7 +219,7 @@ static void test_default_profile_has_104_subscribers(void **state)
 
 static void test_subscriber_directive_sets_every_key(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t = table_builtin();
 	struct subscriber *s;
 
@@ -365,13 +263,13 @@ static void test_subscriber_directive_sets_every_key(void **state)
 			 MODE_AUTO);
 
 	mem_deref(t);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
 static void test_later_subscriber_line_updates(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t = table_builtin();
 	struct subscriber *s;
 
@@ -396,13 +294,13 @@ static void test_later_subscriber_line_updates(void **state)
 	assert_string_equal(subscriber_contact(s, 1), "sip:a@h2");
 
 	mem_deref(t);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
 static void test_quoted_values_comments_and_blanks(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t = table_builtin();
 
 	(void)state;
@@ -433,7 +331,7 @@ static void test_quoted_values_comments_and_blanks(void **state)
 			    "\xc3\xa9t\xc3\xa9");
 
 	mem_deref(t);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
@@ -447,7 +345,7 @@ static void test_ranges_expand_to_each_number(void **state)
 		"998", "0997", "1002", "4", "05", "13", "6", "8",
 		"0998-1001",
 	};
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t = table_builtin();
 	size_t i;
 
@@ -477,13 +375,13 @@ static void test_ranges_expand_to_each_number(void **state)
 	assert_int_equal(table_subscriber_count(t), 11 + 100000);
 
 	mem_deref(t);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
 static void test_rule_directive_per_caller(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t = table_builtin();
 	struct subscriber *s;
 
@@ -515,7 +413,7 @@ static void test_rule_directive_per_caller(void **state)
 			    "ringtone-default");
 
 	mem_deref(t);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
@@ -636,7 +534,7 @@ static const struct bad bad_inputs[] = {
 
 static void test_bad_inputs_name_file_and_line(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	size_t i;
 
 	(void)state;
@@ -671,13 +569,13 @@ static void test_bad_inputs_name_file_and_line(void **state)
 		mem_deref(t);
 	}
 
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
 static void test_line_length_limit(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t = table_builtin();
 	const size_t head = strlen("subscriber alice password=");
 	char *text = malloc(8192);
@@ -708,13 +606,13 @@ static void test_line_length_limit(void **state)
 	mem_deref(t);
 
 	free(text);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
 static void test_good_parse_after_bad_one(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t = table_builtin();
 	char err[256];
 
@@ -735,13 +633,13 @@ static void test_good_parse_after_bad_one(void **state)
 	assert_int_equal(subscriber_mode(sub(t, "alice")), MODE_HTTP);
 	mem_deref(t);
 
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
 static void test_error_buffer_small_or_absent(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t = table_builtin();
 	char err[12];
 
@@ -764,7 +662,7 @@ static void test_error_buffer_small_or_absent(void **state)
 				       sizeof(err)), EINVAL);
 
 	mem_deref(t);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
@@ -772,7 +670,7 @@ static void test_error_buffer_small_or_absent(void **state)
 
 static void test_load_file_with_relative_resources(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t = table_new();
 	struct tmpdir d;
 	char path[128], wav[128], sub_dir[128], err[256], cwd[512];
@@ -856,13 +754,13 @@ static void test_load_file_with_relative_resources(void **state)
 	mem_deref(t);
 
 	tmpdir_remove(&d);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
 static void test_load_file_errors(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t;
 	struct tmpdir d;
 	char path[128], err[256], want[256];
@@ -921,14 +819,14 @@ static void test_load_file_errors(void **state)
 	mem_deref(t);
 
 	tmpdir_remove(&d);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
 /* The example in profiles/ must load as it is documented to. */
 static void test_example_profile_loads(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t = table_new();
 	char path[512], err[256];
 	struct subscriber *s;
@@ -965,7 +863,7 @@ static void test_example_profile_loads(void **state)
 	assert_string_equal(subscriber_password(sub(t, "2005")), "lab");
 
 	mem_deref(t);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
@@ -988,5 +886,5 @@ int main(void)
 	};
 
 	return cmocka_run_group_tests_name("profile", tests, group_setup,
-					   group_teardown);
+					   NULL);
 }

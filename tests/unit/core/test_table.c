@@ -7,115 +7,15 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <re.h>
 #include "core/core.h"
+#include "tests/unit/leakcheck.h"
 
 
-/*
- * Leak check.  Debian builds libre with RELEASE defined, so mem_get_stat()
- * answers ENOSYS and libre cannot count its own blocks.  Every mem object
- * is a malloc block, though, so this binary counts the blocks that malloc
- * has handed out and not yet got back, and each test compares the count at
- * its end with the count at its start.  The sanitizer build brings its own
- * allocator and leak checker; there the counting is left out.
- */
-#ifndef __has_feature
-#define __has_feature(x) 0
-#endif
-#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
-#define COUNT_BLOCKS 0
-#else
-#define COUNT_BLOCKS 1
-#endif
-
-static long live_blocks;
-
-#if COUNT_BLOCKS
-void *__libc_malloc(size_t n);
-void *__libc_calloc(size_t n, size_t m);
-void *__libc_realloc(void *p, size_t n);
-void *__libc_memalign(size_t align, size_t n);
-void __libc_free(void *p);
-
-void *malloc(size_t n)
-{
-	void *p = __libc_malloc(n);
-
-	live_blocks += p != NULL;
-	return p;
-}
-
-void *calloc(size_t n, size_t m)
-{
-	void *p = __libc_calloc(n, m);
-
-	live_blocks += p != NULL;
-	return p;
-}
-
-void *realloc(void *p, size_t n)
-{
-	void *q;
-
-	/* glibc frees the block for a size of 0 and returns NULL. */
-	if (p && !n) {
-		--live_blocks;
-		return __libc_realloc(p, n);
-	}
-
-	q = __libc_realloc(p, n);
-	live_blocks += !p && q;
-	return q;
-}
-
-void *memalign(size_t align, size_t n)
-{
-	void *p = __libc_memalign(align, n);
-
-	live_blocks += p != NULL;
-	return p;
-}
-
-void *aligned_alloc(size_t align, size_t n)
-{
-	return memalign(align, n);
-}
-
-int posix_memalign(void **pp, size_t align, size_t n)
-{
-	void *p = memalign(align, n);
-
-	if (!p)
-		return ENOMEM;
-	*pp = p;
-	return 0;
-}
-
-void free(void *p)
-{
-	live_blocks -= p != NULL;
-	__libc_free(p);
-}
-#endif
-
-
-static int group_teardown(void **state)
-{
-	struct memstat st;
-
-	(void)state;
-
-	/* Where libre does count (a debug build), it must agree. */
-	if (0 == mem_get_stat(&st))
-		assert_int_equal(st.blocks_cur, 0);
-
-	return 0;
-}
-
-
+/* Every test compares the live heap blocks at its end with those at its
+ * start (leakcheck.h). */
 /* ---- helpers ------------------------------------------------------------ */
 
 static struct table *table_new(void)
@@ -197,6 +97,7 @@ static void test_mode_names_parse_back(void **state)
 				    "offf"};
 	enum cmr_mode m;
 	size_t i;
+	long mark = leakcheck_mark();
 
 	(void)state;
 
@@ -216,6 +117,7 @@ static void test_mode_names_parse_back(void **state)
 
 	assert_int_equal(cmr_mode_parse(&m, NULL), EINVAL);
 	assert_string_equal(cmr_mode_name((enum cmr_mode)42), "unknown");
+	leakcheck_assert(mark);
 }
 
 
@@ -233,7 +135,7 @@ static bool collect_ids(struct subscriber *s, void *arg)
 
 static void test_subscriber_add_find_and_defaults(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t = table_new();
 	struct subscriber *s, *other = NULL;
 	struct mbuf *mb;
@@ -287,13 +189,13 @@ static void test_subscriber_add_find_and_defaults(void **state)
 	mem_deref(mb);
 
 	mem_deref(t);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
 static void test_subscriber_settings_change(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t = table_new();
 	struct subscriber *s = sub_new(t, "bob");
 
@@ -327,13 +229,13 @@ static void test_subscriber_settings_change(void **state)
 	assert_null(subscriber_contact(s, 2));
 
 	mem_deref(t);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
 static void test_rules_per_calling_party(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t = table_new();
 	struct subscriber *s = sub_new(t, "carol");
 
@@ -375,7 +277,7 @@ static void test_rules_per_calling_party(void **state)
 	assert_null(subscriber_cmr(NULL, DIR_BT, "bob"));
 
 	mem_deref(t);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
@@ -383,7 +285,7 @@ static void test_rules_per_calling_party(void **state)
 
 static void test_binding_add_refresh_remove(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t = table_new();
 	struct subscriber *s = sub_new(t, "alice");
 	const struct binding *b;
@@ -446,13 +348,13 @@ static void test_binding_add_refresh_remove(void **state)
 	assert_int_equal(subscriber_binding_count(s), 0);
 
 	mem_deref(t);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
 static void test_bindings_expire_at_exact_times(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t = table_new();
 	struct subscriber *a = sub_new(t, "alice");
 	struct subscriber *b = sub_new(t, "bob");
@@ -481,13 +383,13 @@ static void test_bindings_expire_at_exact_times(void **state)
 	assert_int_equal(table_bindings_expire(t, 40000), 0);
 
 	mem_deref(t);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
 static void test_bindings_limited_to_sixteen(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t = table_new();
 	struct subscriber *s = sub_new(t, "1000");
 	char uri[64];
@@ -520,13 +422,13 @@ static void test_bindings_limited_to_sixteen(void **state)
 			    "sip:1000@10.0.1.1");
 
 	mem_deref(t);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
 static void test_bindings_move_to_reloaded_table(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *src = table_new(), *dst = table_new();
 	struct subscriber *sa = sub_new(src, "alice");
 	struct subscriber *sb = sub_new(src, "bob");
@@ -576,7 +478,7 @@ static void test_bindings_move_to_reloaded_table(void **state)
 	assert_string_equal(subscriber_binding(da, 1)->callid, "ca2");
 
 	mem_deref(dst);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
@@ -584,7 +486,7 @@ static void test_bindings_move_to_reloaded_table(void **state)
 
 static void test_resource_add_copies_and_tags(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t = table_new(), *t2 = table_new();
 	uint8_t bytes[] = "hello";
 	struct resource *r, *r2;
@@ -640,7 +542,7 @@ static void test_resource_add_copies_and_tags(void **state)
 
 	mem_deref(t2);
 	mem_deref(t);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
@@ -651,7 +553,7 @@ static void test_resource_ids_and_types_checked(void **state)
 		"0123456789012345678901234567890123456789"
 		"0123456789012345678901234",  /* 65 */
 	};
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t = table_new();
 	size_t i;
 
@@ -675,7 +577,7 @@ static void test_resource_ids_and_types_checked(void **state)
 	assert_int_equal(table_resource_count(t), 1);
 
 	mem_deref(t);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
@@ -689,7 +591,7 @@ static bool collect_res(struct resource *r, void *arg)
 
 static void test_resource_readd_replaces(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t = table_new();
 	struct resource *old, *r;
 	struct mbuf *mb;
@@ -730,13 +632,13 @@ static void test_resource_readd_replaces(void **state)
 	mem_deref(t);
 	assert_memory_equal(old->data, "two", 3);
 	mem_deref(old);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
 static void test_resource_wav_gets_duration(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t = table_new();
 	size_t size;
 	uint8_t *wav = wav_make(12000, &size);   /* 1.5 s at 8 kHz */
@@ -753,7 +655,7 @@ static void test_resource_wav_gets_duration(void **state)
 
 	free(wav);
 	mem_deref(t);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
@@ -761,7 +663,7 @@ static void test_resource_wav_gets_duration(void **state)
 
 static void test_live_table_references(void **state)
 {
-	long mark = live_blocks;
+	long mark = leakcheck_mark();
 	struct table *t1 = table_new(), *t2 = table_new();
 
 	(void)state;
@@ -789,13 +691,14 @@ static void test_live_table_references(void **state)
 	assert_null(table_live());
 
 	mem_deref(t1);
-	assert_int_equal(live_blocks, mark);
+	leakcheck_assert(mark);
 }
 
 
 static void test_null_arguments_are_refused(void **state)
 {
 	struct table *t = NULL;
+	long mark = leakcheck_mark();
 
 	(void)state;
 
@@ -817,6 +720,7 @@ static void test_null_arguments_are_refused(void **state)
 	assert_int_equal(subscriber_contact_count(NULL), 0);
 	assert_null(subscriber_contact(NULL, 0));
 	assert_null(t);
+	leakcheck_assert(mark);
 }
 
 
@@ -839,6 +743,5 @@ int main(void)
 		cmocka_unit_test(test_null_arguments_are_refused),
 	};
 
-	return cmocka_run_group_tests_name("table", tests, NULL,
-					   group_teardown);
+	return cmocka_run_group_tests_name("table", tests, NULL, NULL);
 }

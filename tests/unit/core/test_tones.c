@@ -6,60 +6,11 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
-#include <malloc.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 #include <string.h>
 #include <re.h>
 #include "core/core.h"
-
-
-/*
- * Leak check.  libre counts its blocks only when built with MEM_DEBUG,
- * which Debian's libre.so is not (mem_get_stat answers ENOSYS).  Then the
- * C heap's in-use byte count must come back to where it started, which
- * catches a forgotten mem object just as well.  glibc's per-thread cache
- * keeps some freed chunks counted as in use, so main() runs the tests
- * with that cache switched off, where the count is exact.
- */
-/* Bytes in use: small chunks plus the large ones malloc maps apart. */
-static size_t heap_used(void)
-{
-	struct mallinfo2 mi = mallinfo2();
-
-	return mi.uordblks + mi.hblkhd;
-}
-
-
-static void leak_check(size_t before)
-{
-	struct memstat ms;
-
-	if (!mem_get_stat(&ms))
-		assert_int_equal(ms.blocks_cur, 0);
-	else
-		assert_int_equal(heap_used(), before);
-}
-
-
-static void heap_exact(char **argv)
-{
-	const char *tun = getenv("GLIBC_TUNABLES");
-	char buf[512];
-
-	if (getenv("CMRLAB_HEAP_EXACT"))
-		return;
-
-	(void)snprintf(buf, sizeof(buf), "%s%sglibc.malloc.tcache_count=0",
-		       tun ? tun : "", tun ? ":" : "");
-	(void)setenv("GLIBC_TUNABLES", buf, 1);
-	(void)setenv("CMRLAB_HEAP_EXACT", "1", 1);
-	(void)execv("/proc/self/exe", argv);
-
-	/* Could not re-execute: the heap counts stay approximate. */
-	fprintf(stderr, "heap check: re-exec failed, counts may be off\n");
-}
+#include "tests/unit/leakcheck.h"
 
 
 static uint16_t rd16(const uint8_t *p)
@@ -139,7 +90,7 @@ static void test_builtin(void **state)
 {
 	struct table *t = NULL, *t2 = NULL;
 	const struct resource *bt, *rt;
-	size_t before = heap_used();
+	long mark = leakcheck_mark();
 	(void)state;
 
 	assert_int_equal(table_alloc(&t), 0);
@@ -167,7 +118,7 @@ static void test_builtin(void **state)
 
 	mem_deref(t2);
 	mem_deref(t);
-	leak_check(before);
+	leakcheck_assert(mark);
 }
 
 
@@ -176,7 +127,7 @@ static void test_ringback_cadence(void **state)
 {
 	struct table *t = NULL;
 	const struct resource *r;
-	size_t before = heap_used();
+	long mark = leakcheck_mark();
 	(void)state;
 
 	assert_int_equal(table_alloc(&t), 0);
@@ -206,7 +157,7 @@ static void test_ringback_cadence(void **state)
 	}
 
 	mem_deref(t);
-	leak_check(before);
+	leakcheck_assert(mark);
 }
 
 
@@ -326,6 +277,7 @@ static const struct wvec wvecs[] = {
 static void test_wav_vectors(void **state)
 {
 	static uint8_t buf[20000];
+	long mark = leakcheck_mark();
 	(void)state;
 
 	for (size_t i = 0; i < ARRAY_SIZE(wvecs); i++) {
@@ -356,6 +308,7 @@ static void test_wav_vectors(void **state)
 
 	assert_int_equal(wav_duration_ms(NULL, 100), 0);
 	assert_int_equal(wav_duration_ms(buf, 0), 0);
+	leakcheck_assert(mark);
 }
 
 
@@ -366,6 +319,7 @@ static void test_wav_prefixes(void **state)
 	const struct wvec *v = &wvecs[1];
 	uint8_t *buf;
 	size_t full = v->hlen + v->zeros;
+	long mark = leakcheck_mark();
 	(void)state;
 
 	for (size_t n = 0; n < full; n++) {
@@ -384,11 +338,12 @@ static void test_wav_prefixes(void **state)
 		assert_int_equal(wav_duration_ms(buf, n), 0);
 		free(buf);
 	}
+	leakcheck_assert(mark);
 }
 
 
-/* Anything the libraries set up once on first use is set up here, out of
- * the per-test heap balance. */
+/* Anything the libraries set up once on first use is set up here, before
+ * any test takes its mark (leakcheck.h). */
 static int group_setup(void **state)
 {
 	struct table *t = NULL;
@@ -404,7 +359,7 @@ static int group_setup(void **state)
 }
 
 
-int main(int argc, char **argv)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wav_vectors),
@@ -412,9 +367,6 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_builtin),
 		cmocka_unit_test(test_ringback_cadence),
 	};
-
-	(void)argc;
-	heap_exact(argv);
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }

@@ -12,15 +12,13 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
-#include <malloc.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 #include <re.h>
 #include "core/core.h"
 #include "http/http.h"
+#include "tests/unit/leakcheck.h"
 
 enum {
 	WATCHDOG_MS = 5000,
@@ -28,52 +26,10 @@ enum {
 };
 
 
-/* ---- heap balance (see test_tones.c for why not mem_get_stat) --------- */
-
-/* Bytes in use: small chunks plus the large ones malloc maps apart. */
-static size_t heap_used(void)
-{
-	struct mallinfo2 mi = mallinfo2();
-
-	return mi.uordblks + mi.hblkhd;
-}
-
-
-static void leak_check(size_t before)
-{
-	struct memstat ms;
-
-	if (!mem_get_stat(&ms))
-		assert_int_equal(ms.blocks_cur, 0);
-	else
-		assert_int_equal(heap_used(), before);
-}
-
-
-/* glibc's per-thread cache counts some freed chunks as in use; run with
- * it off so that the heap balance is exact. */
-static void heap_exact(char **argv)
-{
-	const char *tun = getenv("GLIBC_TUNABLES");
-	char buf[512];
-
-	if (getenv("CMRLAB_HEAP_EXACT"))
-		return;
-
-	(void)snprintf(buf, sizeof(buf), "%s%sglibc.malloc.tcache_count=0",
-		       tun ? tun : "", tun ? ":" : "");
-	(void)setenv("GLIBC_TUNABLES", buf, 1);
-	(void)setenv("CMRLAB_HEAP_EXACT", "1", 1);
-	(void)execv("/proc/self/exe", argv);
-
-	fprintf(stderr, "heap check: re-exec failed, counts may be off\n");
-}
-
-
 /* ---- the test environment --------------------------------------------- */
 
 struct env {
-	size_t heap;
+	long mark;           /* live heap blocks at the start */
 	struct table *t;
 	struct httpd *h;
 	struct callrec *cr;
@@ -87,7 +43,7 @@ static void env_start(struct env *env)
 	struct sa laddr;
 
 	memset(env, 0, sizeof(*env));
-	env->heap = heap_used();
+	env->mark = leakcheck_mark();
 
 	assert_int_equal(table_alloc(&env->t), 0);
 	assert_int_equal(tones_add_builtin(env->t), 0);
@@ -122,7 +78,7 @@ static void env_release(struct env *env)
 static void env_stop(struct env *env)
 {
 	env_release(env);
-	leak_check(env->heap);
+	leakcheck_assert(env->mark);
 }
 
 
@@ -868,11 +824,12 @@ static void test_bind(void **state)
 /* ---- main ------------------------------------------------------------- */
 
 /*
- * Libraries set up some state on first use (a few dozen bytes in libc,
- * libre, libevent or MHD that stay for the life of the process); one round
- * of what the tests do keeps it out of the per-test balances.  Running a
- * test body twice in a row shows a zero balance the second time, so what
- * the balances catch are real per-request leaks.
+ * Libraries set up some state on first use (a few blocks in libc, libre,
+ * libevent or MHD that stay for the life of the process); one round of
+ * what the tests do makes it before any test takes its mark, so that it
+ * stays out of the per-test balances (leakcheck.h).  Running a test body
+ * twice in a row shows a zero balance the second time, so what the
+ * balances catch are real per-request leaks.
  */
 static int group_setup(void **state)
 {
@@ -918,7 +875,7 @@ static int group_teardown(void **state)
 }
 
 
-int main(int argc, char **argv)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_get),
@@ -934,9 +891,6 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_stop_during_download),
 		cmocka_unit_test(test_bind),
 	};
-
-	(void)argc;
-	heap_exact(argv);
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
