@@ -89,4 +89,8 @@ fuzz:
 clean:
 	rm -rf build build-asan
 
+# Keep test objects: make would delete them as intermediates, and its
+# "rm" line would then follow the test summary.
+.SECONDARY:
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -133,6 +133,8 @@ struct resource {
 	size_t size;
 	char etag[32];         /* quoted strong ETag */
 	uint32_t duration_ms;  /* 0 if not audio/wav */
+	void *media;           /* mem object: the resource as G.711 frames,
+				  set once by rtp/ for WAV, NULL otherwise */
 };
 
 /** A live registration (REGISTER) binding of a subscriber. */

@@ -719,6 +719,7 @@ static void resnode_destructor(void *data)
 	mem_deref(n->r.id);
 	mem_deref(n->r.type);
 	mem_deref(n->r.data);
+	mem_deref(n->r.media);
 }
 
 
