@@ -18,6 +18,7 @@
 #include "core/core.h"
 #include "sip/sip.h"
 #include "http/http.h"
+#include "rtp/rtp.h"
 
 enum { EXIT_USAGE = 2, HARD_STOP_MS = 1500 };
 
@@ -32,6 +33,7 @@ struct serve {
 	unsigned max_calls;
 	struct sipsrv *sip;
 	struct httpd *httpd;
+	struct streamer *streamer;
 	struct event *sig_int, *sig_term, *sig_hup, *hard_stop;
 	bool stopping;
 };
@@ -135,18 +137,37 @@ static int addr_parse(struct sa *sa, const char *s, const char *what)
 }
 
 
+/* A decimal number of 1..5 digits at *sp, which moves past it. */
+static bool port_num(const char **sp, uint32_t *v)
+{
+	const char *p = *sp;
+	uint32_t n = 0;
+	int digits = 0;
+
+	while (*p >= '0' && *p <= '9' && digits < 6) {
+		n = n * 10 + (uint32_t)(*p++ - '0');
+		++digits;
+	}
+	if (!digits || digits > 5)
+		return false;
+
+	*sp = p;
+	*v = n;
+
+	return true;
+}
+
+
 static int ports_parse(struct serve *sv, const char *s)
 {
-	struct pl lo, hi;
+	const char *p = s;
 	uint32_t l, h;
 
-	if (re_regex(s, strlen(s), "^[0-9]+-[0-9]+$", &lo, &hi) ||
-	    lo.l > 5 || hi.l > 5)
+	if (!port_num(&p, &l) || *p++ != '-' || !port_num(&p, &h) || *p)
 		goto bad;
 
-	l = pl_u32(&lo);
-	h = pl_u32(&hi);
-	if (l < 1024 || h > 65535 || l > h || (l & 1))
+	/* RTP on even ports, RTCP on the next: the range holds a pair. */
+	if (l < 1024 || h > 65535 || l + 1 > h || (l & 1))
 		goto bad;
 
 	sv->rtp_lo = (uint16_t)l;
@@ -156,7 +177,7 @@ static int ports_parse(struct serve *sv, const char *s)
 
  bad:
 	fprintf(stderr, "cmrlab: --rtp-ports: '%s' is not LO-HI with an "
-		"even LO, 1024 <= LO <= HI <= 65535\n", s);
+		"even LO, 1024 <= LO < HI <= 65535\n", s);
 	return EINVAL;
 }
 
@@ -198,6 +219,7 @@ static void reload(struct serve *sv)
 		return;
 	}
 
+	(void)media_attach_table(t);
 	table_bindings_move(t, table_live());
 	table_live_set(t);
 	mem_deref(t);
@@ -253,6 +275,8 @@ static int serve_run(struct serve *sv)
 		mem_deref(t);
 		return EXIT_USAGE;
 	}
+	/* WAV resources become G.711 frames once, here (and at reload). */
+	(void)media_attach_table(t);
 	table_live_set(t);
 	mem_deref(t);
 
@@ -287,8 +311,16 @@ static int serve_run(struct serve *sv)
 		goto out;
 	}
 
+	/* RTP goes out from the SIP address's IP, ports from --rtp-ports. */
+	if (streamer_alloc(&sv->streamer, &sv->sip_addr, sv->rtp_lo,
+			   sv->rtp_hi)) {
+		fprintf(stderr, "cmrlab: cannot set up the RTP streamer\n");
+		goto out;
+	}
+
 	memset(&conf, 0, sizeof(conf));
 	conf.laddr = sv->sip_addr;
+	conf.streamer = sv->streamer;
 	conf.max_calls = sv->max_calls;
 	if (httpd_url(sv->httpd, conf.http_base, sizeof(conf.http_base)))
 		goto out;
@@ -334,6 +366,7 @@ static int serve_run(struct serve *sv)
 	if (sv->sig_hup)
 		event_free(sv->sig_hup);
 	sv->sip = mem_deref(sv->sip);
+	sv->streamer = mem_deref(sv->streamer);
 	sv->httpd = mem_deref(sv->httpd);
 	table_live_set(NULL);
 	evlog_reset();

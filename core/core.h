@@ -226,4 +226,25 @@ int tones_add_builtin(struct table *t);
 /** Duration in ms of a RIFF/WAVE buffer, 0 if it is not one. */
 uint32_t wav_duration_ms(const uint8_t *data, size_t size);
 
+/** WAVE format tags that wav_parse accepts (EXTENSIBLE is resolved to
+ *  its sub-format). */
+enum { WAV_PCM = 0x0001, WAV_FLOAT = 0x0003 };
+
+/** What a reader needs from a RIFF/WAVE buffer. */
+struct wav_info {
+	uint16_t format;       /* WAV_PCM or WAV_FLOAT */
+	uint16_t channels;
+	uint32_t rate;         /* frames per second */
+	uint16_t block_align;  /* bytes per frame: channels * bytes/sample */
+	uint16_t bits;         /* bits per sample, as in the header */
+	const uint8_t *data;   /* the samples, inside the buffer given */
+	size_t datasz;         /* bytes of samples */
+};
+
+/** Walks the chunks of a RIFF/WAVE buffer (in any order, every length
+ *  checked) and reads its "fmt " chunk.  EINVAL for NULL, ENOTSUP for a
+ *  format other than PCM or IEEE float, EBADMSG for anything else it
+ *  cannot read. */
+int wav_parse(struct wav_info *w, const uint8_t *data, size_t size);
+
 #endif

@@ -1,5 +1,5 @@
 /**
- * @file tones.c  Built-in ringback and ringtone audio, and WAV duration
+ * @file tones.c  Built-in ringback and ringtone audio, and the WAV reader
  *
  * Every subscriber has a CMRBT and a CMRT resource even when the profile
  * names no file, so the two defaults are synthesized here at start-up
@@ -294,54 +294,54 @@ int tones_add_builtin(struct table *t)
 }
 
 
-/* What wav_duration_ms needs from a "fmt " chunk. */
-struct wavfmt {
-	uint16_t format;
-	uint16_t channels;
-	uint32_t rate;
-	uint32_t byte_rate;
-	uint16_t block_align;
-	uint16_t bits;
-};
-
 enum {
-	WAVE_PCM        = 0x0001,
 	WAVE_EXTENSIBLE = 0xfffe,
 };
 
 
-static bool fmt_parse(struct wavfmt *f, const uint8_t *p, uint32_t len)
+/*
+ * Reads a "fmt " chunk.  The format tag is checked before the numbers, so
+ * that a compressed format (whose block size follows other rules) is
+ * reported as unsupported rather than as broken.
+ */
+static int fmt_parse(struct wav_info *w, const uint8_t *p, uint32_t len)
 {
-	if (len < 16)
-		return false;
+	uint32_t byte_rate;
 
-	f->format      = get16(p);
-	f->channels    = get16(p + 2);
-	f->rate        = get32(p + 4);
-	f->byte_rate   = get32(p + 8);
-	f->block_align = get16(p + 12);
-	f->bits        = get16(p + 14);
+	if (len < 16)
+		return EBADMSG;
+
+	w->format      = get16(p);
+	w->channels    = get16(p + 2);
+	w->rate        = get32(p + 4);
+	byte_rate      = get32(p + 8);
+	w->block_align = get16(p + 12);
+	w->bits        = get16(p + 14);
 
 	/* WAVE_FORMAT_EXTENSIBLE carries the real format in the first two
 	 * bytes of its sub-format GUID, after cbSize and two more fields. */
-	if (f->format == WAVE_EXTENSIBLE) {
+	if (w->format == WAVE_EXTENSIBLE) {
 		if (len < 40)
-			return false;
-		f->format = get16(p + 24);
+			return EBADMSG;
+		w->format = get16(p + 24);
 	}
 
-	if (f->format != WAVE_PCM)
-		return false;
+	if (w->format != WAV_PCM && w->format != WAV_FLOAT)
+		return ENOTSUP;
 
-	if (!f->channels || !f->rate || !f->byte_rate || !f->bits)
-		return false;
+	if (!w->channels || !w->rate || !byte_rate || !w->bits)
+		return EBADMSG;
 
-	/* PCM fixes the frame size and the byte rate; a header that says
-	 * otherwise cannot be trusted for a duration either. */
-	if (f->block_align != f->channels * ((f->bits + 7u) / 8u))
-		return false;
+	/* Uncompressed audio fixes the frame size and the byte rate; a
+	 * header that says otherwise cannot be trusted for a duration or
+	 * for the layout of the samples either. */
+	if (w->block_align != w->channels * ((w->bits + 7u) / 8u))
+		return EBADMSG;
 
-	return (uint64_t)f->rate * f->block_align == f->byte_rate;
+	if ((uint64_t)w->rate * w->block_align != byte_rate)
+		return EBADMSG;
+
+	return 0;
 }
 
 
@@ -350,26 +350,31 @@ static bool fmt_parse(struct wavfmt *f, const uint8_t *p, uint32_t len)
  * may sit anywhere), checking every length against the buffer before
  * reading.  Both a valid "fmt " and a complete "data" chunk are needed.
  */
-uint32_t wav_duration_ms(const uint8_t *data, size_t size)
+int wav_parse(struct wav_info *wi, const uint8_t *data, size_t size)
 {
-	struct wavfmt fmt = {0};
+	struct wav_info w;
 	bool have_fmt = false, have_data = false;
-	uint32_t datasz = 0;
-	uint64_t riff, ms;
+	uint64_t riff;
 	size_t pos, end;
+	int err;
 
-	if (!data || size < 12)
-		return 0;
+	if (!wi || !data)
+		return EINVAL;
+
+	memset(&w, 0, sizeof(w));
+
+	if (size < 12)
+		return EBADMSG;
 
 	if (memcmp(data, "RIFF", 4) || memcmp(data + 8, "WAVE", 4))
-		return 0;
+		return EBADMSG;
 
 	/* A RIFF length beyond the buffer means a truncated file; the chunk
 	 * walk below then finds the incomplete chunk and refuses it.  A
 	 * shorter one bounds the walk so trailing bytes are not parsed. */
 	riff = (uint64_t)get32(data + 4) + 8;
 	if (riff < 12)
-		return 0;
+		return EBADMSG;
 	end = riff < size ? (size_t)riff : size;
 
 	for (pos = 12; end - pos >= 8; ) {
@@ -378,17 +383,21 @@ uint32_t wav_duration_ms(const uint8_t *data, size_t size)
 
 		pos += 8;
 		if (len > end - pos)
-			return 0;
+			return EBADMSG;
 
 		if (!memcmp(hdr, "fmt ", 4)) {
-			if (have_fmt || !fmt_parse(&fmt, data + pos, len))
-				return 0;
+			if (have_fmt)
+				return EBADMSG;
+			err = fmt_parse(&w, data + pos, len);
+			if (err)
+				return err;
 			have_fmt = true;
 		}
 		else if (!memcmp(hdr, "data", 4)) {
 			if (have_data)
-				return 0;
-			datasz = len;
+				return EBADMSG;
+			w.data = data + pos;
+			w.datasz = len;
 			have_data = true;
 		}
 
@@ -400,9 +409,25 @@ uint32_t wav_duration_ms(const uint8_t *data, size_t size)
 	}
 
 	if (!have_fmt || !have_data)
+		return EBADMSG;
+
+	*wi = w;
+
+	return 0;
+}
+
+
+uint32_t wav_duration_ms(const uint8_t *data, size_t size)
+{
+	struct wav_info w;
+	uint64_t ms;
+
+	/* Only PCM has ever had a duration here: the table and the profile
+	 * use it to decide what is playable audio. */
+	if (wav_parse(&w, data, size) || w.format != WAV_PCM)
 		return 0;
 
-	ms = (uint64_t)datasz * 1000 / fmt.byte_rate;
+	ms = (uint64_t)w.datasz * 1000 / ((uint64_t)w.rate * w.block_align);
 
 	return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
 }

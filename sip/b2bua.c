@@ -8,7 +8,14 @@
  * every B-leg failed, the best final response is relayed (RFC 3261
  * section 16.7, step 6).  The legs are small state machines on libre's
  * transactions and dialogs: libre 1.1.0's sipsess cannot send a 100 Trying
- * of its own, nor (later) reliable provisional responses.
+ * of its own, nor reliable provisional responses.
+ *
+ * Each leg owns its 100rel (RFC 3262): toward the caller we send reliable
+ * provisional responses when the caller requires them or when application
+ * server mode needs them, retransmit them until the PRACK and hold a 2xx
+ * back while one with SDP is unacknowledged; toward the callee we
+ * advertise 100rel and PRACK every reliable provisional response it
+ * sends, whatever the caller supports.
  *
  * Ownership: srv->calls holds the one reference to a call.  A call is
  * freed only when it has ended and no B-leg INVITE is pending, so no libre
@@ -18,7 +25,7 @@
 #include <re.h>
 #include "sip/sip_int.h"
 
-#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS"
+#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK"
 
 enum { MAX_TARGETS = 8 };
 
@@ -41,6 +48,9 @@ struct bleg {
 	bool ack_pending;         /* late offer: ACK waits for the caller's */
 	bool answered;            /* its 2xx arrived: a confirmed dialog */
 	bool gone;                /* it sent BYE, or we did */
+	bool early;               /* early dialog made from a reliable 1xx */
+	uint32_t rseq;            /* RSeq of the last reliable 1xx PRACKed */
+	struct sip_request *prack;/* our pending PRACK */
 };
 
 struct call {
@@ -63,6 +73,23 @@ struct call {
 	char cuser_a[64];         /* Contact user toward the caller */
 	char cuser_b[64];         /* Contact user toward the callee */
 	uint16_t final_sent;      /* A's final status code, 0 if none */
+
+	/* 100rel toward the caller (RFC 3262) */
+	bool a_100rel;            /* our provisionals to A are reliable */
+	uint32_t a_rseq;          /* RSeq of the last reliable 1xx sent */
+	struct mbuf *rel;         /* the unacknowledged reliable 1xx */
+	bool rel_sdp;             /* ... and it carried SDP */
+	uint32_t rel_txc;
+	uint64_t rel_start;
+	struct tmr tmr_rel;
+	struct sip_msg *queued_1xx;   /* B's 1xx waiting for that PRACK */
+	struct sip_msg *held_2xx;     /* B's 2xx waiting for that PRACK */
+
+	/* application server mode, per direction */
+	struct asmedia *bt_as;
+	struct asmedia *rt_as;
+	struct bleg *rt_leg;      /* the B-leg the CMRT offer went to */
+
 	bool confirmed;           /* A's ACK arrived */
 	bool a_gone;              /* A sent BYE, or we did */
 	bool ended;
@@ -146,6 +173,7 @@ static void bleg_destructor(void *arg)
 	list_unlink(&b->le);
 	/* A still-pending request is cancelled by libre, with no callback. */
 	mem_deref(b->req);
+	mem_deref(b->prack);
 	mem_deref(b->leg.dlg);
 	mem_deref(b->target);
 	mem_deref(b->reason);
@@ -158,8 +186,14 @@ static void call_destructor(void *arg)
 	struct call *call = arg;
 
 	tmr_cancel(&call->tmr);
+	tmr_cancel(&call->tmr_rel);
 	hash_unlink(&call->a.he);
+	mem_deref(call->bt_as);
+	mem_deref(call->rt_as);
 	list_flush(&call->blegs);
+	mem_deref(call->rel);
+	mem_deref(call->queued_1xx);
+	mem_deref(call->held_2xx);
 	list_unlink(&call->le);
 	mem_deref(call->st);
 	mem_deref(call->msg);
@@ -176,7 +210,7 @@ static bool blegs_pending(const struct call *call)
 	for (le = list_head(&call->blegs); le; le = le->next) {
 		const struct bleg *b = le->data;
 
-		if (b->req)
+		if (b->req || b->prack)
 			return true;
 	}
 
@@ -266,9 +300,43 @@ static void ok_retransmit(void *arg)
 }
 
 
+/* The media of a call's resource in one direction, or NULL. */
+static struct media *cmr_media(const struct cmr_choice *c)
+{
+	struct resource *r = c->resid ? table_resource(table_live(),
+						       c->resid) : NULL;
+
+	return r ? r->media : NULL;
+}
+
+
+/* Clause 1.1.1.7: the final response stops the CMRBT stream before it is
+ * forwarded; the callee's answer stops the CMRT stream. */
+static void streams_stop(struct call *call, const char *why)
+{
+	modeas_stop(call->bt_as, call->cr, why);
+	modeas_stop(call->rt_as, call->cr, why);
+}
+
+
 static void a_answer(struct call *call, const struct sip_msg *bmsg)
 {
 	int err;
+
+	/* RFC 3262 section 3: no 2xx while a reliable provisional response
+	 * with a session description is unacknowledged. */
+	if (call->rel && call->rel_sdp) {
+		mem_deref(call->held_2xx);
+		call->held_2xx = mem_ref((void *)bmsg);
+		evlog_event(call->cr, "2xx-held", "\"why\":\"reliable 1xx "
+			    "with SDP not yet PRACKed\"");
+		return;
+	}
+
+	streams_stop(call, "final response");
+
+	tmr_cancel(&call->tmr_rel);
+	call->rel = mem_deref(call->rel);
 
 	err = sip_treplyf(&call->st, &call->ok, call->srv->sip, call->msg,
 			  true, bmsg->scode, "OK",
@@ -299,43 +367,124 @@ static void a_answer(struct call *call, const struct sip_msg *bmsg)
 }
 
 
+/* RFC 3262 section 3: a reliable provisional response is retransmitted,
+ * T1 doubling up to T2, until its PRACK; after 64*T1 the INVITE is
+ * rejected with a 5xx. */
+static void rel_retransmit(void *arg)
+{
+	struct call *call = arg;
+
+	if (loop_now_ms() - call->rel_start >= 64 * SIP_T1) {
+		evlog_event(call->cr, "prack-timeout", "\"rseq\":%u",
+			    call->a_rseq);
+		call->rel = mem_deref(call->rel);
+		call_end(call, 504, "no PRACK from the caller");
+		return;
+	}
+
+	(void)sip_send(call->srv->sip, call->msg->sock, call->msg->tp,
+		       &call->ok_dst, call->rel);
+
+	++call->rel_txc;
+	tmr_start(&call->tmr_rel, MIN(SIP_T1 << call->rel_txc, SIP_T2),
+		  rel_retransmit, call);
+}
+
+
+static int rel_hdrs_print(struct re_printf *pf, const struct call *call)
+{
+	if (!call->a_100rel)
+		return 0;
+
+	return re_hprintf(pf, "Require: 100rel%s\r\nRSeq: %u\r\n",
+			  modeas_offered(call->bt_as) ? ", early-session" : "",
+			  call->a_rseq);
+}
+
+
 /*
  * A provisional response from the callee, forwarded to the caller.  In
- * HTTP mode the CMRBT URL goes into it (clause 1.1.1.3).
+ * HTTP mode the CMRBT URL goes into it (clause 1.1.1.3); in application
+ * server mode the first one carries our early-session offer and becomes
+ * reliable with "Require: 100rel, early-session" (clause 1.1.1.7).
  */
 static void a_provisional(struct call *call, const struct sip_msg *bmsg)
 {
 	bool insert = call->bt.mode == MODE_HTTP && call->url_bt[0];
+	struct mbuf *offer = NULL;
+	struct body_view bv;
+	struct body_out bo;
+	struct pl early = PL_INIT;
 	char reason[64];
 	int err;
 
+	/* One reliable provisional at a time (RFC 3262 section 3): the
+	 * newest one waits for the PRACK. */
+	if (call->rel) {
+		mem_deref(call->queued_1xx);
+		call->queued_1xx = mem_ref((void *)bmsg);
+		return;
+	}
+
+	memset(&bv, 0, sizeof(bv));
+	if (body_parse(&bv, bmsg))
+		memset(&bv, 0, sizeof(bv));
+
+	if (call->bt.mode == MODE_AS && !modeas_offered(call->bt_as)) {
+		err = modeas_offer(call->bt_as, &offer);
+		if (err) {
+			LOGW(SUB_SIP, "%s: early-session offer: %m",
+			     evlog_call_id(call->cr), err);
+		}
+		else {
+			early.p = (const char *)mbuf_buf(offer);
+			early.l = mbuf_get_left(offer);
+		}
+	}
+
+	if (call->a_100rel)
+		++call->a_rseq;
+
+	if (body_out_init(&bo, &bv.session, &early)) {
+		mem_deref(offer);
+		return;
+	}
+
 	pl_strcpy(&bmsg->reason, reason, sizeof(reason));
 
-	err = sip_treplyf(&call->st, NULL, call->srv->sip, call->msg, true,
+	err = sip_treplyf(&call->st, call->a_100rel ? &call->rel : NULL,
+			  call->srv->sip, call->msg, true,
 			  bmsg->scode, reason,
 			  "%H"
 			  "%H"
 			  "%H"
-			  "Content-Length: %zu\r\n"
-			  "\r\n"
-			  "%b",
+			  "%H",
 			  contact_a_print, call,
 			  modehttp_alertinfo_print,
 			  insert ? call->url_bt : NULL,
-			  ctype_print, bmsg,
-			  body_len(bmsg), body_buf(bmsg), body_len(bmsg));
+			  rel_hdrs_print, call,
+			  body_print, &bo);
+	mem_deref(offer);
 	if (err) {
 		LOGW(SUB_SIP, "%s: %u to caller: %m",
 		     evlog_call_id(call->cr), bmsg->scode, err);
 		return;
 	}
 
-	if (bmsg->scode == 180 || bmsg->scode == 183) {
-		evlog_call_state(call->cr, "ringing");
+	if (call->a_100rel) {
+		call->rel_sdp = pl_isset(&bv.session) || pl_isset(&early);
+		call->rel_start = loop_now_ms();
+		call->rel_txc = 0;
+		sip_reply_addr(&call->ok_dst, call->msg, true);
+		tmr_start(&call->tmr_rel, SIP_T1, rel_retransmit, call);
 	}
+
+	if (bmsg->scode == 180 || bmsg->scode == 183)
+		evlog_call_state(call->cr, "ringing");
 	evlog_event(call->cr, bmsg->scode == 180 ? "ringing" : "progress",
-		    "\"code\":%u,\"sdp\":%s", bmsg->scode,
-		    body_len(bmsg) ? "true" : "false");
+		    "\"code\":%u,\"sdp\":%s,\"reliable\":%s", bmsg->scode,
+		    pl_isset(&bv.session) ? "true" : "false",
+		    call->a_100rel ? "true" : "false");
 
 	if (insert)
 		evlog_event(call->cr, "cmr-inserted",
@@ -343,6 +492,105 @@ static void a_provisional(struct call *call, const struct sip_msg *bmsg)
 			    "\"resource\":%H,\"url\":%H,\"in\":\"%u\"",
 			    jsonw_str, call->bt.resid, jsonw_str,
 			    call->url_bt, bmsg->scode);
+	if (pl_isset(&early))
+		evlog_event(call->cr, "cmr-inserted",
+			    "\"dir\":\"bt\",\"mode\":\"as\","
+			    "\"resource\":%H,\"in\":\"%u\",\"rseq\":%u",
+			    jsonw_str, call->bt.resid, bmsg->scode,
+			    call->a_rseq);
+}
+
+
+/* The next whitespace-separated token of *pl, consumed from it. */
+static struct pl token_next(struct pl *pl)
+{
+	struct pl tok;
+
+	while (pl->l && (*pl->p == ' ' || *pl->p == '\t'))
+		pl_advance(pl, 1);
+
+	tok.p = pl->p;
+	tok.l = 0;
+	while (tok.l < pl->l && tok.p[tok.l] != ' ' && tok.p[tok.l] != '\t')
+		++tok.l;
+	pl_advance(pl, tok.l);
+
+	return tok;
+}
+
+
+/* RAck: response-num CSeq-num Method (RFC 3262 section 7.2). */
+static bool rack_matches(const struct call *call, const struct sip_msg *msg)
+{
+	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_RACK);
+	struct pl v, rseq, cseq, met;
+
+	if (!h)
+		return false;
+
+	v = h->val;
+	rseq = token_next(&v);
+	cseq = token_next(&v);
+	met = token_next(&v);
+
+	return sipsrv_digits(&rseq, 10) && sipsrv_digits(&cseq, 10) &&
+		pl_u32(&rseq) == call->a_rseq &&
+		pl_u32(&cseq) == call->msg->cseq.num &&
+		!pl_strcmp(&met, "INVITE") && !token_next(&v).l;
+}
+
+
+/* The caller's PRACK: the early-session answer of clause 1.1.1.8 may
+ * ride in it; RTP starts toward it at once. */
+static void a_prack(struct call *call, const struct sip_msg *msg)
+{
+	struct sip_msg *next;
+	struct body_view bv;
+	int err;
+
+	if (!call->rel || !rack_matches(call, msg)) {
+		(void)sip_treply(NULL, call->srv->sip, msg, 481,
+				 "Call/Transaction Does Not Exist");
+		evlog_event(call->cr, "prack-unmatched", NULL);
+		return;
+	}
+
+	memset(&bv, 0, sizeof(bv));
+	err = body_parse(&bv, msg);
+	if (err) {
+		(void)sip_treply(NULL, call->srv->sip, msg,
+				 err == ENOTSUP ? 415 : 400,
+				 err == ENOTSUP ? "Unsupported Media Type" :
+				 "Bad Request");
+		return;
+	}
+
+	(void)sip_treply(NULL, call->srv->sip, msg, 200, "OK");
+
+	tmr_cancel(&call->tmr_rel);
+	call->rel = mem_deref(call->rel);
+	evlog_event(call->cr, "prack", "\"by\":\"caller\",\"rseq\":%u,"
+		    "\"early_session\":%s", call->a_rseq,
+		    pl_isset(&bv.early) ? "true" : "false");
+
+	if (pl_isset(&bv.early) && call->bt_as && !call->final_sent)
+		(void)modeas_answer(call->bt_as, &bv.early,
+				    cmr_media(&call->bt), call->cr);
+
+	/* What waited for this PRACK goes now: a held 2xx first. */
+	if (call->held_2xx) {
+		next = call->held_2xx;
+		call->held_2xx = NULL;
+		call->queued_1xx = mem_deref(call->queued_1xx);
+		a_answer(call, next);
+		mem_deref(next);
+	}
+	else if (call->queued_1xx && !call->final_sent) {
+		next = call->queued_1xx;
+		call->queued_1xx = NULL;
+		a_provisional(call, next);
+		mem_deref(next);
+	}
 }
 
 
@@ -451,6 +699,7 @@ static void blegs_failed(struct call *call)
 		reason = "Server Internal Error";
 	}
 
+	streams_stop(call, "final response");
 	a_final_hdrs(call, scode, reason,
 		     scode < 400 && best ? best->contacts : NULL);
 	re_snprintf(why, sizeof(why), "callee rejected: %u %s", scode,
@@ -519,9 +768,15 @@ static void bleg_2xx(struct call *call, struct bleg *b,
 {
 	int err;
 
-	err = sip_dialog_create(b->leg.dlg, msg);
+	/* The early dialog of a reliable 1xx becomes the confirmed one. */
+	if (b->early && sip_dialog_cmp(b->leg.dlg, msg))
+		err = sip_dialog_update(b->leg.dlg, msg);
+	else if (b->early)
+		err = EPROTO;     /* another fork answered: not followed */
+	else
+		err = sip_dialog_create(b->leg.dlg, msg);
 	if (err) {
-		LOGW(SUB_SIP, "%s: 2xx from %s without a usable Contact: %m",
+		LOGW(SUB_SIP, "%s: unusable 2xx from %s: %m",
 		     evlog_call_id(call->cr), b->target, err);
 		bleg_final(call, b, 502, NULL, "Bad Gateway");
 		return;
@@ -529,6 +784,10 @@ static void bleg_2xx(struct call *call, struct bleg *b,
 
 	b->answered = true;
 	b->ok_cseq = msg->cseq.num;
+
+	/* Clause 1.1.1.7, CMRT: the call is answered, the ringtone stops. */
+	if (call->rt_leg == b)
+		modeas_stop(call->rt_as, call->cr, "callee answered");
 
 	/* Lost the race, or the call is over: this callee hangs up now. */
 	if (call->ended || call->winner || call->final_sent) {
@@ -553,6 +812,149 @@ static void bleg_2xx(struct call *call, struct bleg *b,
 }
 
 
+/* The callee's 200 (PRACK): for CMRT in application server mode it holds
+ * the early-session answer, which stays with us (clause 1.1.1.7). */
+static void prack_resp_handler(int err, const struct sip_msg *msg,
+			       void *arg)
+{
+	struct bleg *b = arg;
+	struct call *call = b->leg.call;
+	struct body_view bv;
+
+	if (err || !msg) {
+		evlog_event(call->cr, "prack-failed", "\"target\":%H,"
+			    "\"why\":\"%m\"", jsonw_str, b->target, err);
+		goto out;
+	}
+	if (msg->scode < 200)
+		return;
+
+	evlog_event(call->cr, "prack-answered", "\"target\":%H,\"code\":%u",
+		    jsonw_str, b->target, msg->scode);
+
+	if (msg->scode >= 300 || call->rt_leg != b || call->ended ||
+	    b->answered)
+		goto out;
+
+	memset(&bv, 0, sizeof(bv));
+	if (body_parse(&bv, msg) || !pl_isset(&bv.early)) {
+		evlog_event(call->cr, "early-session-answer",
+			    "\"dir\":\"rt\",\"usable\":false,"
+			    "\"why\":\"no early-session answer in the 200 "
+			    "(PRACK)\"");
+		goto out;
+	}
+
+	(void)modeas_answer(call->rt_as, &bv.early, cmr_media(&call->rt),
+			    call->cr);
+
+ out:
+	if (call->ended)
+		call_try_free(call);
+}
+
+
+/* Clause 1.1.1.7, CMRT: does this reliable 1xx get our offer? */
+static bool rt_as_applies(const struct call *call, const struct sip_msg *msg)
+{
+	return call->rt_as && !call->rt_leg && call->rt.as_possible &&
+		modeas_callee_supports(msg);
+}
+
+
+/*
+ * RFC 3262 section 4: one PRACK per reliable provisional response, in its
+ * early dialog, for RSeq values in order; a retransmission (an RSeq seen
+ * already) gets none.  Returns false for a retransmission, which is not
+ * forwarded either.
+ */
+static bool bleg_reliable(struct call *call, struct bleg *b,
+			  const struct sip_msg *msg)
+{
+	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_RSEQ);
+	struct mbuf *offer = NULL;
+	struct body_out bo;
+	struct pl early = PL_INIT;
+	uint32_t rseq;
+	int err;
+
+	if (!h || !sipsrv_digits(&h->val, 10))
+		return true;          /* malformed: treat as unreliable */
+	rseq = pl_u32(&h->val);
+
+	if (!b->early) {
+		if (!pl_isset(&msg->to.tag) ||
+		    sip_dialog_create(b->leg.dlg, msg))
+			return true;
+		b->early = true;
+	}
+	else if (!sip_dialog_cmp(b->leg.dlg, msg)) {
+		return true;          /* another fork: not followed */
+	}
+	else if (rseq <= b->rseq) {
+		return false;         /* a retransmission */
+	}
+	else if (rseq != b->rseq + 1) {
+		return true;          /* out of order: no PRACK (4) */
+	}
+
+	b->rseq = rseq;
+
+	if (!b->prack && rt_as_applies(call, msg)) {
+		err = modeas_offer(call->rt_as, &offer);
+		if (!err) {
+			early.p = (const char *)mbuf_buf(offer);
+			early.l = mbuf_get_left(offer);
+			call->rt_leg = b;
+			call->rt.mode = MODE_AS;
+			call->rt.why = "auto: the callee's reliable 18x "
+				"supports early-session";
+			evlog_call_modes(call->cr, NULL, "as");
+			evlog_event(call->cr, "mode", "\"dir\":\"rt\","
+				    "\"mode\":\"as\",\"why\":%H,"
+				    "\"resource\":%H", jsonw_str,
+				    call->rt.why, jsonw_str, call->rt.resid);
+		}
+	}
+
+	if (body_out_init(&bo, NULL, &early)) {
+		mem_deref(offer);
+		return true;
+	}
+
+	/* A PRACK of ours still pending (its 1xx came right before): this
+	 * one goes on its own, without a handler that could outlive b. */
+	err = sip_drequestf(b->prack ? NULL : &b->prack, call->srv->sip, true,
+			    "PRACK", b->leg.dlg, 0, NULL, NULL,
+			    b->prack ? NULL : prack_resp_handler,
+			    b->prack ? NULL : b,
+			    "RAck: %u %u INVITE\r\n"
+			    "%s"
+			    "%H",
+			    rseq, msg->cseq.num,
+			    pl_isset(&early) ? "Require: early-session\r\n" :
+			    "",
+			    body_print, &bo);
+	mem_deref(offer);
+	if (err) {
+		LOGW(SUB_SIP, "%s: PRACK to %s: %m",
+		     evlog_call_id(call->cr), b->target, err);
+		return true;
+	}
+
+	evlog_event(call->cr, "prack-sent", "\"target\":%H,\"rseq\":%u,"
+		    "\"early_session_offer\":%s", jsonw_str, b->target, rseq,
+		    pl_isset(&early) ? "true" : "false");
+	if (pl_isset(&early))
+		evlog_event(call->cr, "cmr-inserted",
+			    "\"dir\":\"rt\",\"mode\":\"as\","
+			    "\"resource\":%H,\"in\":\"PRACK\",\"target\":%H",
+			    jsonw_str, call->rt.resid, jsonw_str, b->target);
+
+	return true;
+}
+
+
 static void bleg_resp_handler(int err, const struct sip_msg *msg, void *arg)
 {
 	struct bleg *b = arg;
@@ -566,8 +968,16 @@ static void bleg_resp_handler(int err, const struct sip_msg *msg, void *arg)
 	}
 
 	if (msg->scode < 200) {
-		if (msg->scode == 100 || call->ended || call->winner ||
-		    call->final_sent)
+		if (msg->scode == 100)
+			return;
+
+		/* The callee's 100rel is ours to honour even when the call
+		 * is being torn down or another fork won. */
+		if (sip_msg_hdr_has_value(msg, SIP_HDR_REQUIRE, "100rel") &&
+		    !bleg_reliable(call, b, msg))
+			return;
+
+		if (call->ended || call->winner || call->final_sent)
 			return;
 		a_provisional(call, msg);
 		return;
@@ -580,6 +990,9 @@ static void bleg_resp_handler(int err, const struct sip_msg *msg, void *arg)
 
 	if (msg->scode < 400)
 		contacts_keep(b, msg);
+
+	if (call->rt_leg == b)
+		modeas_stop(call->rt_as, call->cr, "callee rejected");
 
 	bleg_final(call, b, msg->scode, &msg->reason, "Rejected");
 }
@@ -621,11 +1034,13 @@ static int bleg_start(struct call *call, const char *target)
 			    b->leg.dlg, 0, NULL, contact_b_send,
 			    bleg_resp_handler, b,
 			    "Allow: " ALLOW "\r\n"
+			    "Supported: 100rel%s\r\n"
 			    "%H"
 			    "%H"
 			    "Content-Length: %zu\r\n"
 			    "\r\n"
 			    "%b",
+			    call->rt.as_possible ? ", early-session" : "",
 			    modehttp_alertinfo_print,
 			    insert ? call->url_rt : NULL,
 			    ctype_print, msg,
@@ -673,6 +1088,8 @@ static void call_end(struct call *call, uint16_t scode, const char *why)
 
 	call->ended = true;
 	tmr_cancel(&call->tmr);
+	tmr_cancel(&call->tmr_rel);
+	streams_stop(call, why);
 
 	if (!call->final_sent)
 		a_final(call, scode ? scode : 500, scode == 503 ?
@@ -785,9 +1202,11 @@ static void indialog(struct sipsrv *srv, struct leg *leg,
 	}
 
 	if (!pl_strcmp(&msg->met, "PRACK")) {
-		/* We never send reliable provisional responses (yet). */
-		(void)sip_reply(srv->sip, msg, 481,
-				"Call/Transaction Does Not Exist");
+		if (leg->is_a)
+			a_prack(call, msg);
+		else
+			(void)sip_treply(NULL, srv->sip, msg, 481,
+					 "Call/Transaction Does Not Exist");
 		return;
 	}
 
@@ -821,8 +1240,36 @@ static void cmr_choose(struct call *call, const struct subscriber *callee,
 {
 	const char *id = evlog_call_id(call->cr);
 
-	policy_choose_bt(&call->bt, callee, caller, call->msg);
-	policy_choose_rt(&call->rt, callee, caller);
+	struct streamer *st = call->srv->conf.streamer;
+	int err;
+
+	policy_choose_bt(&call->bt, callee, caller, call->msg, st != NULL);
+	policy_choose_rt(&call->rt, callee, caller, st != NULL);
+
+	/* The streams' ports are bound now so that the offers can name
+	 * them; nothing is sent before an answer. */
+	if (call->bt.mode == MODE_AS) {
+		err = modeas_alloc(&call->bt_as, st, DIR_BT);
+		if (err) {
+			call->bt.mode = MODE_HTTP;
+			call->bt.why = "no RTP port free: http";
+		}
+	}
+	if (call->rt.as_possible) {
+		err = modeas_alloc(&call->rt_as, st, DIR_RT);
+		if (err) {
+			call->rt.as_possible = false;
+			if (call->rt.mode == MODE_AS)
+				call->rt.mode = MODE_OFF;
+		}
+	}
+
+	/* RFC 3262: a caller that requires 100rel gets reliable
+	 * provisionals; application server mode needs them (1.1.1.7). */
+	call->a_100rel = call->bt.mode == MODE_AS ||
+		sip_msg_hdr_has_value(call->msg, SIP_HDR_REQUIRE, "100rel");
+	if (call->a_100rel)
+		call->a_rseq = 1 + rand_u32() % 0x7ffffff0;
 
 	if (call->bt.mode == MODE_HTTP &&
 	    modehttp_url(call->url_bt, sizeof(call->url_bt),
@@ -933,6 +1380,7 @@ static void invite_new(struct sipsrv *srv, const struct sip_msg *msg)
 	call->a.call = call;
 	call->a.is_a = true;
 	tmr_init(&call->tmr);
+	tmr_init(&call->tmr_rel);
 	safe_user(call->cuser_a, sizeof(call->cuser_a), &msg->uri.user,
 		  "cmrlab");
 	safe_user(call->cuser_b, sizeof(call->cuser_b), &msg->from.uri.user,

@@ -3,20 +3,12 @@
  *
  * CONTRACT.md "Choosing the delivery mode": a profile may pin a
  * subscriber's mode; in auto the caller's INVITE (CMRBT) or the callee's
- * reliable 18x (CMRT) decides.  Until application server mode and gateway
- * mode exist, every choice that would pick them falls back to HTTP mode,
- * and the reason says so.
+ * reliable 18x (CMRT) decides.  Until gateway mode exists, a choice that
+ * would pick it falls back to HTTP mode, and the reason says so.
  */
 #include <string.h>
 #include <re.h>
 #include "sip/sip_int.h"
-
-
-static bool has_tag(const struct sip_msg *msg, enum sip_hdrid id,
-		    const char *tag)
-{
-	return sip_msg_hdr_has_value(msg, id, tag);
-}
 
 
 /* The assigned resource must exist, else nothing can be delivered. */
@@ -36,54 +28,67 @@ static bool resource_ok(struct cmr_choice *c, const struct subscriber *s,
 }
 
 
-/* A mode the profile pins; false when the subscriber is on auto. */
-static bool pinned(struct cmr_choice *c, const struct subscriber *s,
-		   enum cmr_dir dir)
+/* Application server mode streams the resource: it must have audio. */
+static bool has_media(const struct subscriber *s, enum cmr_dir dir,
+		      const char *caller)
 {
-	switch (subscriber_mode(s)) {
+	const char *id = subscriber_cmr(s, dir, caller);
+	const struct resource *r = id ? table_resource(table_live(), id) :
+		NULL;
+
+	return r && r->media;
+}
+
+
+void policy_choose_bt(struct cmr_choice *c, const struct subscriber *callee,
+		      const char *caller, const struct sip_msg *invite,
+		      bool rtp)
+{
+	bool as_ok = modeas_caller_supports(invite);
+	bool media = rtp && has_media(callee, DIR_BT, caller);
+
+	memset(c, 0, sizeof(*c));
+	c->mode = MODE_HTTP;
+
+	switch (subscriber_mode(callee)) {
 
 	case MODE_OFF:
 		c->mode = MODE_OFF;
 		c->why = "profile pins mode off";
-		return true;
+		return;
 
 	case MODE_HTTP:
 		c->why = "profile pins mode http";
 		break;
 
 	case MODE_AS:
-		c->why = "profile pins mode as, not available yet: http";
+		if (as_ok && media) {
+			c->mode = MODE_AS;
+			c->why = "profile pins mode as";
+		}
+		else {
+			c->why = !as_ok ? "profile pins mode as, but the "
+				"INVITE lacks early-session or 100rel in "
+				"Supported: http" : "profile pins mode as, "
+				"but the resource has no audio to stream: http";
+		}
 		break;
 
 	case MODE_GATEWAY:
-		c->why = dir == DIR_BT ?
-			"profile pins mode gateway, not available yet: http" :
-			"gateway mode has no CMRT procedure: http";
+		c->why = "profile pins mode gateway, not available yet: http";
 		break;
 
 	case MODE_AUTO:
 	default:
-		return false;
-	}
-
-	c->mode = MODE_HTTP;
-
-	return true;
-}
-
-
-void policy_choose_bt(struct cmr_choice *c, const struct subscriber *callee,
-		      const char *caller, const struct sip_msg *invite)
-{
-	memset(c, 0, sizeof(*c));
-
-	if (!pinned(c, callee, DIR_BT)) {
-		c->mode = MODE_HTTP;
-
-		if (has_tag(invite, SIP_HDR_SUPPORTED, "early-session") &&
-		    has_tag(invite, SIP_HDR_SUPPORTED, "100rel"))
+		if (as_ok && media) {
+			c->mode = MODE_AS;
 			c->why = "auto: INVITE supports early-session and "
-				"100rel, as mode not available yet: http";
+				"100rel";
+		}
+		else if (as_ok)
+			c->why = "auto: INVITE supports early-session and "
+				"100rel, but the resource has no audio to "
+				"stream: http";
 		else if (sip_msg_xhdr_has_value(invite, "P-Early-Media",
 						"supported"))
 			c->why = "auto: INVITE has P-Early-Media: supported, "
@@ -91,25 +96,55 @@ void policy_choose_bt(struct cmr_choice *c, const struct subscriber *callee,
 		else
 			c->why = "auto: INVITE asks for neither early-session "
 				"nor P-Early-Media: http";
+		break;
 	}
 
-	if (c->mode == MODE_HTTP)
-		(void)resource_ok(c, callee, DIR_BT, caller);
+	(void)resource_ok(c, callee, DIR_BT, caller);
 }
 
 
 void policy_choose_rt(struct cmr_choice *c, const struct subscriber *callee,
-		      const char *caller)
+		      const char *caller, bool rtp)
 {
-	memset(c, 0, sizeof(*c));
+	bool media = rtp && has_media(callee, DIR_RT, caller);
 
-	if (!pinned(c, callee, DIR_RT)) {
-		/* The callee's 18x comes after our INVITE, which must carry
-		 * the URL in HTTP mode (clause 1.1.1.3). */
-		c->mode = MODE_HTTP;
+	memset(c, 0, sizeof(*c));
+	c->mode = MODE_HTTP;
+
+	switch (subscriber_mode(callee)) {
+
+	case MODE_OFF:
+		c->mode = MODE_OFF;
+		c->why = "profile pins mode off";
+		return;
+
+	case MODE_HTTP:
+		c->why = "profile pins mode http";
+		break;
+
+	case MODE_AS:
+		/* Decided by the callee's reliable 18x; no URL meanwhile. */
+		c->mode = MODE_AS;
+		c->as_possible = media;
+		c->why = media ? "profile pins mode as: offered in the PRACK "
+			"if the callee's reliable 18x supports early-session" :
+			"profile pins mode as, but the resource has no audio "
+			"to stream";
+		break;
+
+	case MODE_GATEWAY:
+		c->why = "gateway mode has no CMRT procedure: http";
+		break;
+
+	case MODE_AUTO:
+	default:
+		/* The URL must travel in our INVITE (clause 1.1.1.3) before
+		 * the callee's 18x can tell whether it supports early
+		 * sessions; if it does, application server mode follows. */
+		c->as_possible = media;
 		c->why = "auto: the INVITE to the callee carries the URL";
+		break;
 	}
 
-	if (c->mode == MODE_HTTP)
-		(void)resource_ok(c, callee, DIR_RT, caller);
+	(void)resource_ok(c, callee, DIR_RT, caller);
 }

@@ -10,7 +10,7 @@
 #include <re.h>
 #include "sip/sip_int.h"
 
-#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"
+#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, REGISTER"
 
 enum { SHUTDOWN_POLL_MS = 20, SHUTDOWN_MAX_MS = 1200 };
 
@@ -69,17 +69,26 @@ bool sipsrv_msg_valid(const struct sip_msg *msg, const char **why)
 }
 
 
-/* RFC 3261 8.2.2.3: tags in Require that we do not support give 420. */
+/* RFC 3261 8.2.2.3: tags in Require that we do not support give 420,
+ * with those tags in Unsupported. */
 static bool require_unsupported(struct sipsrv *srv, const struct sip_msg *msg)
 {
-	struct le *le;
+	static const char *ours[] = { "100rel", "early-session" };
 	char tags[256] = "";
 	size_t n = 0;
+	struct le *le;
 
 	for (le = list_head(&msg->hdrl); le; le = le->next) {
 		const struct sip_hdr *h = le->data;
+		bool known = false;
 
 		if (h->id != SIP_HDR_REQUIRE)
+			continue;
+
+		/* libre splits comma lists into one sip_hdr per value. */
+		for (size_t i = 0; i < ARRAY_SIZE(ours); i++)
+			known |= !pl_strcasecmp(&h->val, ours[i]);
+		if (known)
 			continue;
 
 		n += re_snprintf(tags + n, sizeof(tags) - n, "%s%r",
@@ -103,7 +112,8 @@ static void options_reply(struct sipsrv *srv, const struct sip_msg *msg)
 {
 	(void)sip_treplyf(NULL, NULL, srv->sip, msg, false, 200, "OK",
 			  "Allow: " ALLOW "\r\n"
-			  "Accept: application/sdp\r\n"
+			  "Accept: application/sdp, multipart/mixed\r\n"
+			  "Supported: 100rel, early-session\r\n"
 			  "Content-Length: 0\r\n\r\n");
 }
 

@@ -12,6 +12,7 @@ struct sipsrv_conf {
 	struct sa laddr;           /* UDP and TCP listen address */
 	char http_base[128];       /* "http://ADDR:PORT" for Alert-Info URLs */
 	unsigned max_calls;        /* 503 beyond this many live calls */
+	struct streamer *streamer; /* RTP for the AS mode; NULL: no RTP */
 };
 
 typedef void (sipsrv_done_h)(void *arg);

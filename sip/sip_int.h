@@ -6,6 +6,7 @@
 
 #include "core/core.h"
 #include "sip/sip.h"
+#include "rtp/rtp.h"
 
 struct call;
 
@@ -48,15 +49,33 @@ void registrar_handle(struct sipsrv *srv, const struct sip_msg *msg);
 
 /* policy.c: which delivery mode applies, per direction, and why */
 struct cmr_choice {
-	enum cmr_mode mode;        /* MODE_HTTP or MODE_OFF so far */
+	enum cmr_mode mode;        /* MODE_HTTP, MODE_AS or MODE_OFF */
 	const char *why;
 	const char *resid;         /* resource id, or NULL */
+	bool as_possible;          /* CMRT: as, if the callee's 18x allows */
 };
 
+/* rtp: the streamer is there and may be used. */
 void policy_choose_bt(struct cmr_choice *c, const struct subscriber *callee,
-		      const char *caller, const struct sip_msg *invite);
+		      const char *caller, const struct sip_msg *invite,
+		      bool rtp);
 void policy_choose_rt(struct cmr_choice *c, const struct subscriber *callee,
-		      const char *caller);
+		      const char *caller, bool rtp);
+
+/* mode_as.c: application server mode, clauses 1.1.1.5 to 1.1.1.8 */
+struct asmedia;
+struct streamer;
+struct media;
+
+int  modeas_alloc(struct asmedia **ap, struct streamer *st,
+		  enum cmr_dir dir);
+int  modeas_offer(struct asmedia *a, struct mbuf **mbp);
+bool modeas_offered(const struct asmedia *a);
+int  modeas_answer(struct asmedia *a, const struct pl *sdp, struct media *m,
+		   struct callrec *cr);
+void modeas_stop(struct asmedia *a, struct callrec *cr, const char *why);
+bool modeas_caller_supports(const struct sip_msg *invite);
+bool modeas_callee_supports(const struct sip_msg *rsp);
 
 /* mode_http.c: HTTP mode, clauses 1.1.1.3 and 1.1.1.4 */
 int  modehttp_url(char *buf, size_t sz, const char *http_base,
@@ -79,5 +98,40 @@ int  sipauth_nonce(char *buf, size_t sz, uint32_t t);
 /* server.c helpers */
 bool sipsrv_msg_valid(const struct sip_msg *msg, const char **why);
 bool sipsrv_digits(const struct pl *pl, size_t maxlen);
+
+/* body.c: session and early-session SDP in message bodies (RFC 3959
+ * early-session, RFC 2046 multipart/mixed, RFC 5621) */
+enum { BODY_MAX_PARTS = 8, BODY_BOUNDARY_SZ = 40 };
+
+/* What a 415 answer to body_parse()'s ENOTSUP lists in Accept. */
+#define BODY_ACCEPT "application/sdp, multipart/mixed"
+
+/* Both SDPs of a received body, pointing into it; an absent one is
+ * empty (p NULL, l 0). */
+struct body_view {
+	struct pl session;         /* disposition session (or none) */
+	struct pl early;           /* disposition early-session */
+	bool multipart;            /* the body was multipart/mixed */
+};
+
+/* The SDPs of a body to send (either may be NULL or empty) and the
+ * multipart boundary that body_out_init() chose for them. */
+struct body_out {
+	const struct pl *session;
+	const struct pl *early;
+	char boundary[BODY_BOUNDARY_SZ];
+};
+
+/* 0 (empty view without a body), EBADMSG (malformed), ENOTSUP (a body we
+ * do not handle: answer 415 with Accept: BODY_ACCEPT). */
+int  body_parse(struct body_view *bv, const struct sip_msg *msg);
+int  body_parse_raw(struct body_view *bv, const struct pl *ctype,
+		    const struct pl *disp, const struct pl *body);
+int  body_out_init(struct body_out *bo, const struct pl *session,
+		   const struct pl *early);
+/* Content-Type, Content-Disposition, Content-Length, the blank line and
+ * the body, for a %H that ends the format of sip_treplyf/sip_drequestf
+ * (it ends the headers).  Both SDPs need body_out_init()'s boundary. */
+int  body_print(struct re_printf *pf, const struct body_out *bo);
 
 #endif

@@ -1,0 +1,219 @@
+/**
+ * @file mode_as.c  Application server mode: early-session SDP and the RTP
+ *                  stream of one direction of one call
+ *
+ * OMA CMR clause 1.1.1.7.  For CMRBT the CMR Server inserts an
+ * early-session SDP offer into the provisional response to the calling
+ * party and, on the calling party's early-session answer (in the PRACK),
+ * has the CMR Resource Server play the resource until the final response.
+ * For CMRT it inserts the offer into the PRACK toward the called party and
+ * plays on the answer in the 200 (PRACK) until the call is answered.  RFC
+ * 3959 gives the disposition; the early session has an offer/answer state
+ * of its own (RFC 3264), independent of the session's.
+ */
+#include <string.h>
+#include <re.h>
+#include "sip/sip_int.h"
+
+struct asmedia {
+	struct stream *stream;
+	struct sdp_session *sdp;
+	struct sdp_media *m;
+	enum cmr_dir dir;
+	bool offered;
+	bool answered;
+};
+
+
+static void destructor(void *arg)
+{
+	struct asmedia *a = arg;
+
+	mem_deref(a->stream);
+	mem_deref(a->m);
+	mem_deref(a->sdp);
+}
+
+
+static const char *dirname(enum cmr_dir dir)
+{
+	return dir == DIR_BT ? "bt" : "rt";
+}
+
+
+int modeas_alloc(struct asmedia **ap, struct streamer *st, enum cmr_dir dir)
+{
+	struct asmedia *a;
+	const struct sa *laddr;
+	int err;
+
+	if (!ap || !st)
+		return EINVAL;
+
+	a = mem_zalloc(sizeof(*a), destructor);
+	if (!a)
+		return ENOMEM;
+
+	a->dir = dir;
+
+	err = stream_alloc(&a->stream, st);
+	if (err)
+		goto out;
+
+	laddr = stream_laddr(a->stream);
+
+	err = sdp_session_alloc(&a->sdp, laddr);
+	if (err)
+		goto out;
+
+	err = sdp_media_add(&a->m, a->sdp, "audio", sa_port(laddr),
+			    "RTP/AVP");
+	if (err)
+		goto out;
+
+	/* We only send: the tone flows toward the client. */
+	sdp_media_set_ldir(a->m, SDP_SENDONLY);
+
+	err  = sdp_format_add(NULL, a->m, false, "0", "PCMU", MEDIA_SRATE, 1,
+			      NULL, NULL, NULL, false, NULL);
+	err |= sdp_format_add(NULL, a->m, false, "8", "PCMA", MEDIA_SRATE, 1,
+			      NULL, NULL, NULL, false, NULL);
+	if (err)
+		goto out;
+
+ out:
+	if (err)
+		mem_deref(a);
+	else
+		*ap = a;
+
+	return err;
+}
+
+
+int modeas_offer(struct asmedia *a, struct mbuf **mbp)
+{
+	int err;
+
+	if (!a || !mbp)
+		return EINVAL;
+
+	err = sdp_encode(mbp, a->sdp, true);
+	if (!err)
+		a->offered = true;
+
+	return err;
+}
+
+
+bool modeas_offered(const struct asmedia *a)
+{
+	return a && a->offered;
+}
+
+
+/*
+ * The client's early-session answer: start the stream toward the address
+ * and the first codec it accepted.  ENOENT when it accepted nothing we can
+ * send (port 0, no common codec, or a direction without our sending).
+ */
+int modeas_answer(struct asmedia *a, const struct pl *sdp, struct media *m,
+		  struct callrec *cr)
+{
+	const struct sdp_format *fmt;
+	const struct sa *dst;
+	struct mbuf *mb;
+	int err;
+
+	if (!a || !sdp || !pl_isset(sdp))
+		return EINVAL;
+	if (!a->offered || a->answered)
+		return EPROTO;
+
+	mb = mbuf_alloc(sdp->l);
+	if (!mb)
+		return ENOMEM;
+	(void)mbuf_write_pl(mb, sdp);
+	mb->pos = 0;
+
+	err = sdp_decode(a->sdp, mb, false);
+	mem_deref(mb);
+	if (err) {
+		evlog_event(cr, "early-session-answer", "\"dir\":\"%s\","
+			    "\"usable\":false,\"why\":\"bad SDP\"",
+			    dirname(a->dir));
+		return EBADMSG;
+	}
+
+	a->answered = true;
+
+	fmt = sdp_media_rformat(a->m, NULL);
+	dst = sdp_media_raddr(a->m);
+	if (!fmt || !sdp_media_rport(a->m) || !sa_isset(dst, SA_ALL) ||
+	    !(sdp_media_dir(a->m) & SDP_SENDONLY)) {
+		evlog_event(cr, "early-session-answer", "\"dir\":\"%s\","
+			    "\"usable\":false,\"why\":\"%s\"",
+			    dirname(a->dir), !fmt ? "no common codec" :
+			    !sdp_media_rport(a->m) ? "port 0" :
+			    "direction without sending");
+		return ENOENT;
+	}
+
+	evlog_event(cr, "early-session-answer", "\"dir\":\"%s\","
+		    "\"usable\":true,\"dst\":\"%J\",\"pt\":%d",
+		    dirname(a->dir), dst, fmt->pt);
+
+	if (!m) {
+		evlog_event(cr, "rtp-not-started", "\"dir\":\"%s\","
+			    "\"why\":\"resource has no audio\"",
+			    dirname(a->dir));
+		return ENOENT;
+	}
+
+	err = stream_start(a->stream, m, (uint8_t)fmt->pt, dst);
+	if (err) {
+		evlog_event(cr, "rtp-not-started", "\"dir\":\"%s\","
+			    "\"why\":\"%m\"", dirname(a->dir), err);
+		return err;
+	}
+
+	evlog_event(cr, "rtp-started", "\"dir\":\"%s\",\"dst\":\"%J\","
+		    "\"src\":\"%J\",\"pt\":%d", dirname(a->dir), dst,
+		    stream_laddr(a->stream), fmt->pt);
+
+	return 0;
+}
+
+
+void modeas_stop(struct asmedia *a, struct callrec *cr, const char *why)
+{
+	struct stream_stats st;
+
+	if (!a || !stream_running(a->stream))
+		return;
+
+	stream_stop(a->stream);
+	stream_stats_get(a->stream, &st);
+
+	evlog_event(cr, "rtp-stopped", "\"dir\":\"%s\",\"why\":%H,"
+		    "\"packets\":%u,\"octets\":%u", dirname(a->dir),
+		    jsonw_str, why, st.packets, st.octets);
+}
+
+
+/* Clause 1.1.1.7, CMRBT: "Early-Session" and "100rel" in Supported. */
+bool modeas_caller_supports(const struct sip_msg *invite)
+{
+	return sip_msg_hdr_has_value(invite, SIP_HDR_SUPPORTED,
+				     "early-session") &&
+		sip_msg_hdr_has_value(invite, SIP_HDR_SUPPORTED, "100rel");
+}
+
+
+/* Clause 1.1.1.7, CMRT: "Early-Session" in the Supported header of the
+ * (reliable) provisional response. */
+bool modeas_callee_supports(const struct sip_msg *rsp)
+{
+	return sip_msg_hdr_has_value(rsp, SIP_HDR_SUPPORTED,
+				     "early-session");
+}
