@@ -130,51 +130,73 @@ static void test_policy_choice(void **state)
 	assert_int_equal(0, table_alloc(&t));
 	assert_int_equal(0, tones_add_builtin(t));
 	assert_int_equal(0, table_subscriber_add(t, "bob", &bob));
-	assert_int_equal(0, table_resource_add(t, "jazz", "audio/wav",
+	assert_int_equal(0, table_resource_add(t, "jazz", "audio/mpeg",
 					       (const uint8_t *)"x", 1));
 	assert_int_equal(0, subscriber_rule_add(bob, "carol", DIR_BT,
 						"jazz"));
 	table_live_set(t);
 
 	msg = invite("");
-	policy_choose_bt(&c, bob, "alice", msg);
+	policy_choose_bt(&c, bob, "alice", msg, false);
 	assert_int_equal(MODE_HTTP, c.mode);
 	assert_string_equal("ringback-default", c.resid);
 	assert_non_null(strstr(c.why, "neither"));
 
 	/* Per calling party assignment. */
-	policy_choose_bt(&c, bob, "carol", msg);
+	policy_choose_bt(&c, bob, "carol", msg, false);
 	assert_string_equal("jazz", c.resid);
 
-	policy_choose_rt(&c, bob, "alice");
+	policy_choose_rt(&c, bob, "alice", false);
 	assert_int_equal(MODE_HTTP, c.mode);
 	assert_string_equal("ringtone-default", c.resid);
 	mem_deref(msg);
 
 	/* Until AS and gateway mode exist, auto says why it fell back. */
 	msg = invite("Supported: 100rel, early-session\r\n");
-	policy_choose_bt(&c, bob, "alice", msg);
+	policy_choose_bt(&c, bob, "alice", msg, false);
 	assert_int_equal(MODE_HTTP, c.mode);
 	assert_non_null(strstr(c.why, "early-session"));
 	mem_deref(msg);
 
+	/* With the streamer and audio, the same INVITE gets application
+	 * server mode, and CMRT may follow it. */
+	assert_int_equal(0, media_attach_table(t));
+	policy_choose_bt(&c, bob, "alice", msg, true);
+	assert_int_equal(MODE_AS, c.mode);
+	assert_string_equal("ringback-default", c.resid);
+	policy_choose_rt(&c, bob, "alice", true);
+	assert_int_equal(MODE_HTTP, c.mode);
+	assert_true(c.as_possible);
+	/* Per calling party, a resource without audio: back to HTTP. */
+	policy_choose_bt(&c, bob, "carol", msg, true);
+	assert_int_equal(MODE_HTTP, c.mode);
+	assert_string_equal("jazz", c.resid);
+	assert_non_null(strstr(c.why, "no audio"));
+	mem_deref(msg);
+
+	/* Only one of the two tags: not application server mode. */
+	msg = invite("Supported: early-session\r\n");
+	policy_choose_bt(&c, bob, "alice", msg, true);
+	assert_int_equal(MODE_HTTP, c.mode);
+	mem_deref(msg);
+
 	msg = invite("P-Early-Media: supported\r\n");
-	policy_choose_bt(&c, bob, "alice", msg);
+	policy_choose_bt(&c, bob, "alice", msg, false);
 	assert_int_equal(MODE_HTTP, c.mode);
 	assert_non_null(strstr(c.why, "P-Early-Media"));
 
 	/* A pinned off means no CMR at all. */
 	subscriber_mode_set(bob, MODE_OFF);
-	policy_choose_bt(&c, bob, "alice", msg);
+	policy_choose_bt(&c, bob, "alice", msg, false);
 	assert_int_equal(MODE_OFF, c.mode);
 	assert_null(c.resid);
-	policy_choose_rt(&c, bob, "alice");
+	policy_choose_rt(&c, bob, "alice", false);
 	assert_int_equal(MODE_OFF, c.mode);
 
 	/* An assignment to a resource that vanished turns CMR off. */
 	subscriber_mode_set(bob, MODE_HTTP);
 	assert_int_equal(0, subscriber_cmr_set(bob, DIR_BT, "gone"));
-	policy_choose_bt(&c, bob, "alice", msg);
+	policy_choose_bt(&c, bob, "alice", msg, false);
 	assert_int_equal(MODE_OFF, c.mode);
 	mem_deref(msg);
 
