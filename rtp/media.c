@@ -34,9 +34,12 @@
  * two rates (3.7 kHz when going down to 8 kHz), with 32 zero crossings on
  * each side: flat to about 3.4 kHz, and more than 80 dB down from about
  * 4 kHz, so nothing folds into the band the 8 kHz signal carries.  The
- * kernel is tabulated once per conversion and interpolated linearly;
- * each output sample is divided by the sum of the weights it used, which
- * makes the gain at 0 Hz exactly one for every phase.
+ * kernel is tabulated once per conversion and interpolated linearly.  For
+ * the common rates only a few fractional positions occur, so their
+ * weights are computed once into polyphase tables; other rates evaluate
+ * the kernel at every output sample.  Either way the weights an output
+ * sample uses are divided by their sum, which makes the gain at 0 Hz
+ * exactly one at every position.
  *
  * The result never changes after media_from_wav() returns, so any number
  * of streams may send from the same frames at once.

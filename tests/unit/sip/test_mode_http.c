@@ -151,12 +151,11 @@ static void test_policy_choice(void **state)
 	assert_string_equal("ringtone-default", c.resid);
 	mem_deref(msg);
 
-	/* Until AS and gateway mode exist, auto says why it fell back. */
+	/* Without the streamer, auto says why it fell back. */
 	msg = invite("Supported: 100rel, early-session\r\n");
 	policy_choose_bt(&c, bob, "alice", msg, false);
 	assert_int_equal(MODE_HTTP, c.mode);
 	assert_non_null(strstr(c.why, "early-session"));
-	mem_deref(msg);
 
 	/* With the streamer and audio, the same INVITE gets application
 	 * server mode, and CMRT may follow it. */
