@@ -284,7 +284,8 @@ static void ok_retransmit(void *arg)
 {
 	struct call *call = arg;
 
-	if (loop_now_ms() - call->ok_start >= 64 * SIP_T1) {
+	/* The same schedule as for reliable provisionals (rel100.c). */
+	if (rel100_expired(call->ok_start, loop_now_ms())) {
 		evlog_event(call->cr, "no-ack", NULL);
 		call_end(call, 0, "no ACK from the caller");
 		return;
@@ -295,7 +296,8 @@ static void ok_retransmit(void *arg)
 			       &call->ok_dst, call->ok);
 
 	++call->ok_txc;
-	tmr_start(&call->tmr, MIN(SIP_T1 << call->ok_txc, SIP_T2),
+	tmr_start(&call->tmr, rel100_next(call->ok_start, loop_now_ms(),
+					  call->ok_txc),
 		  ok_retransmit, call);
 }
 
@@ -374,7 +376,7 @@ static void rel_retransmit(void *arg)
 {
 	struct call *call = arg;
 
-	if (loop_now_ms() - call->rel_start >= 64 * SIP_T1) {
+	if (rel100_expired(call->rel_start, loop_now_ms())) {
 		evlog_event(call->cr, "prack-timeout", "\"rseq\":%u",
 			    call->a_rseq);
 		call->rel = mem_deref(call->rel);
@@ -386,7 +388,8 @@ static void rel_retransmit(void *arg)
 		       &call->ok_dst, call->rel);
 
 	++call->rel_txc;
-	tmr_start(&call->tmr_rel, MIN(SIP_T1 << call->rel_txc, SIP_T2),
+	tmr_start(&call->tmr_rel, rel100_next(call->rel_start, loop_now_ms(),
+					      call->rel_txc),
 		  rel_retransmit, call);
 }
 
@@ -476,7 +479,8 @@ static void a_provisional(struct call *call, const struct sip_msg *bmsg)
 		call->rel_start = loop_now_ms();
 		call->rel_txc = 0;
 		sip_reply_addr(&call->ok_dst, call->msg, true);
-		tmr_start(&call->tmr_rel, SIP_T1, rel_retransmit, call);
+		tmr_start(&call->tmr_rel, rel100_interval(0), rel_retransmit,
+			  call);
 	}
 
 	if (bmsg->scode == 180 || bmsg->scode == 183)
@@ -501,45 +505,6 @@ static void a_provisional(struct call *call, const struct sip_msg *bmsg)
 }
 
 
-/* The next whitespace-separated token of *pl, consumed from it. */
-static struct pl token_next(struct pl *pl)
-{
-	struct pl tok;
-
-	while (pl->l && (*pl->p == ' ' || *pl->p == '\t'))
-		pl_advance(pl, 1);
-
-	tok.p = pl->p;
-	tok.l = 0;
-	while (tok.l < pl->l && tok.p[tok.l] != ' ' && tok.p[tok.l] != '\t')
-		++tok.l;
-	pl_advance(pl, tok.l);
-
-	return tok;
-}
-
-
-/* RAck: response-num CSeq-num Method (RFC 3262 section 7.2). */
-static bool rack_matches(const struct call *call, const struct sip_msg *msg)
-{
-	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_RACK);
-	struct pl v, rseq, cseq, met;
-
-	if (!h)
-		return false;
-
-	v = h->val;
-	rseq = token_next(&v);
-	cseq = token_next(&v);
-	met = token_next(&v);
-
-	return sipsrv_digits(&rseq, 10) && sipsrv_digits(&cseq, 10) &&
-		pl_u32(&rseq) == call->a_rseq &&
-		pl_u32(&cseq) == call->msg->cseq.num &&
-		!pl_strcmp(&met, "INVITE") && !token_next(&v).l;
-}
-
-
 /* The caller's PRACK: the early-session answer of clause 1.1.1.8 may
  * ride in it; RTP starts toward it at once. */
 static void a_prack(struct call *call, const struct sip_msg *msg)
@@ -548,7 +513,8 @@ static void a_prack(struct call *call, const struct sip_msg *msg)
 	struct body_view bv;
 	int err;
 
-	if (!call->rel || !rack_matches(call, msg)) {
+	if (!call->rel || !rel100_rack_matches(msg, call->a_rseq,
+						call->msg->cseq.num)) {
 		(void)sip_treply(NULL, call->srv->sip, msg, 481,
 				 "Call/Transaction Does Not Exist");
 		evlog_event(call->cr, "prack-unmatched", NULL);
@@ -882,20 +848,26 @@ static bool bleg_reliable(struct call *call, struct bleg *b,
 		return true;          /* malformed: treat as unreliable */
 	rseq = pl_u32(&h->val);
 
+	if (b->early && !sip_dialog_cmp(b->leg.dlg, msg))
+		return true;          /* another fork: not followed */
+
+	switch (rel100_rseq_check(!b->early, b->rseq, rseq)) {
+
+	case RSEQ_RETRANSMISSION:
+		return false;
+
+	case RSEQ_OUT_OF_ORDER:
+		return true;          /* no PRACK (section 4) */
+
+	default:
+		break;
+	}
+
 	if (!b->early) {
 		if (!pl_isset(&msg->to.tag) ||
 		    sip_dialog_create(b->leg.dlg, msg))
 			return true;
 		b->early = true;
-	}
-	else if (!sip_dialog_cmp(b->leg.dlg, msg)) {
-		return true;          /* another fork: not followed */
-	}
-	else if (rseq <= b->rseq) {
-		return false;         /* a retransmission */
-	}
-	else if (rseq != b->rseq + 1) {
-		return true;          /* out of order: no PRACK (4) */
 	}
 
 	b->rseq = rseq;

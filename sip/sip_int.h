@@ -95,6 +95,18 @@ void sipauth_challenge(struct sipsrv *srv, const struct sip_msg *msg,
 		       bool proxy, bool stale);
 int  sipauth_nonce(char *buf, size_t sz, uint32_t t);
 
+/* rel100.c: RFC 3262 rules as pure functions */
+enum rel100_rseq { RSEQ_NEW, RSEQ_RETRANSMISSION, RSEQ_OUT_OF_ORDER };
+
+uint32_t rel100_interval(uint32_t txc);
+uint32_t rel100_next(uint64_t start, uint64_t now, uint32_t txc);
+bool rel100_expired(uint64_t start, uint64_t now);
+int  rel100_rack_parse(const struct pl *val, uint32_t *rseq, uint32_t *cseq,
+		       struct pl *met);
+bool rel100_rack_matches(const struct sip_msg *prack, uint32_t rseq,
+			 uint32_t cseq);
+enum rel100_rseq rel100_rseq_check(bool first, uint32_t last, uint32_t rseq);
+
 /* server.c helpers */
 bool sipsrv_msg_valid(const struct sip_msg *msg, const char **why);
 bool sipsrv_digits(const struct pl *pl, size_t maxlen);

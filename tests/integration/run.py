@@ -2,7 +2,7 @@
 """Integration tests of cmrlab: the built binary on real sockets.
 
 Usage: python3 tests/integration/run.py --binary build/cmrlab [-k NAME]
-       [--keep]
+       [--keep] [--slow]
 
 Every test starts its own server on free ports of 127.0.0.1 with its own
 temporary directory and JSON event log, waits for the readiness line,
@@ -19,11 +19,13 @@ cannot hang the run or leave processes behind.
 
 import hashlib
 import argparse
+import datetime
 import io
 import json
 import os
 import random
 import re
+import select
 import shutil
 import signal
 import socket
@@ -31,6 +33,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -1748,6 +1751,1012 @@ def pcap_capture(t):
                   % (want, rows))
 
 
+# ---- application server mode (RFC 3959, OMA CMR clause 1.1.1.7) ----------
+
+STOP_LIMIT = 0.3           # RTP must end this soon after the final response
+RATE_RANGE = (35, 65)      # packets per second, loose around 50
+
+
+class RtpSink:
+    """An RTP receiver on an even UDP port and its RTCP port above.
+
+    A thread reads both sockets and stamps every packet with its arrival
+    time: time.monotonic(), the clock of AsCaller's messages, and
+    time.time(), the clock of sipp's traces.
+    """
+
+    def __init__(self):
+        self.port = free_udp_block(2)
+        self.rtp_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.rtcp_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.rtp_sock.bind((HOST, self.port))
+        self.rtcp_sock.bind((HOST, self.port + 1))
+        self.rtp = []              # (monotonic, wall, src, bytes)
+        self.rtcp = []
+        self.lock = threading.Lock()
+        self.running = True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        socks = [self.rtp_sock, self.rtcp_sock]
+        while self.running:
+            try:
+                ready, _, _ = select.select(socks, [], [], 0.05)
+            except (OSError, ValueError):
+                return
+            for s in ready:
+                try:
+                    data, src = s.recvfrom(4096)
+                except OSError:
+                    continue
+                rec = (time.monotonic(), time.time(), src, data)
+                with self.lock:
+                    (self.rtp if s is self.rtp_sock else
+                     self.rtcp).append(rec)
+
+    def packets(self):
+        with self.lock:
+            return list(self.rtp)
+
+    def reports(self):
+        with self.lock:
+            return list(self.rtcp)
+
+    def close(self):
+        self.running = False
+        self.thread.join(2)
+        self.rtp_sock.close()
+        self.rtcp_sock.close()
+
+
+def rtp_analyse(pkts, pt, what, src=None):
+    """Checks one received RTP stream packet by packet and its rate.
+
+    pkts: RtpSink records in arrival order; pt: the payload type the
+    client answered; src: the (address, port) the offer named, if known.
+    Returns the figures: n, first, last, rate, windows, ssrc.
+    """
+    check(pkts, "%s: no RTP packet arrived" % what)
+    hdrs = []
+    for i, (t, _, frm, d) in enumerate(pkts):
+        check(len(d) >= 12, "%s: packet %d is %d bytes" % (what, i, len(d)))
+        b0, b1, seq, ts, ssrc = struct.unpack("!BBHII", d[:12])
+        check(b0 >> 6 == 2, "%s: packet %d has RTP version %d"
+              % (what, i, b0 >> 6))
+        check(b0 & 0x3f == 0, "%s: packet %d has P/X/CC bits %#x"
+              % (what, i, b0 & 0x3f))
+        check(b1 & 0x7f == pt, "%s: packet %d has payload type %d, the "
+              "client answered %d" % (what, i, b1 & 0x7f, pt))
+        check(len(d) - 12 == 160, "%s: packet %d carries %d bytes of "
+              "payload, expected 160 (20 ms at 8 kHz)"
+              % (what, i, len(d) - 12))
+        if src:
+            check(frm == src, "%s: packet %d came from %s:%d, the offer "
+                  "named %s:%d" % (what, i, frm[0], frm[1], src[0], src[1]))
+        hdrs.append((t, bool(b1 & 0x80), seq, ts, ssrc))
+    check(hdrs[0][1], "%s: the first packet has no marker bit" % what)
+    later = [i for i, h in enumerate(hdrs) if h[1] and i]
+    check(not later, "%s: marker bit also on packets %s" % (what, later[:5]))
+    ssrcs = sorted(set(h[4] for h in hdrs))
+    check(len(ssrcs) == 1, "%s: SSRC changed: %s"
+          % (what, ["%08x" % s for s in ssrcs[:4]]))
+    for a, b in zip(hdrs, hdrs[1:]):
+        check((b[2] - a[2]) & 0xffff == 1,
+              "%s: sequence %d followed by %d" % (what, a[2], b[2]))
+        check((b[3] - a[3]) & 0xffffffff == 160,
+              "%s: timestamp %d followed by %d (step %d, expected 160) at "
+              "seq %d" % (what, a[3], b[3], (b[3] - a[3]) & 0xffffffff,
+                          b[2]))
+    first, last = hdrs[0][0], hdrs[-1][0]
+    n = len(hdrs)
+    rate = (n - 1) / (last - first) if last > first else 0.0
+    windows = []
+    k = 0
+    while first + k + 1 <= last:
+        lo, hi = first + k, first + k + 1
+        windows.append(sum(1 for h in hdrs if lo <= h[0] < hi))
+        k += 1
+    info("%s: %d packets over %.3f s, %.1f packets/s, per second %s, "
+         "SSRC %08x, pt %d" % (what, n, last - first, rate, windows,
+                              ssrcs[0], pt))
+    check(RATE_RANGE[0] <= rate <= RATE_RANGE[1],
+          "%s: %.1f packets/s, expected %d..%d" % ((what, rate) + RATE_RANGE))
+    bad = [w for w in windows if not RATE_RANGE[0] <= w <= RATE_RANGE[1]]
+    check(not bad, "%s: packets per second %s, expected each in %d..%d"
+          % ((what, windows) + RATE_RANGE))
+    return {"n": n, "first": first, "last": last, "rate": rate,
+            "windows": windows, "ssrc": ssrcs[0]}
+
+
+def rtp_stopped(sink, t_final, what, settle=0.6):
+    """The last RTP packet came no later than STOP_LIMIT after t_final
+    (a time.monotonic() of the message that must have stopped it).  Waits
+    settle seconds first, so that a stream still running shows."""
+    time.sleep(max(0.0, t_final + settle - time.monotonic()))
+    pkts = sink.packets()
+    check(pkts, "%s: no RTP packet arrived at all" % what)
+    late = [p for p in pkts if p[0] > t_final + STOP_LIMIT]
+    delta = pkts[-1][0] - t_final
+    info("%s: last RTP packet %+.0f ms after the final response reached "
+         "the caller (limit +%d ms)" % (what, delta * 1000,
+                                         STOP_LIMIT * 1000))
+    check(not late, "%s: %d RTP packet(s) more than %d ms after the final "
+          "response, the last %+.0f ms after it" % (what, len(late),
+                                                    STOP_LIMIT * 1000,
+                                                    delta * 1000))
+    return delta
+
+
+def rtcp_parse(data):
+    """[(packet type, ssrc)] of the packets of one compound RTCP packet."""
+    out, off = [], 0
+    while off + 4 <= len(data):
+        b0, ptype, words = struct.unpack("!BBH", data[off:off + 4])
+        check(b0 >> 6 == 2, "RTCP version %d" % (b0 >> 6))
+        ssrc = (struct.unpack("!I", data[off + 4:off + 8])[0]
+                if off + 8 <= len(data) else None)
+        out.append((ptype, ssrc, data[off:off + 4 * (words + 1)]))
+        off += 4 * (words + 1)
+    check(off == len(data), "RTCP compound of %d bytes: lengths add up to %d"
+          % (len(data), off))
+    return out
+
+
+# -- message bodies --
+
+def disposition(value):
+    return (value or "").split(";")[0].strip().lower() or None
+
+
+def body_parts(msg):
+    """[(content type, disposition, bytes)] of a message body: the parts
+    of a multipart/mixed, else the body itself; [] without a body."""
+    if not msg.body:
+        return []
+    ctype = msg.get("content-type") or ""
+    if not ctype.lower().startswith("multipart/"):
+        return [(ctype.split(";")[0].strip().lower(),
+                 disposition(msg.get("content-disposition")), msg.body)]
+    m = re.search(r'boundary\s*=\s*(?:"([^"]+)"|([^\s;]+))', ctype, re.I)
+    check(m, "%s: multipart without boundary: %r" % (msg.first, ctype))
+    delim = b"\r\n--" + (m.group(1) or m.group(2)).encode()
+    body = b"\r\n" + msg.body
+    chunks = body.split(delim)
+    check(len(chunks) >= 3, "%s: multipart body without parts: %r"
+          % (msg.first, msg.body[:200]))
+    parts = []
+    for c in chunks[1:]:
+        if c.startswith(b"--"):
+            break
+        c = c.split(b"\r\n", 1)[1] if b"\r\n" in c else b""
+        if c.startswith(b"\r\n"):
+            head, content = b"", c[2:]
+        else:
+            head, _, content = c.partition(b"\r\n\r\n")
+        hdrs = {}
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            k, _, v = line.partition(":")
+            if k.strip():
+                hdrs[COMPACT.get(k.strip().lower(), k.strip().lower())] = \
+                    v.strip()
+        parts.append(((hdrs.get("content-type") or "text/plain")
+                      .split(";")[0].strip().lower(),
+                      disposition(hdrs.get("content-disposition")),
+                      content))
+    return parts
+
+
+def sdp_media(sdp):
+    """The first audio stream of an SDP: address, port, payload types,
+    direction attribute, origin user."""
+    text = sdp.decode("utf-8", "replace")
+    c = re.search(r"(?m)^c=IN IP4 ([0-9.]+)", text)
+    m = re.search(r"(?m)^m=audio (\d+) RTP/AVP((?: \d+)*)\s*$", text)
+    o = re.search(r"(?m)^o=(\S+)", text)
+    d = re.findall(r"(?m)^a=(sendonly|recvonly|sendrecv|inactive)\s*$",
+                   text)
+    check(c and m, "SDP without c=IN IP4 or m=audio: %r" % text[:300])
+    return {"addr": c.group(1), "port": int(m.group(1)),
+            "pts": [int(x) for x in m.group(2).split()],
+            "dir": d[-1] if d else "sendrecv",
+            "origin": o.group(1) if o else None, "text": text}
+
+
+def sdp_answer(port, pt, user="alice"):
+    """An early-session SDP answer: receive only, one codec."""
+    name = {0: "PCMU", 8: "PCMA"}[pt]
+    return ("v=0\r\no=%s 2 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+            "m=audio %d RTP/AVP %d\r\na=rtpmap:%d %s/8000\r\na=recvonly\r\n"
+            % (user, HOST, HOST, port, pt, pt, name)).encode()
+
+
+def tags_of(value):
+    return set(t.strip().lower() for v in value for t in v.split(",")
+               if t.strip())
+
+
+def tag_param(value):
+    m = re.search(r";\s*tag=([^;>\s]+)", value or "")
+    return m.group(1) if m else None
+
+
+def early_offer(msg, with_session, where):
+    """Checks the CMR server's early-session offer in msg; returns the
+    offer's audio stream.  with_session: a session SDP goes with it, so
+    the body is multipart/mixed, else plain application/sdp."""
+    parts = body_parts(msg)
+    ctype = (msg.get("content-type") or "").split(";")[0].strip().lower()
+    info("%s: Content-Type %s, parts %s" % (where, ctype or None,
+                                            [(p[0], p[1]) for p in parts]))
+    early = [p for p in parts if p[0] == "application/sdp" and
+             p[1] == "early-session"]
+    session = [p for p in parts if p[0] == "application/sdp" and
+               p[1] in (None, "session")]
+    check(len(early) == 1, "%s: %d early-session SDP part(s), expected 1; "
+          "parts %s" % (where, len(early), [(p[0], p[1]) for p in parts]))
+    if with_session:
+        check(ctype == "multipart/mixed", "%s: Content-Type %r, expected "
+              "multipart/mixed (session and early-session SDP)"
+              % (where, ctype))
+        check(len(session) == 1, "%s: %d session SDP part(s), expected 1"
+              % (where, len(session)))
+    else:
+        check(ctype == "application/sdp" and
+              disposition(msg.get("content-disposition")) ==
+              "early-session",
+              "%s: Content-Type %r, Content-Disposition %r; expected "
+              "application/sdp and early-session (no session SDP to go "
+              "with it)" % (where, ctype, msg.get("content-disposition")))
+        check(not session, "%s: a session SDP that nobody sent" % where)
+    m = sdp_media(early[0][2])
+    check(m["port"] > 0 and m["port"] % 2 == 0,
+          "%s: early-session offer on port %d" % (where, m["port"]))
+    check(0 in m["pts"] and 8 in m["pts"], "%s: early-session offer "
+          "formats %s, expected PCMU (0) and PCMA (8)" % (where, m["pts"]))
+    check(m["dir"] == "sendonly", "%s: early-session offer is %s, "
+          "expected sendonly" % (where, m["dir"]))
+    check(m["addr"] == HOST, "%s: early-session offer address %s"
+          % (where, m["addr"]))
+    return m
+
+
+class AsCaller(SipClient):
+    """A calling party CMR client over UDP (clause 1.1.1.8): INVITE with
+    early-session and 100rel in Supported, PRACK with an early-session
+    answer, ACK, BYE, CANCEL.  A thread reads every message from the
+    server and stamps it with time.monotonic()."""
+
+    def __init__(self, srv):
+        SipClient.__init__(self, srv, "udp")
+        self.msgs = []             # (monotonic, SipMsg)
+        self.cv = threading.Condition()
+        self.running = True
+        self.call_id = new_id("as")
+        self.from_tag = new_id("ft")
+        self.cseq = 1
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        self.sock.settimeout(0.05)
+        while self.running:
+            try:
+                data, _ = self.sock.recvfrom(70000)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.cv:
+                self.msgs.append((time.monotonic(), SipMsg(data)))
+                self.cv.notify_all()
+
+    def close(self):
+        self.running = False
+        self.thread.join(2)
+        SipClient.close(self)
+
+    def ladder(self):
+        with self.cv:
+            return " / ".join("%s %s" % (m.first, m.cseq())
+                              for _, m in self.msgs)
+
+    def wait(self, pred, timeout, after=0, what="message"):
+        """(index, time, msg) of the first message from index after on
+        that satisfies pred; Fail after timeout seconds."""
+        deadline = time.monotonic() + timeout
+        with self.cv:
+            while True:
+                for i in range(after, len(self.msgs)):
+                    if pred(self.msgs[i][1]):
+                        return (i,) + self.msgs[i]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.cv.wait(left)
+        raise Fail("caller: no %s within %.1f s; got: %s"
+                   % (what, timeout, self.ladder() or "nothing"))
+
+    def response(self, cseq, timeout=3.0, after=0, final=True):
+        return self.wait(lambda m: m.status is not None and
+                         m.cseq() == cseq and
+                         (m.status >= 200 or not final), timeout, after,
+                         "%sresponse to %s" % ("final " if final else "",
+                                               cseq))
+
+    def _req(self, method, ruri, cseq, to_tag=None, branch=None,
+             headers=(), body=b""):
+        data, branch, _ = self.request(
+            method, ruri, from_user="alice", to_user=self.user,
+            call_id=self.call_id, cseq=cseq, branch=branch,
+            headers=list(headers), body=body, from_tag=self.from_tag,
+            to_tag=to_tag)
+        t = time.monotonic()
+        self.send_raw(data)
+        return t, branch
+
+    def invite(self, user, supported="100rel, early-session", extra=()):
+        self.user = user
+        self.ruri = "sip:%s@%s:%d" % (user, HOST, self.srv.sip)
+        hdrs = ["Contact: <sip:alice@%s:%d>" % (HOST, self.port),
+                "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK"]
+        if supported:
+            hdrs.append("Supported: " + supported)
+        hdrs += list(extra) + ["Content-Type: application/sdp"]
+        t, self.branch = self._req("INVITE", self.ruri, 1, headers=hdrs,
+                                   body=SDP_OFFER)
+        return t
+
+    def dialog(self, rsp):
+        """(remote target, To tag) of the dialog a response makes."""
+        c = contacts_of(rsp)
+        check(c, "caller: %s without Contact" % rsp.first)
+        tag = tag_param(rsp.get("to"))
+        check(tag, "caller: %s without To tag" % rsp.first)
+        return c[0][0], tag
+
+    def prack(self, rsp, rack, body=None):
+        """A PRACK for the reliable rsp with the RAck given; with body, the
+        early-session answer.  Returns (time sent, its CSeq)."""
+        target, tag = self.dialog(rsp)
+        self.cseq += 1
+        hdrs = ["RAck: %s" % rack]
+        if body:
+            hdrs += ["Content-Type: application/sdp",
+                     "Content-Disposition: early-session"]
+        t, _ = self._req("PRACK", target, self.cseq, to_tag=tag,
+                         headers=hdrs, body=body or b"")
+        return t, "%d PRACK" % self.cseq
+
+    def ack(self, rsp):
+        """The ACK of a 2xx: in the dialog, to its Contact."""
+        target, tag = self.dialog(rsp)
+        self.ok = rsp
+        self._req("ACK", target, 1, to_tag=tag)
+
+    def ack_error(self, rsp):
+        """The ACK of a non-2xx final response: the INVITE's branch."""
+        self._req("ACK", self.ruri, 1, to_tag=tag_param(rsp.get("to")),
+                  branch=self.branch)
+
+    def bye(self):
+        target, tag = self.dialog(self.ok)
+        self.cseq += 1
+        self._req("BYE", target, self.cseq, to_tag=tag)
+        _, _, r = self.response("%d BYE" % self.cseq)
+        check(r.status == 200, "caller: BYE answered %s" % r.first)
+
+    def cancel(self):
+        t, _ = self._req("CANCEL", self.ruri, 1, branch=self.branch)
+        return t
+
+
+def reliable_18x(msg):
+    return (msg.status in (180, 183) and msg.cseq() == "1 INVITE" and
+            msg.get("rseq") is not None)
+
+
+def check_reliable_bt(msg, where):
+    """The 18x of clause 1.1.1.7: Require 100rel and early-session, an
+    RSeq; returns the RSeq."""
+    req = tags_of(msg.all("require"))
+    info("%s: %s, Require: %s, RSeq: %s" % (where, msg.first,
+                                           ", ".join(msg.all("require")),
+                                           msg.get("rseq")))
+    check("100rel" in req and "early-session" in req,
+          "%s: Require %r, expected 100rel and early-session"
+          % (where, msg.all("require")))
+    rseq = (msg.get("rseq") or "").strip()
+    check(rseq.isdigit() and 1 <= int(rseq) < 2 ** 31,
+          "%s: RSeq %r, expected 1..2^31-1" % (where, rseq))
+    check(contacts_of(msg), "%s: no Contact" % where)
+    return int(rseq)
+
+
+def as_callee(t, srv, scenario, **keys):
+    """A sipp callee registered as bob."""
+    callee = Sipp(t.tmp, scenario, "callee", keys=keys)
+    callee.wait_listening()
+    register_ok(srv, "bob", callee.contact)
+    return callee
+
+
+def callee_done(callee):
+    rc = callee.wait(10.0)
+    why = callee.verdict(rc)
+    check(why is None, why or "")
+
+
+def sipp_trace(sipp):
+    """[('<-' received or '->' sent, SipMsg, wall time)] of a sipp
+    -trace_msg file."""
+    try:
+        with open(sipp.msg_file, "rb") as f:
+            data = f.read()
+    except OSError:
+        return []
+    out = []
+    for m in re.finditer(rb"-{10,} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)\n"
+                         rb"(?:UDP|TCP) message (received|sent) \D*(\d+)"
+                         rb"[^\n]*\n\n", data):
+        n = int(m.group(3))
+        raw = data[m.end():m.end() + n]
+        wall = datetime.datetime.strptime(m.group(1).decode(),
+                                          "%Y-%m-%d %H:%M:%S.%f").timestamp()
+        out.append(("<-" if m.group(2) == b"received" else "->",
+                    SipMsg(raw), wall))
+    return out
+
+
+def call_of(srv, call_id):
+    """The call record of the API for one SIP Call-ID (waits for it to
+    end, since the events come on until then)."""
+    deadline = time.monotonic() + 3
+    rec = None
+    while time.monotonic() < deadline:
+        recs = [c for c in srv.calls() if c.get("callid") == call_id]
+        if recs:
+            rec = recs[-1]
+            if rec.get("state") == "ended":
+                return rec
+        time.sleep(0.05)
+    check(rec, "GET /api/v1/calls: no call with Call-ID %s: %r"
+          % (call_id, srv.calls()))
+    return rec
+
+
+def events_of(rec, what, **kv):
+    return [e for e in rec.get("events", []) if e.get("what") == what and
+            all(e.get(k) == v for k, v in kv.items())]
+
+
+def check_as_events(rec, d, pt, packets, final):
+    """The API's account of one direction d ("bt" or "rt") of an
+    application server mode call: its events in order, the packet count
+    of rtp-stopped against what arrived, final: the event after."""
+    names = ev_names(rec.get("events", []))
+    info("API events: %s" % " ".join(names))
+    modes = events_of(rec, "mode", dir=d)
+    check(modes and modes[-1].get("mode") == "as" and modes[-1].get("why"),
+          "API: mode events for %s: %r, expected the last one mode \"as\" "
+          "with its why" % (d, modes))
+    check(rec.get("mode_" + d) == "as", "API: mode_%s %r, expected as"
+          % (d, rec.get("mode_" + d)))
+    ins = events_of(rec, "cmr-inserted", dir=d, mode="as")
+    check(ins, "API: no cmr-inserted event with dir %s mode as" % d)
+    esa = events_of(rec, "early-session-answer", dir=d)
+    check(esa and esa[0].get("usable") is True and esa[0].get("pt") == pt,
+          "API: early-session-answer for %s: %r, expected usable, pt %d"
+          % (d, esa, pt))
+    started = events_of(rec, "rtp-started", dir=d)
+    stopped = events_of(rec, "rtp-stopped", dir=d)
+    check(started and stopped, "API: rtp-started %r, rtp-stopped %r for %s"
+          % (started, stopped, d))
+    check(stopped[0].get("packets") == packets,
+          "API: rtp-stopped says %r packets, %d arrived"
+          % (stopped[0].get("packets"), packets))
+    if d == "bt":
+        seq = ["mode", "cmr-inserted", "prack", "early-session-answer",
+               "rtp-started", "rtp-stopped", final, "ended"]
+    else:
+        seq = ["mode", "prack-sent", "cmr-inserted", "prack-answered",
+               "early-session-answer", "rtp-started", "rtp-stopped", final,
+               "ended"]
+        sent = events_of(rec, "prack-sent")
+        check(sent and sent[0].get("early_session_offer") is True,
+              "API: prack-sent %r, expected early_session_offer true" % sent)
+        ans = events_of(rec, "prack-answered")
+        check(ans and ans[0].get("code") == 200,
+              "API: prack-answered %r, expected code 200" % ans)
+    # Only this direction's events count for the order.
+    mine = [e.get("what") for e in rec.get("events", [])
+            if e.get("dir") in (None, d)]
+    check_events(mine, "API events (%s)" % d, seq)
+    check(rec.get("state") == "ended", "API: state %r" % rec.get("state"))
+
+SLOW_TESTS = set()
+
+
+def slow_test(fn):
+    """A test too slow for every run: it runs only with --slow."""
+    SLOW_TESTS.add(fn)
+    return test(fn)
+
+
+def as_bt_ringback(t, pt, ring_ms, scenario="uas_answer.xml",
+                   with_session=False, rtcp=False):
+    """Clause 1.1.1.7, CMRBT: the reliable 18x with the early-session
+    offer, the PRACK with the answer, RTP to the caller's receiver until
+    the callee's 200, then ACK and BYE; the API's account of it."""
+    srv = t.server()
+    callee = as_callee(t, srv, scenario, ring_ms=ring_ms)
+    sink = RtpSink()
+    cl = AsCaller(srv)
+    try:
+        cl.invite("bob")
+        i, t18, r18 = cl.wait(reliable_18x, 5, what="reliable 18x")
+        rseq = check_reliable_bt(r18, "caller's %d" % r18.status)
+        offer = early_offer(r18, with_session, "caller's %d" % r18.status)
+        check(not sink.packets(), "RTP arrived before the PRACK")
+        t_prack, cseq = cl.prack(r18, "%d 1 INVITE" % rseq,
+                                 sdp_answer(sink.port, pt))
+        _, t_pok, pok = cl.response(cseq)
+        check(pok.status == 200, "PRACK answered %s" % pok.first)
+        _, t_fin, fin = cl.response("1 INVITE", ring_ms / 1000.0 + 5, i)
+        check(fin.status == 200, "the INVITE ended %s, expected 200"
+              % fin.first)
+        cl.ack(fin)
+        delta = rtp_stopped(sink, t_fin, "ringback")
+        pkts = sink.packets()
+        info("first RTP packet %.0f ms after the PRACK was sent"
+             % ((pkts[0][0] - t_prack) * 1000))
+        check(pkts[0][0] - t_prack < 0.3, "the first RTP packet came %.0f "
+              "ms after the PRACK, expected at once"
+              % ((pkts[0][0] - t_prack) * 1000))
+        st = rtp_analyse(pkts, pt, "ringback",
+                         src=(offer["addr"], offer["port"]))
+        ringing = t_fin - t_pok
+        check(st["n"] >= 35 * (ringing - 0.4), "%d packets in %.2f s of "
+              "ringing" % (st["n"], ringing))
+        if rtcp:
+            rtcp_check(sink, st, t_fin)
+        retx = [m for _, m in cl.msgs[i + 1:] if reliable_18x(m)]
+        check(not retx, "the reliable 18x came again after its PRACK: %d "
+              "time(s)" % len(retx))
+        cl.bye()
+    finally:
+        cl.close()
+        sink.close()
+    callee_done(callee)
+    rec = call_of(srv, cl.call_id)
+    check_as_events(rec, "bt", pt, st["n"], "answered")
+    check(events_of(rec, "prack") and
+          events_of(rec, "prack")[0].get("early_session") is True,
+          "API: prack event %r, expected early_session true"
+          % events_of(rec, "prack"))
+    info("figures: %.1f packets/s, stop %+.0f ms" % (st["rate"],
+                                                     delta * 1000))
+    return srv, rec
+
+
+def rtcp_check(sink, st, t_fin):
+    """Sender reports at the RTCP port during a ringing of more than 5 s:
+    PT 200 from the stream's SSRC, RFC 3550 intervals around 5 s."""
+    srs = []
+    for t, _, _, d in sink.reports():
+        pk = rtcp_parse(d)
+        check(pk[0][0] == 200, "RTCP compound starts with PT %d, expected "
+              "200 (SR)" % pk[0][0])
+        check(pk[0][1] == st["ssrc"], "RTCP SR from SSRC %08x, the RTP "
+              "stream is %08x" % (pk[0][1], st["ssrc"]))
+        bye = any(p[0] == 203 for p in pk)
+        n_sent = struct.unpack("!I", pk[0][2][20:24])[0]
+        srs.append((t, bye, n_sent, [p[0] for p in pk]))
+    info("RTCP: %s" % ["%+.2f s %s count=%d" % (t - st["first"], types,
+                                                n) for t, _, n, types
+                       in srs])
+    during = [s for s in srs if s[0] <= t_fin and not s[1]]
+    check(during, "no RTCP sender report during %.1f s of ringing"
+          % (st["last"] - st["first"]))
+    for a, b in zip(during, during[1:]):
+        check(2.5 <= b[0] - a[0] <= 7.5, "RTCP SRs %.2f s apart, expected "
+              "about 5 s" % (b[0] - a[0]))
+    for t, _, n, _ in srs:
+        have = sum(1 for p in sink.packets() if p[0] <= t + 0.05)
+        check(n <= have + 1, "RTCP SR counts %d packets sent, %d had "
+              "arrived" % (n, have))
+
+
+@test
+def as_ringback_pcmu(t):
+    """CMRBT in application server mode: a reliable 180 with Require
+    100rel and early-session and a plain early-session SDP offer; the
+    PRACK's answer (PCMU) starts RTP to the caller's receiver; it stops
+    before the callee's 200 is forwarded; events in the API."""
+    as_bt_ringback(t, 0, 2000)
+
+
+@test
+def as_ringback_pcma(t):
+    """As as_ringback_pcmu, the caller answers PCMA only (pt 8)."""
+    as_bt_ringback(t, 8, 2000)
+
+
+@test
+def as_ringback_multipart(t):
+    """The callee's 183 carries the session SDP: the reliable 18x to the
+    caller is multipart/mixed with the session answer and the
+    early-session offer."""
+    as_bt_ringback(t, 0, 1500, scenario="uas_183_sdp_answer.xml",
+                   with_session=True)
+
+
+@test
+def as_ringback_rtcp(t):
+    """Six seconds of ringing: RTCP sender reports at the receiver's
+    port + 1 during the stream."""
+    as_bt_ringback(t, 0, 6000, rtcp=True)
+
+
+@test
+def as_prack_dropped(t):
+    """The caller does not PRACK the reliable 18x: the server resends
+    it with the same RSeq, T1 doubling (0.5, 1, 2 s); a late PRACK then
+    stops the resending, starts RTP, and the call completes."""
+    srv = t.server()
+    callee = as_callee(t, srv, "uas_answer.xml", ring_ms=5500)
+    sink = RtpSink()
+    cl = AsCaller(srv)
+    try:
+        cl.invite("bob")
+        i, t0, r18 = cl.wait(reliable_18x, 5, what="reliable 18x")
+        rseq = check_reliable_bt(r18, "caller's 180")
+        seen = [(t0, r18)]
+        while len(seen) < 4:
+            j, tj, mj = cl.wait(reliable_18x, 3.0, i + 1,
+                                "retransmission %d of the reliable 18x"
+                                % len(seen))
+            seen.append((tj, mj))
+            i = j
+        gaps = [b[0] - a[0] for a, b in zip(seen, seen[1:])]
+        info("reliable 18x resent after %s s (RSeq %s)"
+             % (["%.3f" % g for g in gaps],
+                [m.get("rseq") for _, m in seen]))
+        for _, m in seen[1:]:
+            check(m.get("rseq") == r18.get("rseq"), "retransmission with "
+                  "RSeq %r, the first had %r" % (m.get("rseq"),
+                                                 r18.get("rseq")))
+            check(m.body == r18.body, "retransmission with another body")
+        check(0.35 <= gaps[0] <= 0.8, "first retransmission after %.3f s, "
+              "expected T1 = 0.5 s" % gaps[0])
+        for a, b in zip(gaps, gaps[1:]):
+            check(1.5 <= b / a <= 2.6, "retransmission intervals %s s: "
+                  "expected each about twice the one before"
+                  % ["%.3f" % g for g in gaps])
+        check(not sink.packets(), "RTP arrived before any PRACK")
+
+        t_prack, cseq = cl.prack(r18, "%d 1 INVITE" % rseq,
+                                 sdp_answer(sink.port, 0))
+        k, t_pok, pok = cl.response(cseq)
+        check(pok.status == 200, "late PRACK answered %s" % pok.first)
+        _, t_fin, fin = cl.response("1 INVITE", 5, k)
+        check(fin.status == 200, "the INVITE ended %s" % fin.first)
+        late = [tm for tm, m in cl.msgs[k:] if reliable_18x(m)
+                and tm > t_pok + 0.05]
+        check(not late, "the 18x was resent %d time(s) after the PRACK's "
+              "200" % len(late))
+        cl.ack(fin)
+        rtp_stopped(sink, t_fin, "ringback after a late PRACK")
+        pkts = sink.packets()
+        check(pkts[0][0] - t_prack < 0.3, "first RTP packet %.0f ms after "
+              "the PRACK" % ((pkts[0][0] - t_prack) * 1000))
+        st = rtp_analyse(pkts, 0, "ringback after a late PRACK")
+        cl.bye()
+    finally:
+        cl.close()
+        sink.close()
+    callee_done(callee)
+    check_as_events(call_of(srv, cl.call_id), "bt", 0, st["n"], "answered")
+
+
+@test
+def as_cancel_early_media(t):
+    """CANCEL while the ringback streams: 200 (CANCEL) and 487 to the
+    caller, the stream stops at once, the callee gets the CANCEL."""
+    srv = t.server()
+    callee = as_callee(t, srv, "uas_ring_cancel.xml")
+    sink = RtpSink()
+    cl = AsCaller(srv)
+    try:
+        cl.invite("bob")
+        i, _, r18 = cl.wait(reliable_18x, 5, what="reliable 18x")
+        rseq = check_reliable_bt(r18, "caller's 180")
+        early_offer(r18, False, "caller's 180")
+        _, cseq = cl.prack(r18, "%d 1 INVITE" % rseq,
+                           sdp_answer(sink.port, 0))
+        _, _, pok = cl.response(cseq)
+        check(pok.status == 200, "PRACK answered %s" % pok.first)
+        time.sleep(1.5)
+        check(len(sink.packets()) > 40, "only %d RTP packets in 1.5 s "
+              "before the CANCEL" % len(sink.packets()))
+        cl.cancel()
+        _, t_c, c200 = cl.response("1 CANCEL")
+        check(c200.status == 200, "CANCEL answered %s" % c200.first)
+        _, t_fin, fin = cl.response("1 INVITE", 3, i)
+        check(fin.status == 487, "the INVITE ended %s, expected 487"
+              % fin.first)
+        cl.ack_error(fin)
+        info("487 %.0f ms after the 200 (CANCEL)" % ((t_fin - t_c) * 1000))
+        rtp_stopped(sink, t_c, "ringback, CANCEL")
+        st = rtp_analyse(sink.packets(), 0, "ringback, CANCEL")
+    finally:
+        cl.close()
+        sink.close()
+    callee_done(callee)
+    check(any(d == "<-" and m.first.startswith("CANCEL ")
+              for d, m, _ in sipp_trace(callee)), "the callee got no CANCEL")
+    rec = call_of(srv, cl.call_id)
+    check_as_events(rec, "bt", 0, st["n"], "ended")
+    check_events(ev_names(rec.get("events", [])), "API events",
+                 ["rtp-started", "cancelled", "ended"])
+
+
+@test
+def as_busy_early_media(t):
+    """The callee answers 486 while the ringback streams: the stream
+    stops and the caller gets the 486."""
+    srv = t.server()
+    callee = as_callee(t, srv, "uas_ring_busy.xml", ring_ms=1500)
+    sink = RtpSink()
+    cl = AsCaller(srv)
+    try:
+        cl.invite("bob")
+        i, _, r18 = cl.wait(reliable_18x, 5, what="reliable 18x")
+        rseq = check_reliable_bt(r18, "caller's 180")
+        _, cseq = cl.prack(r18, "%d 1 INVITE" % rseq,
+                           sdp_answer(sink.port, 0))
+        _, _, pok = cl.response(cseq)
+        check(pok.status == 200, "PRACK answered %s" % pok.first)
+        _, t_fin, fin = cl.response("1 INVITE", 5, i)
+        check(fin.status == 486, "the INVITE ended %s, expected 486"
+              % fin.first)
+        cl.ack_error(fin)
+        rtp_stopped(sink, t_fin, "ringback, 486")
+        st = rtp_analyse(sink.packets(), 0, "ringback, 486")
+    finally:
+        cl.close()
+        sink.close()
+    callee_done(callee)
+    check_as_events(call_of(srv, cl.call_id), "bt", 0, st["n"], "rejected")
+
+
+@test
+def as_prack_unmatched(t):
+    """PRACKs that match no unacknowledged reliable 18x get 481: a wrong
+    RSeq, a wrong CSeq number, a wrong method, the right RAck once more
+    after it was acknowledged, and one outside any dialog."""
+    srv = t.server()
+    callee = as_callee(t, srv, "uas_answer.xml", ring_ms=1500)
+    sink = RtpSink()
+    cl = AsCaller(srv)
+    try:
+        cl.invite("bob")
+        i, _, r18 = cl.wait(reliable_18x, 5, what="reliable 18x")
+        rseq = check_reliable_bt(r18, "caller's 180")
+        for rack in ("%d 1 INVITE" % ((rseq % (2 ** 31 - 1)) + 1),
+                     "%d 7 INVITE" % rseq, "%d 1 BYE" % rseq):
+            _, cseq = cl.prack(r18, rack, sdp_answer(sink.port, 0))
+            _, _, r = cl.response(cseq)
+            info("PRACK with RAck %s: %s" % (rack, r.first))
+            check(r.status == 481, "PRACK with RAck %s (the 18x has RSeq "
+                  "%d): %s, expected 481" % (rack, rseq, r.first))
+        check(not sink.packets(), "RTP started on an unmatched PRACK")
+        _, cseq = cl.prack(r18, "%d 1 INVITE" % rseq,
+                           sdp_answer(sink.port, 0))
+        _, _, r = cl.response(cseq)
+        check(r.status == 200, "the right PRACK: %s" % r.first)
+        _, cseq = cl.prack(r18, "%d 1 INVITE" % rseq)
+        _, _, r = cl.response(cseq)
+        info("the same RAck again: %s" % r.first)
+        check(r.status == 481, "the right RAck a second time (new "
+              "transaction): %s, expected 481" % r.first)
+
+        other = SipClient(srv)
+        try:
+            rsp = other.transact("PRACK", "sip:bob@%s:%d" % (HOST, srv.sip),
+                                 to_user="bob", to_tag="no-such-dialog",
+                                 headers=["RAck: 1 1 INVITE"])
+        finally:
+            other.close()
+        info("PRACK outside any dialog: %s" % rsp.first)
+        check(rsp.status == 481, "PRACK outside any dialog: %s, expected "
+              "481" % rsp.first)
+
+        _, t_fin, fin = cl.response("1 INVITE", 5, i)
+        check(fin.status == 200, "the INVITE ended %s" % fin.first)
+        cl.ack(fin)
+        rtp_stopped(sink, t_fin, "ringback")
+        rtp_analyse(sink.packets(), 0, "ringback")
+        cl.bye()
+    finally:
+        cl.close()
+        sink.close()
+    callee_done(callee)
+    rec = call_of(srv, cl.call_id)
+    n = len(events_of(rec, "prack-unmatched"))
+    check(n == 4, "API: %d prack-unmatched events, expected 4" % n)
+
+
+def as_rt_ringtone(t, caller_as):
+    """Clause 1.1.1.7, CMRT: the callee's reliable 180 supports
+    early-session; our PRACK carries the offer, its 200 the answer, RTP
+    goes to the callee until its 200 (INVITE).  caller_as: the caller
+    asks for application server mode too (both directions stream)."""
+    srv = t.server()
+    rt_sink = RtpSink()
+    bt_sink = RtpSink() if caller_as else None
+    callee = as_callee(t, srv, "uas_as_rel180.xml", ring_ms=2000,
+                       rtp_port=rt_sink.port, rtp_pt=0)
+    cl = AsCaller(srv)
+    st_bt = None
+    try:
+        cl.invite("bob", supported="100rel, early-session" if caller_as
+                  else None)
+        i, t18, r18 = cl.wait(lambda m: m.status == 180, 5, what="180")
+        info("caller's 180: Require %r, RSeq %r, Content-Type %r"
+             % (r18.all("require"), r18.get("rseq"),
+                r18.get("content-type")))
+        check(b"o=bob" not in r18.body and
+              str(rt_sink.port).encode() not in r18.body,
+              "the callee's early-session answer reached the caller: %r"
+              % r18.body[:300])
+        if caller_as:
+            rseq = check_reliable_bt(r18, "caller's 180")
+            offer = early_offer(r18, False, "caller's 180")
+            _, cseq = cl.prack(r18, "%d 1 INVITE" % rseq,
+                               sdp_answer(bt_sink.port, 8))
+            _, _, pok = cl.response(cseq)
+            check(pok.status == 200, "PRACK answered %s" % pok.first)
+        else:
+            check(r18.get("rseq") is None and
+                  "100rel" not in tags_of(r18.all("require")),
+                  "the caller did not offer 100rel, yet the 180 is "
+                  "reliable: RSeq %r, Require %r"
+                  % (r18.get("rseq"), r18.all("require")))
+            check(not body_parts(r18), "the caller's 180 has a body: %r"
+                  % r18.body[:300])
+        _, t_fin, fin = cl.response("1 INVITE", 6, i)
+        check(fin.status == 200, "the INVITE ended %s" % fin.first)
+        cl.ack(fin)
+        rtp_stopped(rt_sink, t_fin, "ringtone")
+        st = rtp_analyse(rt_sink.packets(), 0, "ringtone")
+        if caller_as:
+            rtp_stopped(bt_sink, t_fin, "ringback")
+            st_bt = rtp_analyse(bt_sink.packets(), 8, "ringback",
+                                src=(offer["addr"], offer["port"]))
+            check(st_bt["ssrc"] != st["ssrc"], "both streams have SSRC "
+                  "%08x" % st["ssrc"])
+        last_wall = rt_sink.packets()[-1][1]
+        cl.bye()
+    finally:
+        cl.close()
+        rt_sink.close()
+        if bt_sink:
+            bt_sink.close()
+    callee_done(callee)
+
+    # What the callee saw: the INVITE and our PRACK.
+    tr = sipp_trace(callee)
+    inv = [m for d, m, _ in tr if d == "<-" and m.first.startswith("INVITE")]
+    check(inv, "the callee's trace has no INVITE")
+    sup = tags_of(inv[0].all("supported"))
+    check("100rel" in sup and "early-session" in sup, "the INVITE to the "
+          "callee has Supported %r, expected 100rel and early-session"
+          % inv[0].all("supported"))
+    pr = [m for d, m, _ in tr if d == "<-" and m.first.startswith("PRACK")]
+    check(len(pr) == 1, "the callee got %d PRACK(s), expected 1" % len(pr))
+    rack = (pr[0].get("rack") or "").split()
+    info("PRACK to the callee: RAck %r, Require %r"
+         % (pr[0].get("rack"), pr[0].all("require")))
+    check(rack == ["1", inv[0].cseq().split()[0], "INVITE"],
+          "PRACK to the callee: RAck %r, expected '1 %s INVITE'"
+          % (pr[0].get("rack"), inv[0].cseq().split()[0]))
+    check("early-session" in tags_of(pr[0].all("require")),
+          "PRACK to the callee: Require %r, expected early-session"
+          % pr[0].all("require"))
+    early_offer(pr[0], False, "PRACK to the callee")
+    ok = [w for d, m, w in tr if d == "->" and m.status == 200 and
+          m.cseq().endswith(" INVITE")]
+    check(ok, "the callee's trace has no 200 (INVITE)")
+    info("ringtone: last RTP packet %+.0f ms after the callee sent its "
+         "200 (wall clocks)" % ((last_wall - ok[0]) * 1000))
+    check(last_wall - ok[0] <= STOP_LIMIT, "ringtone: the last RTP packet "
+          "came %.0f ms after the callee's 200" % ((last_wall - ok[0]) *
+                                                   1000))
+    rec = call_of(srv, cl.call_id)
+    check_as_events(rec, "rt", 0, st["n"], "answered")
+    if caller_as:
+        check_as_events(rec, "bt", 8, st_bt["n"], "answered")
+
+
+@test
+def as_ringtone(t):
+    """CMRT in application server mode: the callee's reliable 180 with
+    Supported: early-session gets a PRACK with Require: early-session and
+    the offer; RTP flows to the callee's answer address until its 200;
+    the caller (no 100rel) gets a plain 180 without the answer."""
+    as_rt_ringtone(t, False)
+
+
+@test
+def as_both_directions(t):
+    """Both directions in application server mode at once: ringback to
+    the caller (PCMA) and ringtone to the callee (PCMU), two streams."""
+    as_rt_ringtone(t, True)
+
+
+@slow_test
+def as_prack_never(t):
+    """No PRACK at all: after 64*T1 = 32 s of resending the reliable 18x
+    the server rejects the INVITE with a 5xx and cancels the callee
+    (RFC 3262 section 3).  Slow: runs only with --slow."""
+    srv = t.server()
+    callee = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    callee.bind((HOST, 0))
+    callee.settimeout(5)
+    cl = AsCaller(srv)
+    try:
+        register_ok(srv, "bob", "sip:bob@%s:%d" % (HOST,
+                                                  callee.getsockname()[1]))
+        cl.invite("bob")
+        inv, src = callee.recvfrom(65535)
+        inv = SipMsg(inv)
+        check(inv.first.startswith("INVITE "), "callee got %r" % inv.first)
+        hdrs = ["%s: %s" % (n, v) for n, v in inv.headers
+                if n in ("via", "from", "call-id", "cseq")]
+        hdrs.append("To: %s;tag=never" % inv.get("to"))
+        callee.sendto(("SIP/2.0 180 Ringing\r\n" + "\r\n".join(hdrs) +
+                       "\r\nContact: <sip:bob@%s:%d>\r\n"
+                       "Content-Length: 0\r\n\r\n"
+                       % (HOST, callee.getsockname()[1])).encode(), src)
+        i, t0, r18 = cl.wait(reliable_18x, 5, what="reliable 18x")
+        check_reliable_bt(r18, "caller's 180")
+        _, t_fin, fin = cl.response("1 INVITE", 40, i)
+        times = [tm for tm, m in cl.msgs if reliable_18x(m)]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        info("resent after %s s; final %s after %.1f s"
+             % (["%.2f" % g for g in gaps], fin.first, t_fin - t0))
+        check(500 <= fin.status < 600, "after 64*T1 without PRACK the "
+              "INVITE ended %s, expected a 5xx" % fin.first)
+        check(30 <= t_fin - t0 <= 35, "the 5xx came %.1f s after the "
+              "first 18x, expected 32 s" % (t_fin - t0))
+        check(len(gaps) >= 8 and all(g <= 4.5 for g in gaps),
+              "retransmission intervals %s, expected T1 doubling up to T2"
+              % ["%.2f" % g for g in gaps])
+        cl.ack_error(fin)
+        got_cancel = False
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and not got_cancel:
+            try:
+                m = SipMsg(callee.recv(65535))
+            except socket.timeout:
+                break
+            got_cancel = m.first.startswith("CANCEL ")
+        check(got_cancel, "the callee got no CANCEL")
+        # 200 for the CANCEL, 487 for the INVITE, so that the server's
+        # INVITE transaction ends now and not after its own timeout.
+        ch = ["%s: %s" % (n, v) for n, v in m.headers
+              if n in ("via", "from", "to", "call-id", "cseq")]
+        callee.sendto(("SIP/2.0 200 OK\r\n" + "\r\n".join(ch) +
+                       "\r\nContent-Length: 0\r\n\r\n").encode(), src)
+        callee.sendto(("SIP/2.0 487 Request Terminated\r\n" +
+                       "\r\n".join(hdrs) +
+                       "\r\nContent-Length: 0\r\n\r\n").encode(), src)
+    finally:
+        cl.close()
+        callee.close()
+
+
 # ---- the runner ------------------------------------------------------------
 
 class Ctx:
@@ -1802,6 +2811,8 @@ def main():
                     help="run only tests whose name contains this")
     ap.add_argument("--keep", action="store_true",
                     help="keep every test's temporary files")
+    ap.add_argument("--slow", action="store_true",
+                    help="also run the slow tests (over 30 s each)")
     args = ap.parse_args()
     BINARY = os.path.abspath(args.binary)
     if not os.access(BINARY, os.X_OK):
@@ -1813,8 +2824,9 @@ def main():
             print("FAIL setup: %s is not installed" % tool)
             print("0 passed, 1 failed")
             return 1
-    tests = [f for f in TESTS if not args.pattern or
-             args.pattern in f.__name__]
+    tests = [f for f in TESTS if (not args.pattern or
+                                  args.pattern in f.__name__) and
+             (args.slow or f not in SLOW_TESTS)]
     passed = failed = 0
     t0 = time.monotonic()
     try:
