@@ -68,6 +68,8 @@ struct call {
 	struct list blegs;
 	struct bleg *winner;
 	struct cmr_choice bt, rt;
+	struct pl a_sdp;          /* the caller's session SDP, in msg */
+	struct body_out a_body;   /* ... as the B-legs' INVITE body */
 	char url_bt[256];
 	char url_rt[256];
 	char cuser_a[64];         /* Contact user toward the caller */
@@ -767,7 +769,7 @@ static void bleg_2xx(struct call *call, struct bleg *b,
 	/* Late offer (no SDP in the caller's INVITE): the callee's 2xx holds
 	 * the offer, and the caller's answer comes in its ACK, which we
 	 * relay in ours.  Otherwise the ACK goes at once. */
-	if (body_len(call->msg) || !body_len(msg))
+	if (pl_isset(&call->a_sdp) || !body_len(msg))
 		bleg_ack(call, b, NULL);
 	else
 		b->ack_pending = true;
@@ -1008,15 +1010,11 @@ static int bleg_start(struct call *call, const char *target)
 			    "Allow: " ALLOW "\r\n"
 			    "Supported: 100rel%s\r\n"
 			    "%H"
-			    "%H"
-			    "Content-Length: %zu\r\n"
-			    "\r\n"
-			    "%b",
+			    "%H",
 			    call->rt.as_possible ? ", early-session" : "",
 			    modehttp_alertinfo_print,
 			    insert ? call->url_rt : NULL,
-			    ctype_print, msg,
-			    body_len(msg), body_buf(msg), body_len(msg));
+			    body_print, &call->a_body);
 	if (err)
 		goto out;
 
@@ -1269,6 +1267,7 @@ static void invite_new(struct sipsrv *srv, const struct sip_msg *msg)
 {
 	struct subscriber *callee, *calling;
 	struct callrec *cr = NULL;
+	struct body_view bv;
 	bool stale;
 	struct call *call = NULL;
 	const char *targets[MAX_TARGETS];
@@ -1307,6 +1306,27 @@ static void invite_new(struct sipsrv *srv, const struct sip_msg *msg)
 		evlog_event(cr, "rejected", "\"code\":407,"
 			    "\"reason\":\"authentication required\"");
 		evlog_call_end(cr, "caller not authenticated");
+		goto out;
+	}
+
+	/* Only the session SDP travels on; a body we cannot read is the
+	 * caller's error (RFC 3261 21.4.13, 21.4.19). */
+	err = body_parse(&bv, msg);
+	if (err == ENOTSUP) {
+		(void)sip_treplyf(NULL, NULL, srv->sip, msg, false, 415,
+				  "Unsupported Media Type",
+				  "Accept: " BODY_ACCEPT "\r\n"
+				  "Content-Length: 0\r\n\r\n");
+		evlog_event(cr, "rejected", "\"code\":415,"
+			    "\"reason\":\"unsupported body\"");
+		evlog_call_end(cr, "unsupported body");
+		err = 0;
+		goto out;
+	}
+	if (err) {
+		reject(srv, msg, cr, 400, "Malformed Body",
+		       "malformed message body");
+		err = 0;
 		goto out;
 	}
 
@@ -1351,6 +1371,7 @@ static void invite_new(struct sipsrv *srv, const struct sip_msg *msg)
 	call->msg = mem_ref((void *)msg);
 	call->a.call = call;
 	call->a.is_a = true;
+	call->a_sdp = bv.session;
 	tmr_init(&call->tmr);
 	tmr_init(&call->tmr_rel);
 	safe_user(call->cuser_a, sizeof(call->cuser_a), &msg->uri.user,
@@ -1365,6 +1386,10 @@ static void invite_new(struct sipsrv *srv, const struct sip_msg *msg)
 		goto fail;
 
 	(void)sip_treply(&call->st, srv->sip, msg, 100, "Trying");
+
+	err = body_out_init(&call->a_body, &call->a_sdp, NULL);
+	if (err)
+		goto fail;
 
 	err = sip_dialog_accept(&call->a.dlg, msg);
 	if (err)
