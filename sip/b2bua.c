@@ -165,6 +165,20 @@ static const char *who(const struct leg *leg)
 }
 
 
+/* The reason phrases of the finals we originate. */
+static const char *reason_phrase(uint16_t scode)
+{
+	switch (scode) {
+
+	case 480: return "Temporarily Unavailable";
+	case 487: return "Request Terminated";
+	case 503: return "Service Unavailable";
+	case 504: return "Server Time-out";
+	default:  return "Server Internal Error";
+	}
+}
+
+
 /* ---- lifetime --------------------------------------------------------- */
 
 static void bleg_destructor(void *arg)
@@ -714,9 +728,12 @@ static void bleg_final(struct call *call, struct bleg *b, uint16_t scode,
 	else
 		(void)str_dup(&b->reason, fallback);
 
-	evlog_event(call->cr, "leg-failed",
-		    "\"target\":%H,\"code\":%u,\"reason\":%H",
-		    jsonw_str, b->target, scode, jsonw_str, b->reason);
+	/* After the call's "ended" event, the legs' teardown is not news. */
+	if (!call->ended)
+		evlog_event(call->cr, "leg-failed",
+			    "\"target\":%H,\"code\":%u,\"reason\":%H",
+			    jsonw_str, b->target, scode, jsonw_str,
+			    b->reason);
 
 	if (call->ended) {
 		call_try_free(call);
@@ -1062,9 +1079,7 @@ static void call_end(struct call *call, uint16_t scode, const char *why)
 	streams_stop(call, why);
 
 	if (!call->final_sent)
-		a_final(call, scode ? scode : 500, scode == 503 ?
-			"Service Unavailable" : scode == 480 ?
-			"Temporarily Unavailable" : "Server Internal Error");
+		a_final(call, scode ? scode : 500, reason_phrase(scode));
 	else if (call->final_sent < 300 && !call->a_gone) {
 		bye_send(call->srv, call->a.dlg);
 		call->a_gone = true;
