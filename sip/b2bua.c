@@ -806,6 +806,8 @@ static void prack_resp_handler(int err, const struct sip_msg *msg,
 	struct call *call = b->leg.call;
 	struct body_view bv;
 
+	if (call->ended)
+		goto out;
 	if (err || !msg) {
 		evlog_event(call->cr, "prack-failed", "\"target\":%H,"
 			    "\"why\":\"%m\"", jsonw_str, b->target, err);
