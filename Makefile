@@ -25,6 +25,10 @@ LIB_OBJS  := $(SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ  := $(BUILD)/cmd/cmrlab.o
 TEST_BINS := $(TESTS:%.c=$(BUILD)/%)
 
+# Benchmarks in C: linked like the unit tests, without cmocka.
+BENCHES    := tests/bench/bench_streams.c
+BENCH_BINS := $(BENCHES:%.c=$(BUILD)/%)
+
 .PHONY: all deps test unit integration asan check-symbols demo run bench \
 	fuzz clean
 all: $(BUILD)/cmrlab
@@ -38,6 +42,10 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) -lcmocka
+
+# A static pattern rule: it takes precedence over the test rule above.
+$(BENCH_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB_OBJS)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
 # Every package the build and the tests need, installed non-interactively.
 DEB_PKGS := build-essential pkg-config libre-dev librem-dev libevent-dev \
@@ -80,8 +88,9 @@ run: deps all
 
 demo: run
 
-bench: all
+bench: all $(BENCH_BINS)
 	@python3 tests/bench/bench_calls.py --binary $(BUILD)/cmrlab
+	@$(BUILD)/tests/bench/bench_streams
 
 fuzz:
 	@echo "no fuzz targets yet"

@@ -87,6 +87,18 @@ struct call {
 	struct sip_msg *queued_1xx;   /* B's 1xx waiting for that PRACK */
 	struct sip_msg *held_2xx;     /* B's 2xx waiting for that PRACK */
 
+	/* gateway mode (CMRBT only) */
+	struct gwmedia *bt_gw;
+	bool gw_answered;         /* our SDP answer went to the caller */
+	struct sip_msg *gw_ok;    /* the callee's 2xx whose SDP we relay */
+	struct pl gw_sdp;         /* ... that SDP, in gw_ok */
+	struct sip_request *gw_req;   /* our UPDATE/re-INVITE to the caller */
+	struct sip_request *gw_breq;  /* our re-INVITE to the callee */
+	bool gw_use_update;       /* the caller allows UPDATE */
+	bool gw_reinvite_due;     /* re-INVITE the caller after its ACK */
+	unsigned gw_glare;        /* 491s so far */
+	struct tmr tmr_gw;
+
 	/* application server mode, per direction */
 	struct asmedia *bt_as;
 	struct asmedia *rt_as;
@@ -204,6 +216,11 @@ static void call_destructor(void *arg)
 	tmr_cancel(&call->tmr);
 	tmr_cancel(&call->tmr_rel);
 	hash_unlink(&call->a.he);
+	tmr_cancel(&call->tmr_gw);
+	mem_deref(call->gw_req);
+	mem_deref(call->gw_breq);
+	mem_deref(call->gw_ok);
+	mem_deref(call->bt_gw);
 	mem_deref(call->bt_as);
 	mem_deref(call->rt_as);
 	list_flush(&call->blegs);
@@ -332,26 +349,22 @@ static struct media *cmr_media(const struct cmr_choice *c)
  * forwarded; the callee's answer stops the CMRT stream. */
 static void streams_stop(struct call *call, const char *why)
 {
+	modegw_stop(call->bt_gw, call->cr, why);
 	modeas_stop(call->bt_as, call->cr, why);
 	modeas_stop(call->rt_as, call->cr, why);
 }
 
 
-static void a_answer(struct call *call, const struct sip_msg *bmsg)
+static void gw_offer_send(struct call *call);
+
+
+/* The 2xx to the caller's INVITE; with_sdp false for gateway mode, where
+ * the session description travels in our UPDATE or re-INVITE. */
+static void a_ok(struct call *call, const struct sip_msg *bmsg,
+		 bool with_sdp)
 {
+	const struct sip_msg *body = with_sdp ? bmsg : NULL;
 	int err;
-
-	/* RFC 3262 section 3: no 2xx while a reliable provisional response
-	 * with a session description is unacknowledged. */
-	if (call->rel && call->rel_sdp) {
-		mem_deref(call->held_2xx);
-		call->held_2xx = mem_ref((void *)bmsg);
-		evlog_event(call->cr, "2xx-held", "\"why\":\"reliable 1xx "
-			    "with SDP not yet PRACKed\"");
-		return;
-	}
-
-	streams_stop(call, "final response");
 
 	tmr_cancel(&call->tmr_rel);
 	call->rel = mem_deref(call->rel);
@@ -365,8 +378,8 @@ static void a_answer(struct call *call, const struct sip_msg *bmsg)
 			  "\r\n"
 			  "%b",
 			  contact_a_print, call,
-			  ctype_print, bmsg,
-			  body_len(bmsg), body_buf(bmsg), body_len(bmsg));
+			  ctype_print, body,
+			  body_len(body), body_buf(body), body_len(body));
 	if (err) {
 		LOGW(SUB_SIP, "%s: 2xx to caller: %m",
 		     evlog_call_id(call->cr), err);
@@ -381,7 +394,116 @@ static void a_answer(struct call *call, const struct sip_msg *bmsg)
 	tmr_start(&call->tmr, SIP_T1, ok_retransmit, call);
 
 	evlog_call_state(call->cr, "answered");
-	evlog_event(call->cr, "answered", "\"code\":%u", bmsg->scode);
+	evlog_event(call->cr, "answered", "\"code\":%u,\"sdp\":%s",
+		    bmsg->scode, with_sdp ? "true" : "false");
+}
+
+
+static void a_answer(struct call *call, const struct sip_msg *bmsg)
+{
+	struct body_view bv;
+
+	/* RFC 3262 section 3: no 2xx while a reliable provisional response
+	 * with a session description is unacknowledged.  (RFC 3311 5.1:
+	 * our UPDATE, too, waits for that PRACK.) */
+	if (call->rel && call->rel_sdp) {
+		mem_deref(call->held_2xx);
+		call->held_2xx = mem_ref((void *)bmsg);
+		evlog_event(call->cr, "2xx-held", "\"why\":\"reliable 1xx "
+			    "with SDP not yet PRACKed\"");
+		return;
+	}
+
+	streams_stop(call, "final response");
+
+	/* Clause 1.1.1.10: before the final answer goes to the caller, it
+	 * gets the callee's SDP in an UPDATE; without UPDATE in its Allow,
+	 * the 200 goes first and a re-INVITE follows the ACK (RFC 3261
+	 * 14.1 forbids a re-INVITE while its INVITE is pending). */
+	if (call->gw_answered) {
+		memset(&bv, 0, sizeof(bv));
+		if (body_parse(&bv, bmsg) || !pl_isset(&bv.session)) {
+			evlog_event(call->cr, "gateway-no-callee-sdp", NULL);
+			a_ok(call, bmsg, false);
+			return;
+		}
+		mem_deref(call->gw_ok);
+		call->gw_ok = mem_ref((void *)bmsg);
+		call->gw_sdp = bv.session;
+
+		if (call->gw_use_update) {
+			gw_offer_send(call);
+			return;
+		}
+
+		call->gw_reinvite_due = true;
+		a_ok(call, bmsg, false);
+		return;
+	}
+
+	a_ok(call, bmsg, true);
+}
+
+
+
+struct pem_ctx {
+	const struct call *call;
+	const struct sip_msg *bmsg;
+};
+
+
+static bool pem_collect(const struct sip_hdr *hdr, const struct sip_msg *msg,
+			void *arg)
+{
+	struct mbuf *mb = arg;
+	(void)msg;
+
+	return 0 != mbuf_printf(mb, "%s%r", mb->end ? ", " : "", &hdr->val);
+}
+
+
+/* The P-Early-Media values of a message, comma-joined, as a string. */
+static char *pem_values(const struct sip_msg *msg)
+{
+	struct mbuf *mb = mbuf_alloc(64);
+	char *v = NULL;
+
+	if (!mb)
+		return NULL;
+
+	(void)sip_msg_hdr_apply(msg, true, SIP_HDR_P_EARLY_MEDIA, pem_collect,
+				mb);
+	if (mb->end) {
+		mb->pos = 0;
+		(void)mbuf_strdup(mb, &v, mb->end);
+	}
+	mem_deref(mb);
+
+	return v;
+}
+
+
+/*
+ * RFC 5009 toward the caller: in gateway mode our own authorisation,
+ * "sendrecv" (clause 1.1.1.10), replaces whatever the callee sent; in the
+ * other modes the callee's values travel on unchanged.
+ */
+static int pem_print(struct re_printf *pf, const struct pem_ctx *pc)
+{
+	char *v;
+	int err;
+
+	if (pc->call->bt.mode == MODE_GATEWAY)
+		return re_hprintf(pf, "P-Early-Media: sendrecv\r\n");
+
+	v = pem_values(pc->bmsg);
+	if (!v)
+		return 0;
+
+	err = re_hprintf(pf, "P-Early-Media: %s\r\n", v);
+	mem_deref(v);
+
+	return err;
 }
 
 
@@ -430,7 +552,9 @@ static int rel_hdrs_print(struct re_printf *pf, const struct call *call)
 static void a_provisional(struct call *call, const struct sip_msg *bmsg)
 {
 	bool insert = call->bt.mode == MODE_HTTP && call->url_bt[0];
-	struct mbuf *offer = NULL;
+	struct mbuf *offer = NULL, *gw_answer = NULL;
+	struct pl gw_sdp = PL_INIT;
+	struct pem_ctx pc = { call, bmsg };
 	struct body_view bv;
 	struct body_out bo;
 	struct pl early = PL_INIT;
@@ -449,6 +573,21 @@ static void a_provisional(struct call *call, const struct sip_msg *bmsg)
 	if (body_parse(&bv, bmsg))
 		memset(&bv, 0, sizeof(bv));
 
+	/* Gateway mode (clause 1.1.1.10): our SDP answer replaces the
+	 * callee's, once; the stream starts as it goes out. */
+	if (call->bt.mode == MODE_GATEWAY && !call->gw_answered) {
+		err = modegw_answer(call->bt_gw, &gw_answer);
+		if (err)
+			LOGW(SUB_SIP, "%s: gateway SDP answer: %m",
+			     evlog_call_id(call->cr), err);
+		else
+			pl_set_mbuf(&gw_sdp, gw_answer);
+	}
+	if (call->bt.mode == MODE_GATEWAY)
+		memset(&bv, 0, sizeof(bv));
+	if (pl_isset(&gw_sdp))
+		bv.session = gw_sdp;
+
 	if (call->bt.mode == MODE_AS && !modeas_offered(call->bt_as)) {
 		err = modeas_offer(call->bt_as, &offer);
 		if (err) {
@@ -466,6 +605,7 @@ static void a_provisional(struct call *call, const struct sip_msg *bmsg)
 
 	if (body_out_init(&bo, &bv.session, &early)) {
 		mem_deref(offer);
+		mem_deref(gw_answer);
 		return;
 	}
 
@@ -477,13 +617,16 @@ static void a_provisional(struct call *call, const struct sip_msg *bmsg)
 			  "%H"
 			  "%H"
 			  "%H"
+			  "%H"
 			  "%H",
 			  contact_a_print, call,
 			  modehttp_alertinfo_print,
 			  insert ? call->url_bt : NULL,
 			  rel_hdrs_print, call,
+			  pem_print, &pc,
 			  body_print, &bo);
 	mem_deref(offer);
+	mem_deref(gw_answer);
 	if (err) {
 		LOGW(SUB_SIP, "%s: %u to caller: %m",
 		     evlog_call_id(call->cr), bmsg->scode, err);
@@ -512,6 +655,16 @@ static void a_provisional(struct call *call, const struct sip_msg *bmsg)
 			    "\"resource\":%H,\"url\":%H,\"in\":\"%u\"",
 			    jsonw_str, call->bt.resid, jsonw_str,
 			    call->url_bt, bmsg->scode);
+	if (pl_isset(&gw_sdp)) {
+		call->gw_answered = true;
+		evlog_event(call->cr, "cmr-inserted",
+			    "\"dir\":\"bt\",\"mode\":\"gateway\","
+			    "\"resource\":%H,\"in\":\"%u\",\"rseq\":%u",
+			    jsonw_str, call->bt.resid, bmsg->scode,
+			    call->a_rseq);
+		(void)modegw_start(call->bt_gw, cmr_media(&call->bt),
+				   call->cr);
+	}
 	if (pl_isset(&early))
 		evlog_event(call->cr, "cmr-inserted",
 			    "\"dir\":\"bt\",\"mode\":\"as\","
@@ -961,8 +1114,19 @@ static void bleg_resp_handler(int err, const struct sip_msg *msg, void *arg)
 	}
 
 	if (msg->scode < 200) {
+		char *pem;
+
 		if (msg->scode == 100)
 			return;
+
+		/* RFC 5009: gated, inactive, sendonly, recvonly, sendrecv
+		 * from the callee are accepted and logged. */
+		pem = pem_values(msg);
+		if (pem && !call->ended)
+			evlog_event(call->cr, "p-early-media",
+				    "\"from\":\"callee\",\"code\":%u,"
+				    "\"values\":%H", msg->scode, jsonw_str, pem);
+		mem_deref(pem);
 
 		/* The callee's 100rel is ours to honour even when the call
 		 * is being torn down or another fork won. */
@@ -1028,9 +1192,13 @@ static int bleg_start(struct call *call, const char *target)
 			    bleg_resp_handler, b,
 			    "Allow: " ALLOW "\r\n"
 			    "Supported: 100rel%s\r\n"
+			    "%s"
 			    "%H"
 			    "%H",
 			    call->rt.as_possible ? ", early-session" : "",
+			    call->bt.mode != MODE_GATEWAY &&
+			    modegw_caller_supports(msg) ?
+			    "P-Early-Media: supported\r\n" : "",
 			    modehttp_alertinfo_print,
 			    insert ? call->url_rt : NULL,
 			    body_print, &call->a_body);
@@ -1061,6 +1229,199 @@ static int bleg_start(struct call *call, const char *target)
 }
 
 
+/* ---- gateway mode: the callee's SDP to the caller ---------------------- */
+
+static int contact_a_send(enum sip_transp tp, const struct sa *src,
+			  const struct sa *dst, struct mbuf *mb, void *arg)
+{
+	struct call *call = arg;
+	struct sip_contact contact;
+	(void)dst;
+
+	sip_contact_set(&contact, call->cuser_a, src, tp);
+
+	return mbuf_printf(mb, "%H", sip_contact_print, &contact);
+}
+
+
+static const char *gw_method(const struct call *call)
+{
+	return call->gw_use_update ? "UPDATE" : "INVITE";
+}
+
+
+static void gw_failed(struct call *call, uint16_t scode, const char *what)
+{
+	char why[96];
+
+	re_snprintf(why, sizeof(why), "%s to the caller failed (%u)", what,
+		    scode);
+	evlog_event(call->cr, call->gw_use_update ? "update-failed" :
+		    "reinvite-failed", "\"code\":%u", scode);
+	/* The caller's INVITE is still open after a failed UPDATE: it gets a
+	 * 500; a confirmed caller gets BYE; the callee gets BYE either way. */
+	call_end(call, 500, why);
+}
+
+
+static void gw_retry(void *arg)
+{
+	gw_offer_send(arg);
+}
+
+
+/* The caller's answer to our re-offer; when its media moved away from
+ * what the callee was given, the callee is re-INVITEd with it. */
+static void gw_breq_handler(int err, const struct sip_msg *msg, void *arg)
+{
+	struct bleg *b = arg;
+	struct call *call = b->leg.call;
+
+	if (!err && msg && msg->scode < 200)
+		return;
+
+	if (err || !msg || msg->scode >= 300) {
+		evlog_event(call->cr, "reinvite-callee-failed", "\"code\":%u",
+			    msg ? msg->scode : 0);
+		if (!call->ended)
+			call_end(call, 0, "re-INVITE to the callee failed");
+		else
+			call_try_free(call);
+		return;
+	}
+
+	if (b->leg.dlg)
+		(void)sip_drequestf(NULL, call->srv->sip, false, "ACK",
+				    b->leg.dlg, msg->cseq.num, NULL, NULL,
+				    NULL, NULL, "Content-Length: 0\r\n\r\n");
+	evlog_event(call->cr, "reinvite-callee-answered", "\"code\":%u",
+		    msg->scode);
+	if (call->ended)
+		call_try_free(call);
+}
+
+
+static void gw_media_check(struct call *call, const struct sip_msg *msg)
+{
+	struct body_view bv;
+	struct sa a0, a1;
+	int pt0, pt1;
+	struct bleg *b = call->winner;
+	int err;
+
+	memset(&bv, 0, sizeof(bv));
+	if (body_parse(&bv, msg) || !pl_isset(&bv.session) || !b)
+		return;
+
+	if (modegw_peek(&call->a_sdp, &a0, &pt0) ||
+	    modegw_peek(&bv.session, &a1, &pt1) ||
+	    (sa_cmp(&a0, &a1, SA_ALL) && pt0 == pt1))
+		return;
+
+	evlog_event(call->cr, "caller-media-changed", "\"from\":\"%J\","
+		    "\"to\":\"%J\",\"pt\":%d", &a0, &a1, pt1);
+
+	err = sip_drequestf(&call->gw_breq, call->srv->sip, true, "INVITE",
+			    b->leg.dlg, 0, NULL, contact_b_send,
+			    gw_breq_handler, b,
+			    "Content-Type: application/sdp\r\n"
+			    "Content-Length: %zu\r\n"
+			    "\r\n"
+			    "%r",
+			    bv.session.l, &bv.session);
+	if (err)
+		LOGW(SUB_SIP, "%s: re-INVITE to the callee: %m",
+		     evlog_call_id(call->cr), err);
+	else
+		evlog_event(call->cr, "reinvite-callee-sent", NULL);
+}
+
+
+static void gw_resp_handler(int err, const struct sip_msg *msg, void *arg)
+{
+	struct call *call = arg;
+
+	if (!err && msg && msg->scode < 200)
+		return;
+
+	if (call->ended) {
+		call_try_free(call);
+		return;
+	}
+
+	if (err || !msg) {
+		gw_failed(call, 408, gw_method(call));
+		return;
+	}
+
+	/* RFC 3261 14.1: glare; the caller owns the Call-ID, so we retry
+	 * after a random 0 to 2 s. */
+	if (msg->scode == 491 && call->gw_glare < 5) {
+		++call->gw_glare;
+		evlog_event(call->cr, "glare", "\"method\":\"%s\",\"try\":%u",
+			    gw_method(call), call->gw_glare);
+		tmr_start(&call->tmr_gw, rand_u32() % 2001, gw_retry, call);
+		return;
+	}
+
+	if (msg->scode >= 300) {
+		gw_failed(call, msg->scode, gw_method(call));
+		return;
+	}
+
+	if (call->gw_use_update) {
+		evlog_event(call->cr, "update-answered", "\"code\":%u",
+			    msg->scode);
+		a_ok(call, call->gw_ok, false);
+	}
+	else {
+		(void)sip_drequestf(NULL, call->srv->sip, false, "ACK",
+				    call->a.dlg, msg->cseq.num, NULL, NULL,
+				    NULL, NULL, "Content-Length: 0\r\n\r\n");
+		evlog_event(call->cr, "reinvite-answered", "\"code\":%u",
+			    msg->scode);
+	}
+
+	gw_media_check(call, msg);
+}
+
+
+/* Clause 1.1.1.10: the callee's SDP, as our next offer to the caller. */
+static void gw_offer_send(struct call *call)
+{
+	struct mbuf *offer = NULL;
+	int err;
+
+	if (call->ended || call->gw_req)
+		return;
+
+	err = modegw_reoffer(call->bt_gw, &call->gw_sdp, &offer);
+	if (err) {
+		gw_failed(call, 500, gw_method(call));
+		return;
+	}
+
+	err = sip_drequestf(&call->gw_req, call->srv->sip, true,
+			    gw_method(call), call->a.dlg, 0, NULL,
+			    contact_a_send, gw_resp_handler, call,
+			    "Allow: " ALLOW "\r\n"
+			    "Content-Type: application/sdp\r\n"
+			    "Content-Length: %zu\r\n"
+			    "\r\n"
+			    "%b",
+			    mbuf_get_left(offer), mbuf_buf(offer),
+			    mbuf_get_left(offer));
+	mem_deref(offer);
+	if (err) {
+		gw_failed(call, 500, gw_method(call));
+		return;
+	}
+
+	evlog_event(call->cr, call->gw_use_update ? "update-sent" :
+		    "reinvite-sent", "\"sdp\":\"callee\"");
+}
+
+
 /* ---- call end --------------------------------------------------------- */
 
 /*
@@ -1078,7 +1439,11 @@ static void call_end(struct call *call, uint16_t scode, const char *why)
 	call->ended = true;
 	tmr_cancel(&call->tmr);
 	tmr_cancel(&call->tmr_rel);
+	tmr_cancel(&call->tmr_gw);
 	streams_stop(call, why);
+	/* Pending offers of ours are abandoned, without callbacks. */
+	call->gw_req = mem_deref(call->gw_req);
+	call->gw_breq = mem_deref(call->gw_breq);
 
 	if (!call->final_sent)
 		a_final(call, scode ? scode : 500, reason_phrase(scode));
@@ -1155,6 +1520,10 @@ static void indialog(struct sipsrv *srv, struct leg *leg,
 				bleg_ack(call, call->winner, msg);
 			evlog_call_state(call->cr, "confirmed");
 			evlog_event(call->cr, "confirmed", NULL);
+			if (call->gw_reinvite_due) {
+				call->gw_reinvite_due = false;
+				gw_offer_send(call);
+			}
 		}
 		return;
 	}
@@ -1233,6 +1602,22 @@ static void cmr_choose(struct call *call, const struct subscriber *callee,
 	policy_choose_bt(&call->bt, callee, caller, call->msg, st != NULL);
 	policy_choose_rt(&call->rt, callee, caller, st != NULL);
 
+	/* Gateway mode answers the caller's offer: without a codec we can
+	 * stream there is no gateway mode, and never a broken SDP. */
+	if (call->bt.mode == MODE_GATEWAY) {
+		err = modegw_alloc(&call->bt_gw, st, &call->a_sdp);
+		if (err) {
+			call->bt.mode = MODE_HTTP;
+			call->bt.why = err == ENOENT ? "P-Early-Media: "
+				"supported, but the offer has no PCMU or PCMA "
+				"to stream to: http" : "gateway mode "
+				"unavailable (no RTP port): http";
+		}
+		call->gw_use_update = sip_msg_hdr_has_value(call->msg,
+							    SIP_HDR_ALLOW,
+							    "UPDATE");
+	}
+
 	/* The streams' ports are bound now so that the offers can name
 	 * them; nothing is sent before an answer. */
 	if (call->bt.mode == MODE_AS) {
@@ -1254,6 +1639,7 @@ static void cmr_choose(struct call *call, const struct subscriber *callee,
 	/* RFC 3262: a caller that requires 100rel gets reliable
 	 * provisionals; application server mode needs them (1.1.1.7). */
 	call->a_100rel = call->bt.mode == MODE_AS ||
+		call->bt.mode == MODE_GATEWAY ||
 		sip_msg_hdr_has_value(call->msg, SIP_HDR_REQUIRE, "100rel");
 	if (call->a_100rel)
 		call->a_rseq = 1 + rand_u32() % 0x7ffffff0;
@@ -1391,6 +1777,7 @@ static void invite_new(struct sipsrv *srv, const struct sip_msg *msg)
 	call->a_sdp = bv.session;
 	tmr_init(&call->tmr);
 	tmr_init(&call->tmr_rel);
+	tmr_init(&call->tmr_gw);
 	safe_user(call->cuser_a, sizeof(call->cuser_a), &msg->uri.user,
 		  "cmrlab");
 	safe_user(call->cuser_b, sizeof(call->cuser_b), &msg->from.uri.user,
@@ -1481,15 +1868,18 @@ bool b2bua_response(struct sipsrv *srv, const struct sip_msg *msg)
 		return false;
 
 	leg = leg_find(srv, msg);
-	if (!leg || leg->is_a)
+	if (!leg)
 		return false;
 
 	/* Still waiting for the caller's ACK with the answer: the callee
 	 * keeps retransmitting, which is right. */
-	if (((struct bleg *)(void *)leg)->ack_pending)
+	if (!leg->is_a && ((struct bleg *)(void *)leg)->ack_pending)
 		return true;
 
-	bleg_ack(leg->call, (struct bleg *)(void *)leg, NULL);
+	/* Our INVITE or re-INVITE on either leg: ACK its CSeq again. */
+	(void)sip_drequestf(NULL, srv->sip, false, "ACK", leg->dlg,
+			    msg->cseq.num, NULL, NULL, NULL, NULL,
+			    "Content-Length: 0\r\n\r\n");
 
 	return true;
 }

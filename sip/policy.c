@@ -3,8 +3,8 @@
  *
  * CONTRACT.md "Choosing the delivery mode": a profile may pin a
  * subscriber's mode; in auto the caller's INVITE (CMRBT) or the callee's
- * reliable 18x (CMRT) decides.  Until gateway mode exists, a choice that
- * would pick it falls back to HTTP mode, and the reason says so.
+ * reliable 18x (CMRT) decides.  A mode that cannot apply falls back to
+ * HTTP mode, and the reason says why.
  */
 #include <string.h>
 #include <re.h>
@@ -45,6 +45,11 @@ void policy_choose_bt(struct cmr_choice *c, const struct subscriber *callee,
 		      bool rtp)
 {
 	bool as_ok = modeas_caller_supports(invite);
+	bool pem = modegw_caller_supports(invite);
+	/* RFC 3261 8.2.2.3: a UAS may Require only what the UAC supports, and
+	 * gateway mode requires 100rel (clause 1.1.1.10). */
+	bool rel = sip_msg_hdr_has_value(invite, SIP_HDR_SUPPORTED, "100rel")
+		|| sip_msg_hdr_has_value(invite, SIP_HDR_REQUIRE, "100rel");
 	bool media = rtp && has_media(callee, DIR_BT, caller);
 
 	memset(c, 0, sizeof(*c));
@@ -75,7 +80,18 @@ void policy_choose_bt(struct cmr_choice *c, const struct subscriber *callee,
 		break;
 
 	case MODE_GATEWAY:
-		c->why = "profile pins mode gateway, not available yet: http";
+		if (pem && rel && media) {
+			c->mode = MODE_GATEWAY;
+			c->why = "profile pins mode gateway";
+		}
+		else {
+			c->why = !pem ? "profile pins mode gateway, but the "
+				"INVITE lacks P-Early-Media: supported: http" :
+				!rel ? "profile pins mode gateway, but the "
+				"INVITE does not support 100rel: http" :
+				"profile pins mode gateway, but the resource "
+				"has no audio to stream: http";
+		}
 		break;
 
 	case MODE_AUTO:
@@ -85,14 +101,19 @@ void policy_choose_bt(struct cmr_choice *c, const struct subscriber *callee,
 			c->why = "auto: INVITE supports early-session and "
 				"100rel";
 		}
+		else if (pem && rel && media) {
+			c->mode = MODE_GATEWAY;
+			c->why = "auto: INVITE has P-Early-Media: supported "
+				"and supports 100rel";
+		}
 		else if (as_ok)
 			c->why = "auto: INVITE supports early-session and "
-				"100rel, but the resource has no audio to "
-				"stream: http";
-		else if (sip_msg_xhdr_has_value(invite, "P-Early-Media",
-						"supported"))
-			c->why = "auto: INVITE has P-Early-Media: supported, "
-				"gateway mode not available yet: http";
+				"100rel, but there is no audio to stream: http";
+		else if (pem)
+			c->why = !rel ? "auto: INVITE has P-Early-Media: "
+				"supported but does not support 100rel: http" :
+				"auto: INVITE has P-Early-Media: supported, but "
+				"there is no audio to stream: http";
 		else
 			c->why = "auto: INVITE asks for neither early-session "
 				"nor P-Early-Media: http";

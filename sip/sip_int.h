@@ -95,6 +95,19 @@ void sipauth_challenge(struct sipsrv *srv, const struct sip_msg *msg,
 		       bool proxy, bool stale);
 int  sipauth_nonce(char *buf, size_t sz, uint32_t t);
 
+/* mode_gw.c: gateway mode, clauses 1.1.1.9 to 1.1.1.11 */
+struct gwmedia;
+
+int  modegw_alloc(struct gwmedia **gp, struct streamer *st,
+		  const struct pl *offer);
+int  modegw_answer(struct gwmedia *g, struct mbuf **mbp);
+int  modegw_reoffer(struct gwmedia *g, const struct pl *callee_sdp,
+		    struct mbuf **mbp);
+int  modegw_start(struct gwmedia *g, struct media *m, struct callrec *cr);
+void modegw_stop(struct gwmedia *g, struct callrec *cr, const char *why);
+bool modegw_caller_supports(const struct sip_msg *invite);
+int  modegw_peek(const struct pl *sdp, struct sa *addr, int *pt);
+
 /* rel100.c: RFC 3262 rules as pure functions */
 enum rel100_rseq { RSEQ_NEW, RSEQ_RETRANSMISSION, RSEQ_OUT_OF_ORDER };
 

@@ -179,7 +179,19 @@ static void test_policy_choice(void **state)
 	assert_int_equal(MODE_HTTP, c.mode);
 	mem_deref(msg);
 
+	/* Gateway mode needs P-Early-Media: supported and 100rel. */
+	msg = invite("P-Early-Media: supported\r\nSupported: 100rel\r\n");
+	policy_choose_bt(&c, bob, "alice", msg, true);
+	assert_int_equal(MODE_GATEWAY, c.mode);
+	policy_choose_bt(&c, bob, "alice", msg, false);
+	assert_int_equal(MODE_HTTP, c.mode);
+	assert_non_null(strstr(c.why, "no audio"));
+	mem_deref(msg);
+
 	msg = invite("P-Early-Media: supported\r\n");
+	policy_choose_bt(&c, bob, "alice", msg, true);
+	assert_int_equal(MODE_HTTP, c.mode);
+	assert_non_null(strstr(c.why, "100rel"));
 	policy_choose_bt(&c, bob, "alice", msg, false);
 	assert_int_equal(MODE_HTTP, c.mode);
 	assert_non_null(strstr(c.why, "P-Early-Media"));
