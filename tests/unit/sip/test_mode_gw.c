@@ -1,0 +1,244 @@
+/**
+ * @file test_mode_gw.c  Gateway mode's SDP: the answer to the caller's
+ *                       offer, the re-offer of the callee's SDP, and the
+ *                       offers it must refuse
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+#include <re.h>
+#include "sip/sip_int.h"
+#include "tests/unit/leakcheck.h"
+
+static struct streamer *st;
+
+
+static int setup(void **state)
+{
+	struct sa ip;
+	(void)state;
+
+	if (libre_init() || loop_init())
+		return -1;
+	sa_set_str(&ip, "127.0.0.1", 0);
+
+	if (streamer_alloc(&st, &ip, 31000, 31999))
+		return -1;
+
+	return 0;
+}
+
+
+/* The first use makes one-time allocations (libre's SDP tables, the
+ * streamer's first socket); the leak checks count from after it. */
+static char *answer_for(const char *offer, int *errp);
+
+static int warm_up(void **state)
+{
+	int err;
+	char *a;
+	(void)state;
+
+	a = answer_for("v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+		       "c=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+		       "m=audio 40000 RTP/AVP 0\r\n", &err);
+	mem_deref(a);
+
+	return err;
+}
+
+
+static int teardown(void **state)
+{
+	(void)state;
+
+	st = mem_deref(st);
+	loop_close();
+	libre_close();
+
+	return 0;
+}
+
+
+static struct pl plz(const char *s)
+{
+	struct pl pl;
+
+	pl_set_str(&pl, s);
+	return pl;
+}
+
+
+#define OFFER(m, extra) \
+	"v=0\r\no=alice 42 1 IN IP4 127.0.0.1\r\ns=-\r\n" \
+	"c=IN IP4 127.0.0.1\r\nt=0 0\r\n" m extra
+
+/* The answer as text, and the gateway object's stream port. */
+static char *answer_for(const char *offer, int *errp)
+{
+	struct gwmedia *g = NULL;
+	struct mbuf *mb = NULL;
+	struct pl o = plz(offer);
+	char *text = NULL;
+	int err;
+
+	err = modegw_alloc(&g, st, &o);
+	if (!err)
+		err = modegw_answer(g, &mb);
+	if (!err)
+		err = mbuf_strdup(mb, &text, mbuf_get_left(mb));
+
+	mem_deref(mb);
+	mem_deref(g);
+	*errp = err;
+
+	return text;
+}
+
+
+static void test_answer_picks_first_offered_codec(void **state)
+{
+	long mark = leakcheck_mark();
+	char *a;
+	int err;
+	(void)state;
+
+	/* PCMA offered first: the answer names PCMA only, at our address
+	 * and an even port of the streamer's range, sendonly. */
+	a = answer_for(OFFER("m=audio 40000 RTP/AVP 8 0\r\n", ""), &err);
+	assert_int_equal(0, err);
+	assert_non_null(strstr(a, "c=IN IP4 127.0.0.1\r\n"));
+	assert_non_null(strstr(a, " RTP/AVP 8\r\n"));
+	assert_null(strstr(a, "PCMU"));
+	assert_non_null(strstr(a, "a=sendonly"));
+	assert_non_null(strstr(a, "m=audio 31"));
+	mem_deref(a);
+
+	/* Other codecs around PCMU: PCMU, and only it. */
+	a = answer_for(OFFER("m=audio 40000 RTP/AVP 18 0 8 101\r\n",
+			     "a=rtpmap:18 G729/8000\r\n"
+			     "a=rtpmap:101 telephone-event/8000\r\n"), &err);
+	assert_int_equal(0, err);
+	assert_non_null(strstr(a, " RTP/AVP 0\r\n"));
+	assert_null(strstr(a, "G729"));
+	mem_deref(a);
+
+	leakcheck_assert(mark);
+}
+
+
+/* Offers gateway mode cannot serve: no SDP answer, never a broken one. */
+static void test_offers_refused(void **state)
+{
+	static const char *bad[] = {
+		OFFER("m=audio 40000 RTP/AVP 18\r\n",
+		      "a=rtpmap:18 G729/8000\r\n"),
+		OFFER("m=audio 0 RTP/AVP 0\r\n", ""),
+		OFFER("m=audio 40000 RTP/AVP 0\r\n", "a=sendonly\r\n"),
+		OFFER("m=audio 40000 RTP/AVP 0\r\n", "a=inactive\r\n"),
+		OFFER("m=video 40000 RTP/AVP 96\r\n", ""),
+		"v=0\r\nthis is not SDP\r\n",
+		"",
+	};
+	long mark = leakcheck_mark();
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int err;
+		char *a = answer_for(bad[i], &err);
+
+		if (!err)
+			fail_msg("offer %zu got an answer: %s", i, a);
+		mem_deref(a);
+	}
+
+	leakcheck_assert(mark);
+}
+
+
+/* RFC 3264 section 8: the callee's SDP goes out under our origin, the
+ * version one higher each time; the rest is the callee's, unchanged. */
+static void test_reoffer_keeps_origin(void **state)
+{
+	static const char callee[] =
+		"v=0\r\no=bob 7 7 IN IP4 10.0.0.9\r\ns=call\r\n"
+		"c=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+		"m=audio 17094 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n";
+	struct pl o = plz(OFFER("m=audio 40000 RTP/AVP 0 8\r\n", ""));
+	struct pl c = plz(callee);
+	struct gwmedia *g = NULL;
+	struct mbuf *ans = NULL, *re1 = NULL, *re2 = NULL;
+	char user[32], id[32], want[128], *t1 = NULL, *t2 = NULL;
+	unsigned long long ver;
+	long mark = leakcheck_mark();
+	const char *op;
+	(void)state;
+
+	assert_int_equal(0, modegw_alloc(&g, st, &o));
+	/* No re-offer before our answer fixed the origin. */
+	assert_int_equal(EINVAL, modegw_reoffer(g, &c, &re1));
+	assert_int_equal(0, modegw_answer(g, &ans));
+
+	op = strstr((const char *)ans->buf, "o=");
+	assert_non_null(op);
+	assert_int_equal(3, sscanf(op, "o=%31s %31s %llu", user, id, &ver));
+
+	assert_int_equal(0, modegw_reoffer(g, &c, &re1));
+	assert_int_equal(0, modegw_reoffer(g, &c, &re2));
+	assert_int_equal(0, mbuf_strdup(re1, &t1, mbuf_get_left(re1)));
+	assert_int_equal(0, mbuf_strdup(re2, &t2, mbuf_get_left(re2)));
+
+	re_snprintf(want, sizeof(want), "v=0\r\no=%s %s %llu IN IP4 127.0.0.1"
+		    "\r\ns=call\r\n", user, id, ver + 1);
+	assert_memory_equal(want, t1, strlen(want));
+	re_snprintf(want, sizeof(want), "o=%s %s %llu ", user, id, ver + 2);
+	assert_non_null(strstr(t2, want));
+	/* Everything after the origin is the callee's. */
+	assert_string_equal(strstr(callee, "\r\ns=call"),
+			    strstr(t1, "\r\ns=call"));
+
+	/* A callee SDP without an origin is refused, not patched. */
+	c = plz("v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 1 RTP/AVP 0\r\n");
+	mem_deref(re1);
+	re1 = NULL;
+	assert_int_equal(EBADMSG, modegw_reoffer(g, &c, &re1));
+
+	mem_deref(t1);
+	mem_deref(t2);
+	mem_deref(re1);
+	mem_deref(re2);
+	mem_deref(ans);
+	mem_deref(g);
+	leakcheck_assert(mark);
+}
+
+
+static void test_peek(void **state)
+{
+	struct pl o = plz(OFFER("m=audio 40010 RTP/AVP 8 0\r\n", ""));
+	struct sa a;
+	int pt;
+	(void)state;
+
+	assert_int_equal(0, modegw_peek(&o, &a, &pt));
+	assert_int_equal(40010, sa_port(&a));
+	assert_int_equal(8, pt);
+}
+
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_answer_picks_first_offered_codec,
+				       warm_up),
+		cmocka_unit_test(test_offers_refused),
+		cmocka_unit_test(test_reoffer_keeps_origin),
+		cmocka_unit_test(test_peek),
+	};
+
+	return cmocka_run_group_tests_name("sip/mode_gw", tests, setup,
+					   teardown);
+}
