@@ -27,11 +27,12 @@
  * Nothing here asserts a speed: the machines are shared and noisy, so the
  * figures are printed for people to read.  The benchmark stops every
  * stream and the child, frees what it allocated and exits 0.  A count the
- * port range or the descriptor limit cannot hold is skipped with a line
- * that says so; the exit status is 1 only when the benchmark could not
- * start (libraries, media, sinks) or a round's loop did not end.  A watchdog timer ends a round that
- * would not end, and alarm() ends the whole process as a last resort (the
- * child dies with it, PR_SET_PDEATHSIG).
+ * port range or the descriptor limit cannot hold, or whose streams cannot
+ * all get ports (another program may use the range), is not run, with a
+ * line that says so.  The exit status is 1 only when the benchmark could
+ * not start (libraries, media, sinks) or a round's loop did not end.  A
+ * watchdog timer ends such a round, and alarm() ends the whole process as
+ * a last resort (the child dies with it, PR_SET_PDEATHSIG).
  */
 #include <errno.h>
 #include <fcntl.h>
