@@ -486,7 +486,8 @@ static char *pem_values(const struct sip_msg *msg)
 /*
  * RFC 5009 toward the caller: in gateway mode our own authorisation,
  * "sendrecv" (clause 1.1.1.10), replaces whatever the callee sent; in the
- * other modes the callee's values travel on unchanged.
+ * other modes the callee's values travel on unchanged, to a caller whose
+ * INVITE said "P-Early-Media: supported".
  */
 static int pem_print(struct re_printf *pf, const struct pem_ctx *pc)
 {
@@ -495,6 +496,10 @@ static int pem_print(struct re_printf *pf, const struct pem_ctx *pc)
 
 	if (pc->call->bt.mode == MODE_GATEWAY)
 		return re_hprintf(pf, "P-Early-Media: sendrecv\r\n");
+
+	/* Only toward a caller that said it understands the header. */
+	if (!modegw_caller_supports(pc->call->msg))
+		return 0;
 
 	v = pem_values(pc->bmsg);
 	if (!v)

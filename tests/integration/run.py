@@ -2769,6 +2769,771 @@ def as_prack_never(t):
         callee.close()
 
 
+# ---- gateway mode (clauses 1.1.1.9 to 1.1.1.11, RFC 3960, RFC 5009) ------
+
+GW_ALLOW = "INVITE, ACK, BYE, CANCEL, PRACK, UPDATE"
+GW_ALLOW_NO_UPDATE = "INVITE, ACK, BYE, CANCEL, PRACK"
+CODEC = {0: "PCMU", 8: "PCMA", 18: "G729"}
+
+
+def gw_sdp(port, pts, version=1):
+    """An SDP of the calling party: its RTP receiver at 127.0.0.1:port,
+    the payload types pts in order of preference; version: the o= line's
+    sess-version (the offer is 1, a later answer 2)."""
+    lines = ["v=0", "o=alice 1 %d IN IP4 %s" % (version, HOST), "s=-",
+             "c=IN IP4 %s" % HOST, "t=0 0",
+             "m=audio %d RTP/AVP %s" % (port, " ".join(map(str, pts)))]
+    lines += ["a=rtpmap:%d %s/8000" % (p, CODEC[p]) for p in pts
+              if p in CODEC]
+    lines.append("a=sendrecv")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def sdp_origin(sdp, where):
+    """(username, sess-id, sess-version, the rest) of an SDP's o= line."""
+    text = sdp.decode("utf-8", "replace")
+    m = re.search(r"(?m)^o=(\S+) (\d+) (\d+) (IN IP4 \S+)\r?$", text)
+    check(m, "%s: no valid o= line in %r" % (where, text[:300]))
+    return m.group(1), m.group(2), int(m.group(3)), m.group(4)
+
+
+def pem_values(msg):
+    """The P-Early-Media parameters of a message, lower case, in order."""
+    return [v.strip().lower() for h in msg.all("p-early-media")
+            for v in h.split(",") if v.strip()]
+
+
+def via_branch(msg):
+    m = re.search(r";\s*branch=([^;,\s]+)", msg.get("via") or "")
+    return m.group(1) if m else None
+
+
+def only_sdp(msg, where):
+    """The one application/sdp session body of msg."""
+    parts = body_parts(msg)
+    info("%s: Content-Type %s, parts %s"
+         % (where, msg.get("content-type"), [(p[0], p[1]) for p in parts]))
+    check(len(parts) == 1 and parts[0][0] == "application/sdp" and
+          parts[0][1] in (None, "session"),
+          "%s: body parts %s, expected one application/sdp session body"
+          % (where, [(p[0], p[1]) for p in parts]))
+    return parts[0][2]
+
+
+class GwCaller(AsCaller):
+    """A calling party CMR client in gateway mode (clause 1.1.1.11): its
+    INVITE has "P-Early-Media: supported", "Supported: 100rel" (without
+    early-session) and an SDP offer toward the test's RTP receiver; it
+    PRACKs the reliable 18x without a body and answers the server's
+    UPDATE or re-INVITE itself.  Every message also carries its source
+    address (msg.src) and its arrival on the wall clock (msg.wall), the
+    clock of sipp's traces."""
+
+    def _run(self):
+        self.sock.settimeout(0.05)
+        while self.running:
+            try:
+                data, src = self.sock.recvfrom(70000)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            m = SipMsg(data)
+            m.src = src
+            m.wall = time.time()
+            with self.cv:
+                self.msgs.append((time.monotonic(), m))
+                self.cv.notify_all()
+
+    def invite(self, user, rtp_port, pts=(8, 0), pem="supported",
+               supported="100rel", allow=GW_ALLOW):
+        self.user = user
+        self.ruri = "sip:%s@%s:%d" % (user, HOST, self.srv.sip)
+        self.rtp_port = rtp_port
+        hdrs = ["Contact: <sip:alice@%s:%d>" % (HOST, self.port)]
+        if allow:
+            hdrs.append("Allow: " + allow)
+        if supported:
+            hdrs.append("Supported: " + supported)
+        if pem:
+            hdrs.append("P-Early-Media: " + pem)
+        hdrs.append("Content-Type: application/sdp")
+        t, self.branch = self._req("INVITE", self.ruri, 1, headers=hdrs,
+                                   body=gw_sdp(rtp_port, pts))
+        return t
+
+    def request_in(self, method, timeout, after=0, seen=()):
+        """(index, time, msg) of the next request method from the server
+        whose Via branch is not in seen (skips retransmissions)."""
+        return self.wait(lambda m: m.status is None and
+                         m.first.startswith(method + " ") and
+                         via_branch(m) not in seen, timeout, after,
+                         "%s request%s" % (method, " (a new one)"
+                                           if seen else ""))
+
+    def respond(self, req, code, reason, body=b""):
+        """A response to a request of the server, sent back to where it
+        came from; returns (monotonic, wall) of the send."""
+        lines = ["SIP/2.0 %d %s" % (code, reason)]
+        lines += ["Via: %s" % v for v in req.all("via")]
+        lines += ["From: %s" % req.get("from"), "To: %s" % req.get("to"),
+                  "Call-ID: %s" % req.get("call-id"),
+                  "CSeq: %s" % req.cseq()]
+        if code < 300:
+            lines.append("Contact: <sip:alice@%s:%d>" % (HOST, self.port))
+        if body:
+            lines.append("Content-Type: application/sdp")
+        lines.append("Content-Length: %d" % len(body))
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+        t, w = time.monotonic(), time.time()
+        self.sock.sendto(data, req.src)
+        return t, w
+
+    def requests(self, method, after=0):
+        with self.cv:
+            return [m for _, m in self.msgs[after:] if m.status is None
+                    and m.first.startswith(method + " ")]
+
+
+def gw_callee(t, srv, scenario="uas_gw_answer.xml", ring_ms=2000, pt=8,
+              hdr180="Subject: ringing"):
+    """A sipp callee registered as bob; uas_gw_answer.xml answers with its
+    own SDP (its media port, payload type pt) after ring_ms."""
+    keys = {"ring_ms": ring_ms}
+    if scenario == "uas_gw_answer.xml":
+        keys.update(pt=pt, hdr180=hdr180)
+    return as_callee(t, srv, scenario, **keys)
+
+
+def check_gw_18x(r18, offer_pts, pt, where):
+    """Clause 1.1.1.10: the provisional response to the caller carries an
+    SDP answer to its offer pointing at the streamer, P-Early-Media:
+    sendrecv, Require: 100rel and RSeq.  Returns (RSeq, the answer's
+    audio stream, its origin)."""
+    req = tags_of(r18.all("require"))
+    info("%s: %s, Require: %s, RSeq: %s, P-Early-Media: %s"
+         % (where, r18.first, ", ".join(r18.all("require")),
+            r18.get("rseq"), r18.all("p-early-media")))
+    check("100rel" in req, "%s: Require %r, expected 100rel"
+          % (where, r18.all("require")))
+    check("early-session" not in req, "%s: Require %r names early-session, "
+          "which the caller never offered" % (where, r18.all("require")))
+    rseq = (r18.get("rseq") or "").strip()
+    check(rseq.isdigit() and 1 <= int(rseq) < 2 ** 31,
+          "%s: RSeq %r, expected 1..2^31-1" % (where, rseq))
+    check(pem_values(r18) == ["sendrecv"], "%s: P-Early-Media %r, expected "
+          "exactly the server's own sendrecv" % (where,
+                                                 r18.all("p-early-media")))
+    check(contacts_of(r18), "%s: no Contact" % where)
+    check(not r18.all("alert-info"), "%s: Alert-Info %r in gateway mode"
+          % (where, r18.all("alert-info")))
+    sdp = only_sdp(r18, where)
+    m = sdp_media(sdp)
+    info("%s: answer c=%s m=audio %d pts %s a=%s"
+         % (where, m["addr"], m["port"], m["pts"], m["dir"]))
+    check(m["addr"] == HOST, "%s: answer address %s, expected the "
+          "server's %s" % (where, m["addr"], HOST))
+    check(m["port"] > 0, "%s: answer port %d" % (where, m["port"]))
+    check(m["pts"] and m["pts"][0] == pt, "%s: answer formats %s, expected "
+          "%d first (the first offered codec we stream; offer %s)"
+          % (where, m["pts"], pt, list(offer_pts)))
+    check(set(m["pts"]) <= set(offer_pts) & {0, 8}, "%s: answer formats %s "
+          "outside the offer %s or not PCMU/PCMA" % (where, m["pts"],
+                                                    list(offer_pts)))
+    check(m["dir"] in ("sendrecv", "sendonly"), "%s: answer direction %s, "
+          "yet the server sends" % (where, m["dir"]))
+    return int(rseq), m, sdp_origin(sdp, where)
+
+
+def check_gw_reoffer(req, cl, r18, o1, callee, callee_pt, method, where):
+    """The UPDATE or re-INVITE of clause 1.1.1.10: in the caller's dialog
+    (Call-ID, tags, its Contact), the callee's c= and m= in the SDP, our
+    o= line one version up (RFC 3264 section 8).  Returns the origin."""
+    info("%s: %s, CSeq %s, From %s, To %s" % (where, req.first, req.cseq(),
+                                              req.get("from"),
+                                              req.get("to")))
+    check(req.cseq().split()[-1:] == [method], "%s: CSeq %r"
+          % (where, req.cseq()))
+    check(req.get("call-id") == cl.call_id, "%s: Call-ID %r, the call's is "
+          "%r" % (where, req.get("call-id"), cl.call_id))
+    check(tag_param(req.get("from")) == tag_param(r18.get("to")),
+          "%s: From tag %r, the dialog's (the 18x's To tag) is %r"
+          % (where, tag_param(req.get("from")), tag_param(r18.get("to"))))
+    check(tag_param(req.get("to")) == cl.from_tag, "%s: To tag %r, the "
+          "caller's tag is %r" % (where, tag_param(req.get("to")),
+                                  cl.from_tag))
+    ruri = req.first.split()[1] if len(req.first.split()) > 1 else ""
+    check("@%s:%d" % (HOST, cl.port) in ruri, "%s: Request-URI %r, the "
+          "caller's Contact is sip:alice@%s:%d" % (where, ruri, HOST,
+                                                   cl.port))
+    sdp = only_sdp(req, where)
+    m = sdp_media(sdp)
+    info("%s: c=%s m=audio %d pts %s; o=%s"
+         % (where, m["addr"], m["port"], m["pts"],
+            " ".join(map(str, sdp_origin(sdp, where)))))
+    check(m["addr"] == HOST and m["port"] == callee.mport,
+          "%s: SDP names %s:%d, the callee's 200 named %s:%d"
+          % (where, m["addr"], m["port"], HOST, callee.mport))
+    check(m["pts"] == [callee_pt], "%s: formats %s, the callee's 200 had "
+          "[%d]" % (where, m["pts"], callee_pt))
+    o2 = sdp_origin(sdp, where)
+    check(o2[0] == o1[0] and o2[1] == o1[1] and o2[3] == o1[3],
+          "%s: o=%s, the server's 18x had o=%s: username, sess-id and "
+          "address must stay (RFC 3264 section 8)"
+          % (where, " ".join(map(str, o2)), " ".join(map(str, o1))))
+    return o2
+
+
+def check_gw_callee_side(callee, sink_port):
+    """What the callee saw: the caller's offer in the INVITE and never the
+    server's own P-Early-Media: sendrecv.  Returns the callee's trace."""
+    tr = sipp_trace(callee)
+    inv = [m for d, m, _ in tr if d == "<-" and m.first.startswith("INVITE")]
+    check(inv, "the callee's trace has no INVITE")
+    info("INVITE to the callee: P-Early-Media %r, Supported %r, Require %r"
+         % (inv[0].all("p-early-media"), inv[0].all("supported"),
+            inv[0].all("require")))
+    check("sendrecv" not in pem_values(inv[0]), "the INVITE to the callee "
+          "carries P-Early-Media %r" % inv[0].all("p-early-media"))
+    check(("m=audio %d " % sink_port).encode() in inv[0].body,
+          "the INVITE to the callee does not carry the caller's offer "
+          "(m=audio %d): %r" % (sink_port, inv[0].body[:300]))
+    return tr
+
+
+def wall_of(tr, d, pred):
+    w = [w for dd, m, w in tr if dd == d and pred(m)]
+    return w[0] if w else None
+
+
+def check_gw_events(rec, packets, seq, mode="gateway"):
+    """The API's account of the CMRBT direction of a gateway-mode call:
+    mode with its why, cmr-inserted, the stream's events, and the events
+    of seq in that order (only this direction's and the call's)."""
+    names = ev_names(rec.get("events", []))
+    info("API events: %s" % " ".join(names))
+    modes = events_of(rec, "mode", dir="bt")
+    info("mode bt: %r" % (modes[-1] if modes else None))
+    check(modes and modes[-1].get("mode") == mode and modes[-1].get("why"),
+          "API: mode events for bt: %r, expected the last one mode %r with "
+          "its why" % (modes, mode))
+    check(rec.get("mode_bt") == mode, "API: mode_bt %r, expected %s"
+          % (rec.get("mode_bt"), mode))
+    if mode == "gateway" and "cmr-inserted" in seq:
+        check(events_of(rec, "cmr-inserted", dir="bt", mode="gateway"),
+              "API: no cmr-inserted event with dir bt mode gateway: %r"
+              % events_of(rec, "cmr-inserted"))
+    if packets is not None:
+        started = events_of(rec, "rtp-started", dir="bt")
+        stopped = events_of(rec, "rtp-stopped", dir="bt")
+        check(started and stopped, "API: rtp-started %r, rtp-stopped %r "
+              "for bt" % (started, stopped))
+        check(len(started) == 1 and len(stopped) == 1, "API: %d "
+              "rtp-started and %d rtp-stopped events, expected one each"
+              % (len(started), len(stopped)))
+        check(stopped[0].get("packets") == packets, "API: rtp-stopped says "
+              "%r packets, %d arrived" % (stopped[0].get("packets"),
+                                          packets))
+    mine = [e.get("what") for e in rec.get("events", [])
+            if e.get("dir") in (None, "bt")]
+    check_events(mine, "API events (bt)", seq)
+    check(names[-1] == "ended", "API: last event %r" % names[-1])
+    check(rec.get("state") == "ended", "API: state %r" % rec.get("state"))
+
+
+def gw_early_media(cl, sink, pts, pt):
+    """INVITE, the reliable 18x with our answer, PRACK and its 200.
+    Returns (index of the 18x, its arrival, the 18x, the answer's audio,
+    its origin)."""
+    cl.invite("bob", sink.port, pts)
+    i, t18, r18 = cl.wait(reliable_18x, 5, what="reliable 18x")
+    rseq, ans, o1 = check_gw_18x(r18, pts, pt, "caller's %d" % r18.status)
+    _, cseq = cl.prack(r18, "%d 1 INVITE" % rseq)
+    _, _, pok = cl.response(cseq)
+    check(pok.status == 200, "PRACK answered %s" % pok.first)
+    return i, t18, r18, ans, o1
+
+
+def gw_update_call(t, pts=(8, 0), pt=8, callee_pt=8, ring_ms=2000,
+                   hdr180="Subject: ringing", glare=False):
+    """Clause 1.1.1.10 with a caller that allows UPDATE: early media from
+    the 18x until the callee's 200, then the UPDATE with the callee's SDP
+    in the early dialog, its 200, and only then the 200 (INVITE) without
+    SDP; ACK and BYE.  glare: the first UPDATE is answered 491 and the
+    server must retry after 0 to 2 s (RFC 3261 section 14.1).  Returns
+    (server, call record, figures)."""
+    srv = t.server()
+    callee = gw_callee(t, srv, ring_ms=ring_ms, pt=callee_pt, hdr180=hdr180)
+    sink = RtpSink()
+    cl = GwCaller(srv)
+    fig = {}
+    try:
+        i, t18, r18, ans, o1 = gw_early_media(cl, sink, pts, pt)
+        j, t_upd, upd = cl.request_in("UPDATE", ring_ms / 1000.0 + 5, i)
+        fin = [m for _, m in cl.msgs[i:j] if m.status and m.status >= 200
+               and m.cseq() == "1 INVITE"]
+        check(not fin, "the caller got %s before the UPDATE" % fin)
+        o2 = check_gw_reoffer(upd, cl, r18, o1, callee, callee_pt,
+                              "UPDATE", "UPDATE")
+        check(o2[2] == o1[2] + 1, "UPDATE: o= version %d, the 18x had %d: "
+              "expected one up (RFC 3264 section 8)" % (o2[2], o1[2]))
+        first_upd, upd_wall = upd, upd.wall
+        if glare:
+            t491, _ = cl.respond(upd, 491, "Request Pending")
+            j, t_upd2, upd = cl.request_in("UPDATE", 4, j,
+                                           seen=(via_branch(upd),))
+            fig["glare_retry_ms"] = (t_upd2 - t491) * 1000
+            info("glare: second UPDATE %.0f ms after the 491 (RFC 3261 "
+                 "14.1: 0..2000 ms), CSeq %s then %s"
+                 % (fig["glare_retry_ms"], first_upd.cseq(), upd.cseq()))
+            check(0 <= t_upd2 - t491 <= 2.25, "glare: the UPDATE came "
+                  "again %.0f ms after the 491, expected within 0..2 s"
+                  % fig["glare_retry_ms"])
+            check(int(upd.cseq().split()[0]) >
+                  int(first_upd.cseq().split()[0]),
+                  "glare: retried UPDATE CSeq %s, the first was %s"
+                  % (upd.cseq(), first_upd.cseq()))
+            o3 = check_gw_reoffer(upd, cl, r18, o1, callee, callee_pt,
+                                  "UPDATE", "retried UPDATE")
+            info("retried UPDATE: o= version %d (18x %d, first UPDATE %d)"
+                 % (o3[2], o1[2], o2[2]))
+            check(o3[2] in (o1[2] + 1, o2[2] + 1), "retried UPDATE: o= "
+                  "version %d after %d and %d" % (o3[2], o1[2], o2[2]))
+            fin = [m for _, m in cl.msgs if m.status and m.status >= 200
+                   and m.cseq() == "1 INVITE"]
+            check(not fin, "the caller got %s while the UPDATE was in "
+                  "glare" % fin)
+        t_u200, _ = cl.respond(upd, 200, "OK",
+                               gw_sdp(sink.port, [callee_pt], 2))
+        k, t_fin, fin = cl.response("1 INVITE", 5, j)
+        check(fin.status == 200, "the INVITE ended %s, expected 200"
+              % fin.first)
+        info("200 (INVITE): Content-Type %r, Content-Length %r, %d body "
+             "bytes" % (fin.get("content-type"), fin.get("content-length"),
+                        len(fin.body)))
+        check(not fin.body and (fin.get("content-length") or "0").strip()
+              == "0", "the 200 (INVITE) carries a body: %r" % fin.body[:200])
+        check(tag_param(fin.get("to")) == tag_param(r18.get("to")),
+              "the 200's To tag %r differs from the 18x's %r"
+              % (tag_param(fin.get("to")), tag_param(r18.get("to"))))
+        again = [m for m in cl.requests("UPDATE", j + 1)
+                 if via_branch(m) != via_branch(upd)]
+        check(not again, "another UPDATE came after the answered one")
+        cl.ack(fin)
+        fig["stop_ms"] = rtp_stopped(sink, t_upd, "ringback (relative to "
+                                     "the UPDATE)") * 1000
+        pkts = sink.packets()
+        st = rtp_analyse(pkts, pt, "gateway ringback",
+                         src=(ans["addr"], ans["port"]))
+        check(ans["port"] != callee.mport, "the 18x's answer names the "
+              "callee's port %d" % callee.mport)
+        fig["rate"] = st["rate"]
+        fig["first_ms"] = (pkts[0][0] - t18) * 1000
+        fig["final_after_u200_ms"] = (t_fin - t_u200) * 1000
+        last_wall = pkts[-1][1]
+        time.sleep(0.3)
+        late = [p for p in sink.packets() if p[0] > t_fin]
+        check(not late, "%d RTP packets after the 200 (INVITE)" % len(late))
+        cl.bye()
+    finally:
+        cl.close()
+        sink.close()
+    callee_done(callee)
+    tr = check_gw_callee_side(callee, sink.port)
+    ok_wall = wall_of(tr, "->", lambda m: m.status == 200 and
+                      m.cseq().endswith(" INVITE"))
+    check(wall_of(tr, "<-", lambda m: m.first.startswith("ACK ")),
+          "the callee got no ACK")
+    check(ok_wall, "the callee's trace has no 200 (INVITE)")
+    fig["update_after_200_ms"] = (upd_wall - ok_wall) * 1000
+    fig["stop_after_callee_200_ms"] = (last_wall - ok_wall) * 1000
+    info("figures: first RTP %.0f ms after the 18x; %.1f packets/s; last "
+         "RTP %+.0f ms from the callee's 200 and %+.0f ms from the UPDATE's "
+         "arrival; UPDATE %.0f ms after the callee's 200; 200 (INVITE) "
+         "%.0f ms after our 200 (UPDATE)"
+         % (fig["first_ms"], fig["rate"], fig["stop_after_callee_200_ms"],
+            fig["stop_ms"], fig["update_after_200_ms"],
+            fig["final_after_u200_ms"]))
+    check(fig["stop_after_callee_200_ms"] <= STOP_LIMIT * 1000,
+          "the last RTP packet came %.0f ms after the callee sent its 200"
+          % fig["stop_after_callee_200_ms"])
+    rec = call_of(srv, cl.call_id)
+    check_gw_events(rec, st["n"], ["mode", "cmr-inserted", "rtp-started",
+                                   "rtp-stopped", "update-sent",
+                                   "update-answered", "answered", "ended"])
+    sent = events_of(rec, "update-sent")
+    check(len(sent) == (2 if glare else 1), "API: %d update-sent events, "
+          "expected %d" % (len(sent), 2 if glare else 1))
+    ua = events_of(rec, "update-answered")
+    check(ua and ua[-1].get("code") == 200, "API: update-answered %r, "
+          "expected code 200" % ua)
+    return srv, rec, fig
+
+
+@test
+def gw_ringback_update(t):
+    """Gateway mode (clause 1.1.1.10): P-Early-Media: supported and 100rel
+    from the caller, offer PCMA then PCMU; the reliable 180 carries our
+    PCMA answer and P-Early-Media: sendrecv, RTP flows to the offered
+    port; on the callee's 200 the stream stops, the UPDATE carries the
+    callee's SDP under our o= line, and the 200 without SDP follows its
+    200; ACK, BYE, events."""
+    gw_update_call(t, pts=(8, 0), pt=8, callee_pt=8)
+
+
+@test
+def gw_ringback_pcmu(t):
+    """The first offered codec we stream decides: an offer of G.729, PCMU,
+    PCMA gets a PCMU answer and PCMU packets."""
+    gw_update_call(t, pts=(18, 0, 8), pt=0, callee_pt=0)
+
+
+@test
+def gw_reinvite_no_update(t):
+    """The caller's Allow lacks UPDATE: the 200 (INVITE) without SDP comes
+    first, and after the caller's ACK a re-INVITE in the same dialog
+    carries the callee's SDP; its 200 gets an ACK; the call goes on."""
+    srv = t.server()
+    callee = gw_callee(t, srv, ring_ms=2000, pt=8)
+    sink = RtpSink()
+    cl = GwCaller(srv)
+    try:
+        cl.invite("bob", sink.port, (8, 0), allow=GW_ALLOW_NO_UPDATE)
+        i, t18, r18 = cl.wait(reliable_18x, 5, what="reliable 18x")
+        rseq, ans, o1 = check_gw_18x(r18, (8, 0), 8, "caller's %d"
+                                     % r18.status)
+        _, cseq = cl.prack(r18, "%d 1 INVITE" % rseq)
+        _, _, pok = cl.response(cseq)
+        check(pok.status == 200, "PRACK answered %s" % pok.first)
+        k, t_fin, fin = cl.response("1 INVITE", 7, i)
+        check(fin.status == 200, "the INVITE ended %s" % fin.first)
+        check(not cl.requests("UPDATE"), "an UPDATE came to a caller "
+              "whose Allow lacks it")
+        check(not fin.body, "the 200 (INVITE) carries a body: %r"
+              % fin.body[:200])
+        early = cl.requests("INVITE")
+        check(not early, "a re-INVITE came before the 200 (INVITE) was "
+              "ACKed")
+        t_ack = time.monotonic()
+        cl.ack(fin)
+        j, t_re, reinv = cl.request_in("INVITE", 3, k)
+        info("re-INVITE %.0f ms after our ACK" % ((t_re - t_ack) * 1000))
+        check(t_re >= t_ack, "the re-INVITE came %.0f ms before our ACK "
+              "of the 200 (RFC 3261 section 14.1)"
+              % ((t_ack - t_re) * 1000))
+        o2 = check_gw_reoffer(reinv, cl, r18, o1, callee, 8, "INVITE",
+                              "re-INVITE")
+        check(o2[2] == o1[2] + 1, "re-INVITE: o= version %d, the 18x had "
+              "%d: expected one up (RFC 3264 section 8)" % (o2[2], o1[2]))
+        cl.respond(reinv, 200, "OK", gw_sdp(sink.port, [8], 2))
+        rcseq = reinv.cseq().split()[0]
+        _, t_rack, rack = cl.wait(lambda m: m.status is None and
+                                  m.first.startswith("ACK ") and
+                                  m.cseq() == "%s ACK" % rcseq, 2, j,
+                                  "ACK of the re-INVITE's 200")
+        check(tag_param(rack.get("from")) == tag_param(r18.get("to")),
+              "ACK of the re-INVITE: From tag %r" % tag_param(rack.get(
+                  "from")))
+        stop = rtp_stopped(sink, t_fin, "ringback (relative to the 200)")
+        st = rtp_analyse(sink.packets(), 8, "gateway ringback",
+                         src=(ans["addr"], ans["port"]))
+        late = [p for p in sink.packets() if p[0] > t_fin + STOP_LIMIT]
+        check(not late, "RTP after the 200")
+        time.sleep(0.3)
+        cl.bye()
+    finally:
+        cl.close()
+        sink.close()
+    callee_done(callee)
+    check_gw_callee_side(callee, sink.port)
+    info("figures: %.1f packets/s, stop %+.0f ms from the 200 (INVITE)"
+         % (st["rate"], stop * 1000))
+    rec = call_of(srv, cl.call_id)
+    check_gw_events(rec, st["n"], ["mode", "cmr-inserted", "rtp-started",
+                                   "rtp-stopped", "answered",
+                                   "reinvite-sent", "reinvite-answered",
+                                   "ended"])
+    check(not events_of(rec, "update-sent"), "API: update-sent without "
+          "UPDATE in the caller's Allow")
+
+
+@test
+def gw_busy_early_media(t):
+    """The callee's 486 during early media: the stream stops and the
+    caller gets the 486, no UPDATE."""
+    srv = t.server()
+    callee = gw_callee(t, srv, "uas_ring_busy.xml", ring_ms=1500)
+    sink = RtpSink()
+    cl = GwCaller(srv)
+    try:
+        i, _, r18, ans, _ = gw_early_media(cl, sink, (8, 0), 8)
+        _, t_fin, fin = cl.response("1 INVITE", 5, i)
+        check(fin.status == 486, "the INVITE ended %s, expected 486"
+              % fin.first)
+        cl.ack_error(fin)
+        rtp_stopped(sink, t_fin, "ringback, 486")
+        st = rtp_analyse(sink.packets(), 8, "ringback, 486",
+                         src=(ans["addr"], ans["port"]))
+        check(not cl.requests("UPDATE") and not cl.requests("INVITE"),
+              "an UPDATE or re-INVITE came for a rejected call")
+    finally:
+        cl.close()
+        sink.close()
+    callee_done(callee)
+    check_gw_events(call_of(srv, cl.call_id), st["n"],
+                    ["mode", "cmr-inserted", "rtp-started", "rtp-stopped",
+                     "rejected", "ended"])
+
+
+@test
+def gw_unsupported_codec(t):
+    """P-Early-Media: supported with a G.729-only offer: no gateway mode
+    (nothing to stream in), so no SDP answer from us and no P-Early-Media:
+    sendrecv in the 18x, HTTP mode's Alert-Info instead; the 200 carries
+    the callee's SDP."""
+    srv = t.server()
+    callee = gw_callee(t, srv, ring_ms=1000, pt=18)
+    sink = RtpSink()
+    cl = GwCaller(srv)
+    try:
+        cl.invite("bob", sink.port, (18,))
+        i, _, r18 = cl.wait(lambda m: m.status in (180, 183) and
+                            m.cseq() == "1 INVITE", 5, what="18x")
+        info("caller's %d: Require %r, RSeq %r, P-Early-Media %r, "
+             "Alert-Info %r, Content-Type %r"
+             % (r18.status, r18.all("require"), r18.get("rseq"),
+                r18.all("p-early-media"), r18.all("alert-info"),
+                r18.get("content-type")))
+        check(not body_parts(r18), "the 18x carries a body: %r"
+              % r18.body[:300])
+        check("sendrecv" not in pem_values(r18), "the 18x carries "
+              "P-Early-Media %r without gateway mode"
+              % r18.all("p-early-media"))
+        check(any("/r/" in a for a in r18.all("alert-info")),
+              "the 18x has no Alert-Info URL (HTTP mode): %r"
+              % r18.all("alert-info"))
+        if r18.get("rseq"):
+            _, cseq = cl.prack(r18, "%s 1 INVITE" % r18.get("rseq").strip())
+            _, _, pok = cl.response(cseq)
+            check(pok.status == 200, "PRACK answered %s" % pok.first)
+        _, t_fin, fin = cl.response("1 INVITE", 5, i)
+        check(fin.status == 200, "the INVITE ended %s" % fin.first)
+        m = sdp_media(only_sdp(fin, "200 (INVITE)"))
+        check(m["port"] == callee.mport and m["pts"] == [18],
+              "the 200 names m=audio %d %s, the callee's was %d [18]"
+              % (m["port"], m["pts"], callee.mport))
+        cl.ack(fin)
+        time.sleep(0.5)
+        check(not sink.packets(), "%d RTP packets arrived without gateway "
+              "mode" % len(sink.packets()))
+        check(not cl.requests("UPDATE") and not cl.requests("INVITE"),
+              "an UPDATE or re-INVITE came without gateway mode")
+        cl.bye()
+    finally:
+        cl.close()
+        sink.close()
+    callee_done(callee)
+    rec = call_of(srv, cl.call_id)
+    check_gw_events(rec, None, ["mode", "cmr-inserted", "answered",
+                                "ended"], mode="http")
+    check(not events_of(rec, "rtp-started"), "API: rtp-started")
+
+
+@test
+def gw_cancel_before_18x(t):
+    """CANCEL in gateway mode before any 18x: 200 and 487, no RTP, the
+    callee gets the CANCEL."""
+    srv = t.server()
+    callee = gw_callee(t, srv, "uas_gw_cancel_early.xml")
+    sink = RtpSink()
+    cl = GwCaller(srv)
+    try:
+        cl.invite("bob", sink.port, (8, 0))
+        i, _, _ = cl.response("1 INVITE", 3, final=False)
+        time.sleep(0.5)
+        cl.cancel()
+        _, _, c200 = cl.response("1 CANCEL")
+        check(c200.status == 200, "CANCEL answered %s" % c200.first)
+        _, _, fin = cl.response("1 INVITE", 3, i)
+        check(fin.status == 487, "the INVITE ended %s, expected 487"
+              % fin.first)
+        cl.ack_error(fin)
+        time.sleep(0.5)
+        got18 = [m for _, m in cl.msgs if m.status in (180, 183)]
+        check(not got18, "an 18x reached the caller: %s" % got18)
+        check(not sink.packets(), "%d RTP packets before any 18x"
+              % len(sink.packets()))
+    finally:
+        cl.close()
+        sink.close()
+    callee_done(callee)
+    check(any(d == "<-" and m.first.startswith("CANCEL ")
+              for d, m, _ in sipp_trace(callee)), "the callee got no CANCEL")
+    rec = call_of(srv, cl.call_id)
+    check_gw_events(rec, None, ["mode", "cancelled", "ended"])
+    check(not events_of(rec, "rtp-started"), "API: rtp-started")
+    info("cmr-inserted events: %r" % events_of(rec, "cmr-inserted"))
+
+
+@test
+def gw_cancel_early_media(t):
+    """CANCEL while the gateway-mode ringback streams: 200 (CANCEL) and
+    487, the stream stops at once, the callee gets the CANCEL."""
+    srv = t.server()
+    callee = gw_callee(t, srv, "uas_ring_cancel.xml")
+    sink = RtpSink()
+    cl = GwCaller(srv)
+    try:
+        i, _, _, ans, _ = gw_early_media(cl, sink, (8, 0), 8)
+        time.sleep(1.5)
+        check(len(sink.packets()) > 40, "only %d RTP packets in 1.5 s "
+              "before the CANCEL" % len(sink.packets()))
+        cl.cancel()
+        _, t_c, c200 = cl.response("1 CANCEL")
+        check(c200.status == 200, "CANCEL answered %s" % c200.first)
+        _, t_fin, fin = cl.response("1 INVITE", 3, i)
+        check(fin.status == 487, "the INVITE ended %s, expected 487"
+              % fin.first)
+        cl.ack_error(fin)
+        rtp_stopped(sink, t_c, "ringback, CANCEL")
+        st = rtp_analyse(sink.packets(), 8, "ringback, CANCEL",
+                         src=(ans["addr"], ans["port"]))
+    finally:
+        cl.close()
+        sink.close()
+    callee_done(callee)
+    check(any(d == "<-" and m.first.startswith("CANCEL ")
+              for d, m, _ in sipp_trace(callee)), "the callee got no CANCEL")
+    rec = call_of(srv, cl.call_id)
+    check_gw_events(rec, st["n"], ["mode", "cmr-inserted", "rtp-started",
+                                   "cancelled", "ended"])
+    check_events(ev_names(rec.get("events", [])), "API events",
+                 ["rtp-started", "rtp-stopped", "ended"])
+
+
+def gw_update_refused(t, code, reason):
+    """The caller answers the UPDATE with an error: the server ends both
+    legs: BYE to the callee (after its ACK), a 5xx to the caller's
+    still-pending INVITE, no BYE toward the caller's early dialog."""
+    srv = t.server()
+    callee = gw_callee(t, srv, ring_ms=1500, pt=8)
+    sink = RtpSink()
+    cl = GwCaller(srv)
+    try:
+        i, _, r18, ans, o1 = gw_early_media(cl, sink, (8, 0), 8)
+        j, t_upd, upd = cl.request_in("UPDATE", 6, i)
+        check_gw_reoffer(upd, cl, r18, o1, callee, 8, "UPDATE", "UPDATE")
+        t_err, _ = cl.respond(upd, code, reason)
+        k, t_fin, fin = cl.response("1 INVITE", 5, j)
+        info("after our %d to the UPDATE the INVITE ended %s (%s), %.0f ms "
+             "later" % (code, fin.first, fin.get("reason"),
+                        (t_fin - t_err) * 1000))
+        check(500 <= fin.status < 600, "after a %d to the UPDATE the "
+              "INVITE ended %s, expected a 5xx" % (code, fin.first))
+        cl.ack_error(fin)
+        time.sleep(0.7)
+        again = [m for m in cl.requests("UPDATE", j + 1)
+                 if via_branch(m) != via_branch(upd)]
+        check(not again, "the server sent the UPDATE again after %d" % code)
+        check(not cl.requests("BYE"), "a BYE came to the caller's early "
+              "dialog")
+        ok = [m for _, m in cl.msgs if m.status == 200 and
+              m.cseq() == "1 INVITE"]
+        check(not ok, "the caller got a 200 (INVITE)")
+        rtp_stopped(sink, t_upd, "ringback (relative to the UPDATE)")
+        st = rtp_analyse(sink.packets(), 8, "gateway ringback",
+                         src=(ans["addr"], ans["port"]))
+    finally:
+        cl.close()
+        sink.close()
+    callee_done(callee)
+    tr = sipp_trace(callee)
+    check(any(d == "<-" and m.first.startswith("BYE ") for d, m, _ in tr),
+          "the callee got no BYE")
+    rec = call_of(srv, cl.call_id)
+    check_gw_events(rec, st["n"], ["mode", "cmr-inserted", "rtp-started",
+                                   "rtp-stopped", "update-sent",
+                                   "update-failed", "ended"])
+    uf = events_of(rec, "update-failed")
+    check(uf[0].get("code") == code, "API: update-failed %r, expected code "
+          "%d" % (uf, code))
+
+
+@test
+def gw_update_500(t):
+    """The caller answers the UPDATE with 500: both legs end cleanly."""
+    gw_update_refused(t, 500, "Server Internal Error")
+
+
+@test
+def gw_update_488(t):
+    """The caller answers the UPDATE with 488: both legs end cleanly."""
+    gw_update_refused(t, 488, "Not Acceptable Here")
+
+
+@test
+def gw_update_glare(t):
+    """The caller answers the first UPDATE with 491: the server retries
+    after 0 to 2 s (RFC 3261 section 14.1, the caller owns the Call-ID);
+    the retry is answered 200 and the call completes."""
+    srv, rec, fig = gw_update_call(t, glare=True)
+    g = events_of(rec, "glare")
+    info("glare events: %r" % g)
+
+
+def pem_events(rec, value):
+    """Events of a call that mention P-Early-Media and value."""
+    return [e for e in rec.get("events", [])
+            if "p-early-media" in json.dumps(e).lower() and
+            value in json.dumps(e).lower()]
+
+
+@test
+def gw_pem_from_callee_http(t):
+    """A callee's 180 with P-Early-Media: inactive in an HTTP-mode call
+    (no P-Early-Media: supported from the caller): an event records it,
+    the call completes, the server stays up."""
+    srv = t.server()
+    callee = gw_callee(t, srv, ring_ms=800, pt=0,
+                       hdr180="P-Early-Media: inactive")
+    sink = RtpSink()
+    cl = GwCaller(srv)
+    try:
+        cl.invite("bob", sink.port, (0,), pem=None, supported=None)
+        i, _, r18 = cl.wait(lambda m: m.status == 180, 5, what="180")
+        info("caller's 180: P-Early-Media %r, Alert-Info %r, RSeq %r"
+             % (r18.all("p-early-media"), r18.all("alert-info"),
+                r18.get("rseq")))
+        check("sendrecv" not in pem_values(r18), "the 180 carries "
+              "P-Early-Media %r" % r18.all("p-early-media"))
+        _, _, fin = cl.response("1 INVITE", 5, i)
+        check(fin.status == 200, "the INVITE ended %s" % fin.first)
+        cl.ack(fin)
+        time.sleep(0.2)
+        cl.bye()
+    finally:
+        cl.close()
+        sink.close()
+    callee_done(callee)
+    check(srv.alive(), "the server is gone")
+    rec = call_of(srv, cl.call_id)
+    info("API events: %s" % " ".join(ev_names(rec.get("events", []))))
+    pe = pem_events(rec, "inactive")
+    info("P-Early-Media events: %r" % pe)
+    check(pe, "API: no event mentions the callee's P-Early-Media: inactive")
+    check(rec.get("mode_bt") == "http", "mode_bt %r" % rec.get("mode_bt"))
+
+
+@test
+def gw_pem_from_callee_gateway(t):
+    """A callee's 180 with P-Early-Media: gated in a gateway-mode call:
+    the caller's 18x carries exactly the server's own sendrecv, the
+    INVITE to the callee not the server's sendrecv; the call completes."""
+    srv, rec, _ = gw_update_call(t, ring_ms=1500,
+                                 hdr180="P-Early-Media: gated")
+    info("P-Early-Media events: %r" % pem_events(rec, "gated"))
+
+
 # ---- the runner ------------------------------------------------------------
 
 class Ctx:
