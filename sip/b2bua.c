@@ -25,7 +25,7 @@
 #include <re.h>
 #include "sip/sip_int.h"
 
-#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK"
+#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE"
 
 enum { MAX_TARGETS = 8 };
 
@@ -49,6 +49,7 @@ struct bleg {
 	bool answered;            /* its 2xx arrived: a confirmed dialog */
 	bool gone;                /* it sent BYE, or we did */
 	bool early;               /* early dialog made from a reliable 1xx */
+	struct oa oa;             /* session offer/answer on this leg */
 	uint32_t rseq;            /* RSeq of the last reliable 1xx PRACKed */
 	struct sip_request *prack;/* our pending PRACK */
 };
@@ -69,6 +70,7 @@ struct call {
 	struct bleg *winner;
 	struct cmr_choice bt, rt;
 	struct pl a_sdp;          /* the caller's session SDP, in msg */
+	struct oa oa_a;           /* session offer/answer on the A-leg */
 	struct body_out a_body;   /* ... as the B-legs' INVITE body */
 	char url_bt[256];
 	char url_rt[256];
@@ -366,6 +368,13 @@ static void a_ok(struct call *call, const struct sip_msg *bmsg,
 	const struct sip_msg *body = with_sdp ? bmsg : NULL;
 	int err;
 
+	if (body_len(body)) {
+		if (call->oa_a.st == OA_REMOTE_OFFER)
+			(void)oa_local_answer(&call->oa_a);
+		else if (call->oa_a.st == OA_IDLE && !call->oa_a.done)
+			(void)oa_local_offer(&call->oa_a);  /* late offer */
+	}
+
 	tmr_cancel(&call->tmr_rel);
 	call->rel = mem_deref(call->rel);
 
@@ -639,6 +648,10 @@ static void a_provisional(struct call *call, const struct sip_msg *bmsg)
 	}
 
 	if (call->a_100rel) {
+		/* An answer in a reliable 1xx completes the exchange (RFC
+		 * 3262 section 5). */
+		if (pl_isset(&bv.session) && call->oa_a.st == OA_REMOTE_OFFER)
+			(void)oa_local_answer(&call->oa_a);
 		call->rel_sdp = pl_isset(&bv.session) || pl_isset(&early);
 		call->rel_start = loop_now_ms();
 		call->rel_txc = 0;
@@ -769,6 +782,8 @@ static void bleg_ack(struct call *call, struct bleg *b,
 	int err;
 
 	b->ack_pending = false;
+	if (body_len(body) && b->oa.st == OA_REMOTE_OFFER)
+		(void)oa_local_answer(&b->oa);
 	err = sip_drequestf(NULL, call->srv->sip, false, "ACK", b->leg.dlg,
 			    b->ok_cseq, NULL, NULL, NULL, NULL,
 			    "%H"
@@ -927,6 +942,12 @@ static void bleg_2xx(struct call *call, struct bleg *b,
 
 	b->answered = true;
 	b->ok_cseq = msg->cseq.num;
+	if (body_len(msg)) {
+		if (b->oa.st == OA_LOCAL_OFFER)
+			(void)oa_remote_answer(&b->oa);
+		else if (b->oa.st == OA_IDLE && !b->oa.done)
+			(void)oa_remote_offer(&b->oa);   /* late offer */
+	}
 
 	/* Clause 1.1.1.7, CMRT: the call is answered, the ringtone stops. */
 	if (call->rt_leg == b)
@@ -1135,9 +1156,12 @@ static void bleg_resp_handler(int err, const struct sip_msg *msg, void *arg)
 
 		/* The callee's 100rel is ours to honour even when the call
 		 * is being torn down or another fork won. */
-		if (sip_msg_hdr_has_value(msg, SIP_HDR_REQUIRE, "100rel") &&
-		    !bleg_reliable(call, b, msg))
-			return;
+		if (sip_msg_hdr_has_value(msg, SIP_HDR_REQUIRE, "100rel")) {
+			if (!bleg_reliable(call, b, msg))
+				return;
+			if (body_len(msg) && b->oa.st == OA_LOCAL_OFFER)
+				(void)oa_remote_answer(&b->oa);
+		}
 
 		if (call->ended || call->winner || call->final_sent)
 			return;
@@ -1174,6 +1198,8 @@ static int bleg_start(struct call *call, const char *target)
 
 	b->leg.call = call;
 	list_append(&call->blegs, &b->le, b);
+	if (pl_isset(&call->a_sdp))
+		(void)oa_local_offer(&b->oa);
 
 	err  = str_dup(&b->target, target);
 	err |= pl_strdup(&to_uri, &msg->to.auri);
@@ -1285,6 +1311,11 @@ static void gw_breq_handler(int err, const struct sip_msg *msg, void *arg)
 	if (!err && msg && msg->scode < 200)
 		return;
 
+	if (err || !msg || msg->scode >= 300)
+		oa_reject(&b->oa);
+	else
+		(void)oa_remote_answer(&b->oa);
+
 	if (err || !msg || msg->scode >= 300) {
 		evlog_event(call->cr, "reinvite-callee-failed", "\"code\":%u",
 			    msg ? msg->scode : 0);
@@ -1326,6 +1357,9 @@ static void gw_media_check(struct call *call, const struct sip_msg *msg)
 	evlog_event(call->cr, "caller-media-changed", "\"from\":\"%J\","
 		    "\"to\":\"%J\",\"pt\":%d", &a0, &a1, pt1);
 
+	if (oa_local_offer(&b->oa))
+		return;
+
 	err = sip_drequestf(&call->gw_breq, call->srv->sip, true, "INVITE",
 			    b->leg.dlg, 0, NULL, contact_b_send,
 			    gw_breq_handler, b,
@@ -1353,6 +1387,11 @@ static void gw_resp_handler(int err, const struct sip_msg *msg, void *arg)
 		call_try_free(call);
 		return;
 	}
+
+	if (err || !msg || msg->scode >= 300)
+		oa_reject(&call->oa_a);
+	else
+		(void)oa_remote_answer(&call->oa_a);
 
 	if (err || !msg) {
 		gw_failed(call, 408, gw_method(call));
@@ -1400,8 +1439,16 @@ static void gw_offer_send(struct call *call)
 	if (call->ended || call->gw_req)
 		return;
 
+	/* The caller's own offer is outstanding: ours waits a moment. */
+	err = oa_local_offer(&call->oa_a);
+	if (err == EBUSY) {
+		tmr_start(&call->tmr_gw, 200, gw_retry, call);
+		return;
+	}
+
 	err = modegw_reoffer(call->bt_gw, &call->gw_sdp, &offer);
 	if (err) {
+		oa_reject(&call->oa_a);
 		gw_failed(call, 500, gw_method(call));
 		return;
 	}
@@ -1418,6 +1465,7 @@ static void gw_offer_send(struct call *call)
 			    mbuf_get_left(offer));
 	mem_deref(offer);
 	if (err) {
+		oa_reject(&call->oa_a);
 		gw_failed(call, 500, gw_method(call));
 		return;
 	}
@@ -1512,6 +1560,63 @@ static bool callid_is_ours(struct sipsrv *srv, const struct sip_msg *msg)
 }
 
 
+static struct oa *leg_oa(struct leg *leg)
+{
+	return leg->is_a ? &leg->call->oa_a : &((struct bleg *)(void *)leg)->oa;
+}
+
+
+/*
+ * A re-INVITE or UPDATE from either side.  Glare with an offer of ours
+ * gets 491, an offer while we owe an answer 500 with Retry-After (RFC
+ * 3261 14.2, RFC 3311 5.2).  Session changes are not relayed between the
+ * legs: an offer gets 488, an UPDATE without one (a target refresh) 200.
+ */
+static void indialog_offer(struct sipsrv *srv, struct leg *leg,
+			   const struct sip_msg *msg)
+{
+	struct oa *oa = leg_oa(leg);
+	struct body_view bv;
+	int err;
+
+	memset(&bv, 0, sizeof(bv));
+	if (body_parse(&bv, msg)) {
+		(void)sip_treply(NULL, srv->sip, msg, 400, "Malformed Body");
+		return;
+	}
+
+	if (!pl_isset(&bv.session) && !pl_strcmp(&msg->met, "UPDATE")) {
+		(void)sip_treply(NULL, srv->sip, msg, 200, "OK");
+		return;
+	}
+
+	err = pl_isset(&bv.session) ? oa_remote_offer(oa) : 0;
+	if (err) {
+		uint16_t sc = oa_refusal_scode(err);
+
+		evlog_event(leg->call->cr, "offer-refused", "\"by\":\"%s\","
+			    "\"method\":\"%r\",\"code\":%u,\"state\":\"%s\"",
+			    who(leg), &msg->met, sc, oa_state_name(oa->st));
+		(void)sip_treplyf(NULL, NULL, srv->sip, msg, false, sc,
+				  sc == 491 ? "Request Pending" :
+				  "Server Internal Error",
+				  "%s"
+				  "Content-Length: 0\r\n\r\n",
+				  sc == 500 ? "Retry-After: 1\r\n" : "");
+		return;
+	}
+
+	/* Not relayed: the offer is declined and the session stands. */
+	if (pl_isset(&bv.session))
+		oa_reject(oa);
+	(void)sip_treplyf(NULL, NULL, srv->sip, msg, false, 488,
+			  "Not Acceptable Here",
+			  "Warning: 399 cmrlab \"session changes are not "
+			  "relayed\"\r\n"
+			  "Content-Length: 0\r\n\r\n");
+}
+
+
 static void indialog(struct sipsrv *srv, struct leg *leg,
 		     const struct sip_msg *msg)
 {
@@ -1521,6 +1626,8 @@ static void indialog(struct sipsrv *srv, struct leg *leg,
 		if (leg->is_a && !call->confirmed && call->final_sent < 300) {
 			call->confirmed = true;
 			tmr_cancel(&call->tmr);
+			if (call->oa_a.st == OA_LOCAL_OFFER && body_len(msg))
+				(void)oa_remote_answer(&call->oa_a);
 			if (call->winner && call->winner->ack_pending)
 				bleg_ack(call, call->winner, msg);
 			evlog_call_state(call->cr, "confirmed");
@@ -1553,12 +1660,9 @@ static void indialog(struct sipsrv *srv, struct leg *leg,
 		return;
 	}
 
-	if (!pl_strcmp(&msg->met, "INVITE")) {
-		/* Session changes are not relayed between the legs yet. */
-		(void)sip_replyf(srv->sip, msg, 488, "Not Acceptable Here",
-				 "Warning: 399 cmrlab \"re-INVITE not "
-				 "supported\"\r\n"
-				 "Content-Length: 0\r\n\r\n");
+	if (!pl_strcmp(&msg->met, "INVITE") ||
+	    !pl_strcmp(&msg->met, "UPDATE")) {
+		indialog_offer(srv, leg, msg);
 		return;
 	}
 
@@ -1780,6 +1884,8 @@ static void invite_new(struct sipsrv *srv, const struct sip_msg *msg)
 	call->a.call = call;
 	call->a.is_a = true;
 	call->a_sdp = bv.session;
+	if (pl_isset(&call->a_sdp))
+		(void)oa_remote_offer(&call->oa_a);
 	tmr_init(&call->tmr);
 	tmr_init(&call->tmr_rel);
 	tmr_init(&call->tmr_gw);

@@ -10,7 +10,7 @@
 #include <re.h>
 #include "sip/sip_int.h"
 
-#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, REGISTER"
+#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, REGISTER"
 
 enum { SHUTDOWN_POLL_MS = 20, SHUTDOWN_MAX_MS = 1200 };
 

@@ -108,6 +108,22 @@ void modegw_stop(struct gwmedia *g, struct callrec *cr, const char *why);
 bool modegw_caller_supports(const struct sip_msg *invite);
 int  modegw_peek(const struct pl *sdp, struct sa *addr, int *pt);
 
+/* oa.c: the offer/answer state of one leg */
+enum oa_state { OA_IDLE = 0, OA_LOCAL_OFFER, OA_REMOTE_OFFER };
+
+struct oa {
+	enum oa_state st;
+	unsigned done;             /* completed offer/answer exchanges */
+};
+
+const char *oa_state_name(enum oa_state st);
+int  oa_local_offer(struct oa *o);
+int  oa_remote_offer(struct oa *o);
+int  oa_local_answer(struct oa *o);
+int  oa_remote_answer(struct oa *o);
+void oa_reject(struct oa *o);
+uint16_t oa_refusal_scode(int err);
+
 /* rel100.c: RFC 3262 rules as pure functions */
 enum rel100_rseq { RSEQ_NEW, RSEQ_RETRANSMISSION, RSEQ_OUT_OF_ORDER };
 
