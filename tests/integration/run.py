@@ -3055,7 +3055,8 @@ def gw_early_media(cl, sink, pts, pt):
 
 
 def gw_update_call(t, pts=(8, 0), pt=8, callee_pt=8, ring_ms=2000,
-                   hdr180="Subject: ringing", glare=False):
+                   hdr180="Subject: ringing", glare=False,
+                   counter_offer=False):
     """Clause 1.1.1.10 with a caller that allows UPDATE: early media from
     the 18x until the callee's 200, then the UPDATE with the callee's SDP
     in the early dialog, its 200, and only then the 200 (INVITE) without
@@ -3078,6 +3079,18 @@ def gw_update_call(t, pts=(8, 0), pt=8, callee_pt=8, ring_ms=2000,
         check(o2[2] == o1[2] + 1, "UPDATE: o= version %d, the 18x had %d: "
               "expected one up (RFC 3264 section 8)" % (o2[2], o1[2]))
         first_upd, upd_wall = upd, upd.wall
+        if counter_offer:
+            # Our own offer while the server's is unanswered: glare, 491
+            # (RFC 3311 5.2); the server's UPDATE is then answered.
+            target, tag = cl.dialog(r18)
+            cl.cseq += 1
+            cl._req("UPDATE", target, cl.cseq, to_tag=tag,
+                    headers=["Content-Type: application/sdp"],
+                    body=gw_sdp(sink.port, [callee_pt], 3))
+            _, _, r = cl.response("%d UPDATE" % cl.cseq, 3, j)
+            fig["counter_offer"] = r.status
+            check(r.status == 491, "caller's UPDATE during the server's: "
+                  "%s, expected 491" % r.first)
         if glare:
             t491, _ = cl.respond(upd, 491, "Request Pending")
             j, t_upd2, upd = cl.request_in("UPDATE", 4, j,
@@ -3479,6 +3492,17 @@ def gw_update_glare(t):
     srv, rec, fig = gw_update_call(t, glare=True)
     g = events_of(rec, "glare")
     info("glare events: %r" % g)
+
+
+@test
+def gw_update_glare_incoming(t):
+    """While the server's UPDATE is unanswered the caller sends its own
+    offer in an UPDATE: 491 (RFC 3311 section 5.2); the server's UPDATE is
+    then answered and the call completes."""
+    srv, rec, fig = gw_update_call(t, counter_offer=True)
+    check(fig.get("counter_offer") == 491, "no 491")
+    refused = events_of(rec, "offer-refused")
+    check(refused, "API: no offer-refused event")
 
 
 def pem_events(rec, value):
