@@ -185,19 +185,29 @@ int modeas_answer(struct asmedia *a, const struct pl *sdp, struct media *m,
 }
 
 
-void modeas_stop(struct asmedia *a, struct callrec *cr, const char *why)
+/* Stops a running CMR stream and says so, with what it sent: the one
+ * "rtp-stopped" event of both RTP modes. */
+void cmrstream_stop(struct stream *s, struct callrec *cr, const char *dir,
+		    const char *why)
 {
 	struct stream_stats st;
 
-	if (!a || !stream_running(a->stream))
+	if (!stream_running(s))
 		return;
 
-	stream_stop(a->stream);
-	stream_stats_get(a->stream, &st);
+	stream_stop(s);
+	stream_stats_get(s, &st);
 
 	evlog_event(cr, "rtp-stopped", "\"dir\":\"%s\",\"why\":%H,"
-		    "\"packets\":%u,\"octets\":%u", dirname(a->dir),
-		    jsonw_str, why, st.packets, st.octets);
+		    "\"packets\":%u,\"octets\":%u", dir, jsonw_str, why,
+		    st.packets, st.octets);
+}
+
+
+void modeas_stop(struct asmedia *a, struct callrec *cr, const char *why)
+{
+	if (a)
+		cmrstream_stop(a->stream, cr, dirname(a->dir), why);
 }
 
 

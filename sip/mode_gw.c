@@ -366,17 +366,8 @@ int modegw_start(struct gwmedia *g, struct media *m, struct callrec *cr)
 
 void modegw_stop(struct gwmedia *g, struct callrec *cr, const char *why)
 {
-	struct stream_stats st;
-
-	if (!g || !stream_running(g->stream))
-		return;
-
-	stream_stop(g->stream);
-	stream_stats_get(g->stream, &st);
-
-	evlog_event(cr, "rtp-stopped", "\"dir\":\"bt\",\"why\":%H,"
-		    "\"packets\":%u,\"octets\":%u", jsonw_str, why,
-		    st.packets, st.octets);
+	if (g)
+		cmrstream_stop(g->stream, cr, "bt", why);
 }
 
 

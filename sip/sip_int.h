@@ -74,6 +74,8 @@ bool modeas_offered(const struct asmedia *a);
 int  modeas_answer(struct asmedia *a, const struct pl *sdp, struct media *m,
 		   struct callrec *cr);
 void modeas_stop(struct asmedia *a, struct callrec *cr, const char *why);
+void cmrstream_stop(struct stream *s, struct callrec *cr, const char *dir,
+		    const char *why);
 bool modeas_caller_supports(const struct sip_msg *invite);
 bool modeas_callee_supports(const struct sip_msg *rsp);
 
