@@ -2025,7 +2025,9 @@ class AsCaller(SipClient):
     """A calling party CMR client over UDP (clause 1.1.1.8): INVITE with
     early-session and 100rel in Supported, PRACK with an early-session
     answer, ACK, BYE, CANCEL.  A thread reads every message from the
-    server and stamps it with time.monotonic()."""
+    server and stamps it with time.monotonic(); every message also
+    carries its source address (msg.src) and its arrival on the wall
+    clock (msg.wall), the clock of sipp's traces."""
 
     def __init__(self, srv):
         SipClient.__init__(self, srv, "udp")
@@ -2042,13 +2044,16 @@ class AsCaller(SipClient):
         self.sock.settimeout(0.05)
         while self.running:
             try:
-                data, _ = self.sock.recvfrom(70000)
+                data, src = self.sock.recvfrom(70000)
             except socket.timeout:
                 continue
             except OSError:
                 return
+            m = SipMsg(data)
+            m.src = src
+            m.wall = time.time()
             with self.cv:
-                self.msgs.append((time.monotonic(), SipMsg(data)))
+                self.msgs.append((time.monotonic(), m))
                 self.cv.notify_all()
 
     def close(self):
@@ -2150,6 +2155,41 @@ class AsCaller(SipClient):
         t, _ = self._req("CANCEL", self.ruri, 1, branch=self.branch)
         return t
 
+    def reliable_bt(self, timeout=5):
+        """(index, time, msg, RSeq) of the reliable 18x, checked as
+        clause 1.1.1.7 wants it."""
+        i, t, r18 = self.wait(reliable_18x, timeout, what="reliable 18x")
+        return i, t, r18, check_reliable_bt(r18, "caller's %d" % r18.status)
+
+    def prack_ok(self, rsp, rack, body=None, what="PRACK"):
+        """prack() and its response, which must be a 200.  Returns (time
+        the PRACK was sent, index and time of the 200)."""
+        t, cseq = self.prack(rsp, rack, body)
+        k, t_ok, ok = self.response(cseq)
+        check(ok.status == 200, "%s answered %s" % (what, ok.first))
+        return t, k, t_ok
+
+    def final(self, code, after, timeout=3.0):
+        """The final response to the INVITE from index after on, which
+        must be code, and its ACK.  Returns (index, time, msg)."""
+        k, t, fin = self.response("1 INVITE", timeout, after)
+        check(fin.status == code, "the INVITE ended %s, expected %d"
+              % (fin.first, code))
+        if code < 300:
+            self.ack(fin)
+        else:
+            self.ack_error(fin)
+        return k, t, fin
+
+    def cancel_487(self, after):
+        """CANCEL, its 200, then the INVITE's 487 and its ACK.  Returns
+        the arrival of the 200 (CANCEL) and of the 487."""
+        self.cancel()
+        _, t_c, c200 = self.response("1 CANCEL")
+        check(c200.status == 200, "CANCEL answered %s" % c200.first)
+        _, t_fin, _ = self.final(487, after)
+        return t_c, t_fin
+
 
 def reliable_18x(msg):
     return (msg.status in (180, 183) and msg.cseq() == "1 INVITE" and
@@ -2181,10 +2221,36 @@ def as_callee(t, srv, scenario, **keys):
     return callee
 
 
+def as_parties(t, scenario, **keys):
+    """The parties of an application server mode call: (server, the
+    callee of as_callee, an RtpSink for the caller's media, AsCaller)."""
+    srv = t.server()
+    callee = as_callee(t, srv, scenario, **keys)
+    return srv, callee, RtpSink(), AsCaller(srv)
+
+
 def callee_done(callee):
     rc = callee.wait(10.0)
     why = callee.verdict(rc)
     check(why is None, why or "")
+
+
+def callee_got(callee, method):
+    """Checks that the sipp callee received a request method."""
+    check(any(d == "<-" and m.first.startswith(method + " ")
+              for d, m, _ in sipp_trace(callee)),
+          "the callee got no %s" % method)
+
+
+def cancel_streaming(cl, sink, after):
+    """CANCEL after 1.5 s of ringback: 200 (CANCEL), 487 to the INVITE
+    (from index after on) and its ACK; the stream stops at once."""
+    time.sleep(1.5)
+    check(len(sink.packets()) > 40, "only %d RTP packets in 1.5 s "
+          "before the CANCEL" % len(sink.packets()))
+    t_c, t_fin = cl.cancel_487(after)
+    info("487 %.0f ms after the 200 (CANCEL)" % ((t_fin - t_c) * 1000))
+    rtp_stopped(sink, t_c, "ringback, CANCEL")
 
 
 def sipp_trace(sipp):
@@ -2285,29 +2351,32 @@ def slow_test(fn):
     return test(fn)
 
 
+def as_early_media(cl, sink, pt, offer=False):
+    """INVITE, the reliable 18x (offer: its early-session offer checked
+    too), the PRACK with our answer for payload type pt and its 200.
+    Returns the index of the 18x."""
+    cl.invite("bob")
+    i, _, r18, rseq = cl.reliable_bt()
+    if offer:
+        early_offer(r18, False, "caller's %d" % r18.status)
+    cl.prack_ok(r18, "%d 1 INVITE" % rseq, sdp_answer(sink.port, pt))
+    return i
+
+
 def as_bt_ringback(t, pt, ring_ms, scenario="uas_answer.xml",
                    with_session=False, rtcp=False):
     """Clause 1.1.1.7, CMRBT: the reliable 18x with the early-session
     offer, the PRACK with the answer, RTP to the caller's receiver until
     the callee's 200, then ACK and BYE; the API's account of it."""
-    srv = t.server()
-    callee = as_callee(t, srv, scenario, ring_ms=ring_ms)
-    sink = RtpSink()
-    cl = AsCaller(srv)
+    srv, callee, sink, cl = as_parties(t, scenario, ring_ms=ring_ms)
     try:
         cl.invite("bob")
-        i, _, r18 = cl.wait(reliable_18x, 5, what="reliable 18x")
-        rseq = check_reliable_bt(r18, "caller's %d" % r18.status)
+        i, _, r18, rseq = cl.reliable_bt()
         offer = early_offer(r18, with_session, "caller's %d" % r18.status)
         check(not sink.packets(), "RTP arrived before the PRACK")
-        t_prack, cseq = cl.prack(r18, "%d 1 INVITE" % rseq,
-                                 sdp_answer(sink.port, pt))
-        _, t_pok, pok = cl.response(cseq)
-        check(pok.status == 200, "PRACK answered %s" % pok.first)
-        _, t_fin, fin = cl.response("1 INVITE", ring_ms / 1000.0 + 5, i)
-        check(fin.status == 200, "the INVITE ended %s, expected 200"
-              % fin.first)
-        cl.ack(fin)
+        t_prack, _, t_pok = cl.prack_ok(r18, "%d 1 INVITE" % rseq,
+                                        sdp_answer(sink.port, pt))
+        _, t_fin, _ = cl.final(200, i, ring_ms / 1000.0 + 5)
         delta = rtp_stopped(sink, t_fin, "ringback")
         pkts = sink.packets()
         info("first RTP packet %.0f ms after the PRACK was sent"
@@ -2405,14 +2474,10 @@ def as_prack_dropped(t):
     """The caller does not PRACK the reliable 18x: the server resends
     it with the same RSeq, T1 doubling (0.5, 1, 2 s); a late PRACK then
     stops the resending, starts RTP, and the call completes."""
-    srv = t.server()
-    callee = as_callee(t, srv, "uas_answer.xml", ring_ms=5500)
-    sink = RtpSink()
-    cl = AsCaller(srv)
+    srv, callee, sink, cl = as_parties(t, "uas_answer.xml", ring_ms=5500)
     try:
         cl.invite("bob")
-        i, t0, r18 = cl.wait(reliable_18x, 5, what="reliable 18x")
-        rseq = check_reliable_bt(r18, "caller's 180")
+        i, t0, r18, rseq = cl.reliable_bt()
         seen = [(t0, r18)]
         while len(seen) < 4:
             j, tj, mj = cl.wait(reliable_18x, 3.0, i + 1,
@@ -2437,10 +2502,9 @@ def as_prack_dropped(t):
                   % ["%.3f" % g for g in gaps])
         check(not sink.packets(), "RTP arrived before any PRACK")
 
-        t_prack, cseq = cl.prack(r18, "%d 1 INVITE" % rseq,
-                                 sdp_answer(sink.port, 0))
-        k, t_pok, pok = cl.response(cseq)
-        check(pok.status == 200, "late PRACK answered %s" % pok.first)
+        t_prack, k, t_pok = cl.prack_ok(r18, "%d 1 INVITE" % rseq,
+                                        sdp_answer(sink.port, 0),
+                                        "late PRACK")
         _, t_fin, fin = cl.response("1 INVITE", 5, k)
         check(fin.status == 200, "the INVITE ended %s" % fin.first)
         late = [tm for tm, m in cl.msgs[k:] if reliable_18x(m)
@@ -2465,38 +2529,16 @@ def as_prack_dropped(t):
 def as_cancel_early_media(t):
     """CANCEL while the ringback streams: 200 (CANCEL) and 487 to the
     caller, the stream stops at once, the callee gets the CANCEL."""
-    srv = t.server()
-    callee = as_callee(t, srv, "uas_ring_cancel.xml")
-    sink = RtpSink()
-    cl = AsCaller(srv)
+    srv, callee, sink, cl = as_parties(t, "uas_ring_cancel.xml")
     try:
-        cl.invite("bob")
-        i, _, r18 = cl.wait(reliable_18x, 5, what="reliable 18x")
-        rseq = check_reliable_bt(r18, "caller's 180")
-        early_offer(r18, False, "caller's 180")
-        _, cseq = cl.prack(r18, "%d 1 INVITE" % rseq,
-                           sdp_answer(sink.port, 0))
-        _, _, pok = cl.response(cseq)
-        check(pok.status == 200, "PRACK answered %s" % pok.first)
-        time.sleep(1.5)
-        check(len(sink.packets()) > 40, "only %d RTP packets in 1.5 s "
-              "before the CANCEL" % len(sink.packets()))
-        cl.cancel()
-        _, t_c, c200 = cl.response("1 CANCEL")
-        check(c200.status == 200, "CANCEL answered %s" % c200.first)
-        _, t_fin, fin = cl.response("1 INVITE", 3, i)
-        check(fin.status == 487, "the INVITE ended %s, expected 487"
-              % fin.first)
-        cl.ack_error(fin)
-        info("487 %.0f ms after the 200 (CANCEL)" % ((t_fin - t_c) * 1000))
-        rtp_stopped(sink, t_c, "ringback, CANCEL")
+        i = as_early_media(cl, sink, 0, offer=True)
+        cancel_streaming(cl, sink, i)
         st = rtp_analyse(sink.packets(), 0, "ringback, CANCEL")
     finally:
         cl.close()
         sink.close()
     callee_done(callee)
-    check(any(d == "<-" and m.first.startswith("CANCEL ")
-              for d, m, _ in sipp_trace(callee)), "the callee got no CANCEL")
+    callee_got(callee, "CANCEL")
     rec = call_of(srv, cl.call_id)
     check_as_events(rec, "bt", 0, st["n"], None)
     check_events(ev_names(rec.get("events", [])), "API events",
@@ -2507,22 +2549,10 @@ def as_cancel_early_media(t):
 def as_busy_early_media(t):
     """The callee answers 486 while the ringback streams: the stream
     stops and the caller gets the 486."""
-    srv = t.server()
-    callee = as_callee(t, srv, "uas_ring_busy.xml", ring_ms=1500)
-    sink = RtpSink()
-    cl = AsCaller(srv)
+    srv, callee, sink, cl = as_parties(t, "uas_ring_busy.xml", ring_ms=1500)
     try:
-        cl.invite("bob")
-        i, _, r18 = cl.wait(reliable_18x, 5, what="reliable 18x")
-        rseq = check_reliable_bt(r18, "caller's 180")
-        _, cseq = cl.prack(r18, "%d 1 INVITE" % rseq,
-                           sdp_answer(sink.port, 0))
-        _, _, pok = cl.response(cseq)
-        check(pok.status == 200, "PRACK answered %s" % pok.first)
-        _, t_fin, fin = cl.response("1 INVITE", 5, i)
-        check(fin.status == 486, "the INVITE ended %s, expected 486"
-              % fin.first)
-        cl.ack_error(fin)
+        i = as_early_media(cl, sink, 0)
+        _, t_fin, _ = cl.final(486, i, 5)
         rtp_stopped(sink, t_fin, "ringback, 486")
         st = rtp_analyse(sink.packets(), 0, "ringback, 486")
     finally:
@@ -2537,14 +2567,10 @@ def as_prack_unmatched(t):
     """PRACKs that match no unacknowledged reliable 18x get 481: a wrong
     RSeq, a wrong CSeq number, a wrong method, the right RAck once more
     after it was acknowledged, and one outside any dialog."""
-    srv = t.server()
-    callee = as_callee(t, srv, "uas_answer.xml", ring_ms=1500)
-    sink = RtpSink()
-    cl = AsCaller(srv)
+    srv, callee, sink, cl = as_parties(t, "uas_answer.xml", ring_ms=1500)
     try:
         cl.invite("bob")
-        i, _, r18 = cl.wait(reliable_18x, 5, what="reliable 18x")
-        rseq = check_reliable_bt(r18, "caller's 180")
+        i, _, r18, rseq = cl.reliable_bt()
         for rack in ("%d 1 INVITE" % ((rseq % (2 ** 31 - 1)) + 1),
                      "%d 7 INVITE" % rseq, "%d 1 BYE" % rseq):
             _, cseq = cl.prack(r18, rack, sdp_answer(sink.port, 0))
@@ -2574,9 +2600,7 @@ def as_prack_unmatched(t):
         check(rsp.status == 481, "PRACK outside any dialog: %s, expected "
               "481" % rsp.first)
 
-        _, t_fin, fin = cl.response("1 INVITE", 5, i)
-        check(fin.status == 200, "the INVITE ended %s" % fin.first)
-        cl.ack(fin)
+        _, t_fin, _ = cl.final(200, i, 5)
         rtp_stopped(sink, t_fin, "ringback")
         rtp_analyse(sink.packets(), 0, "ringback")
         cl.bye()
@@ -2615,10 +2639,8 @@ def as_rt_ringtone(t, caller_as):
         if caller_as:
             rseq = check_reliable_bt(r18, "caller's 180")
             offer = early_offer(r18, False, "caller's 180")
-            _, cseq = cl.prack(r18, "%d 1 INVITE" % rseq,
-                               sdp_answer(bt_sink.port, 8))
-            _, _, pok = cl.response(cseq)
-            check(pok.status == 200, "PRACK answered %s" % pok.first)
+            cl.prack_ok(r18, "%d 1 INVITE" % rseq,
+                        sdp_answer(bt_sink.port, 8))
         else:
             check(r18.get("rseq") is None and
                   "100rel" not in tags_of(r18.all("require")),
@@ -2627,9 +2649,7 @@ def as_rt_ringtone(t, caller_as):
                   % (r18.get("rseq"), r18.all("require")))
             check(not body_parts(r18), "the caller's 180 has a body: %r"
                   % r18.body[:300])
-        _, t_fin, fin = cl.response("1 INVITE", 6, i)
-        check(fin.status == 200, "the INVITE ended %s" % fin.first)
-        cl.ack(fin)
+        _, t_fin, _ = cl.final(200, i, 6)
         rtp_stopped(rt_sink, t_fin, "ringtone")
         st = rtp_analyse(rt_sink.packets(), 0, "ringtone")
         if caller_as:
@@ -2726,8 +2746,7 @@ def as_prack_never(t):
                        "\r\nContact: <sip:bob@%s:%d>\r\n"
                        "Content-Length: 0\r\n\r\n"
                        % (HOST, callee.getsockname()[1])).encode(), src)
-        i, t0, r18 = cl.wait(reliable_18x, 5, what="reliable 18x")
-        check_reliable_bt(r18, "caller's 180")
+        i, t0, _, _ = cl.reliable_bt()
         _, t_fin, fin = cl.response("1 INVITE", 40, i)
         times = [tm for tm, m in cl.msgs if reliable_18x(m)]
         gaps = [b - a for a, b in zip(times, times[1:])]
@@ -2825,25 +2844,8 @@ class GwCaller(AsCaller):
     INVITE has "P-Early-Media: supported", "Supported: 100rel" (without
     early-session) and an SDP offer toward the test's RTP receiver; it
     PRACKs the reliable 18x without a body and answers the server's
-    UPDATE or re-INVITE itself.  Every message also carries its source
-    address (msg.src) and its arrival on the wall clock (msg.wall), the
-    clock of sipp's traces."""
-
-    def _run(self):
-        self.sock.settimeout(0.05)
-        while self.running:
-            try:
-                data, src = self.sock.recvfrom(70000)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            m = SipMsg(data)
-            m.src = src
-            m.wall = time.time()
-            with self.cv:
-                self.msgs.append((time.monotonic(), m))
-                self.cv.notify_all()
+    UPDATE or re-INVITE itself.  Its reader thread is AsCaller's, which
+    stamps every message with msg.src and msg.wall."""
 
     def invite(self, user, rtp_port, pts=(8, 0), pem="supported",
                supported="100rel", allow=GW_ALLOW):
@@ -2903,6 +2905,15 @@ def gw_callee(t, srv, scenario="uas_gw_answer.xml", ring_ms=2000, pt=8,
     if scenario == "uas_gw_answer.xml":
         keys.update(pt=pt, hdr180=hdr180)
     return as_callee(t, srv, scenario, **keys)
+
+
+def gw_parties(t, *args, **kw):
+    """The parties of a gateway mode call: (server, the callee of
+    gw_callee with args and kw, an RtpSink for the caller's media,
+    GwCaller)."""
+    srv = t.server()
+    callee = gw_callee(t, srv, *args, **kw)
+    return srv, callee, RtpSink(), GwCaller(srv)
 
 
 def check_gw_18x(r18, offer_pts, pt, where):
@@ -3041,16 +3052,14 @@ def check_gw_events(rec, packets, seq, mode="gateway"):
     check(rec.get("state") == "ended", "API: state %r" % rec.get("state"))
 
 
-def gw_early_media(cl, sink, pts, pt):
-    """INVITE, the reliable 18x with our answer, PRACK and its 200.
-    Returns (index of the 18x, its arrival, the 18x, the answer's audio,
-    its origin)."""
-    cl.invite("bob", sink.port, pts)
+def gw_early_media(cl, sink, pts, pt, **invite):
+    """INVITE (invite: more arguments of GwCaller.invite), the reliable
+    18x with our answer, PRACK and its 200.  Returns (index of the 18x,
+    its arrival, the 18x, the answer's audio, its origin)."""
+    cl.invite("bob", sink.port, pts, **invite)
     i, t18, r18 = cl.wait(reliable_18x, 5, what="reliable 18x")
     rseq, ans, o1 = check_gw_18x(r18, pts, pt, "caller's %d" % r18.status)
-    _, cseq = cl.prack(r18, "%d 1 INVITE" % rseq)
-    _, _, pok = cl.response(cseq)
-    check(pok.status == 200, "PRACK answered %s" % pok.first)
+    cl.prack_ok(r18, "%d 1 INVITE" % rseq)
     return i, t18, r18, ans, o1
 
 
@@ -3063,10 +3072,8 @@ def gw_update_call(t, pts=(8, 0), pt=8, callee_pt=8, ring_ms=2000,
     SDP; ACK and BYE.  glare: the first UPDATE is answered 491 and the
     server must retry after 0 to 2 s (RFC 3261 section 14.1).  Returns
     (server, call record, figures)."""
-    srv = t.server()
-    callee = gw_callee(t, srv, ring_ms=ring_ms, pt=callee_pt, hdr180=hdr180)
-    sink = RtpSink()
-    cl = GwCaller(srv)
+    srv, callee, sink, cl = gw_parties(t, ring_ms=ring_ms, pt=callee_pt,
+                                       hdr180=hdr180)
     fig = {}
     try:
         i, t18, r18, ans, o1 = gw_early_media(cl, sink, pts, pt)
@@ -3206,18 +3213,10 @@ def gw_reinvite_no_update(t):
     """The caller's Allow lacks UPDATE: the 200 (INVITE) without SDP comes
     first, and after the caller's ACK a re-INVITE in the same dialog
     carries the callee's SDP; its 200 gets an ACK; the call goes on."""
-    srv = t.server()
-    callee = gw_callee(t, srv, ring_ms=2000, pt=8)
-    sink = RtpSink()
-    cl = GwCaller(srv)
+    srv, callee, sink, cl = gw_parties(t, ring_ms=2000, pt=8)
     try:
-        cl.invite("bob", sink.port, (8, 0), allow=GW_ALLOW_NO_UPDATE)
-        i, t18, r18 = cl.wait(reliable_18x, 5, what="reliable 18x")
-        rseq, ans, o1 = check_gw_18x(r18, (8, 0), 8, "caller's %d"
-                                     % r18.status)
-        _, cseq = cl.prack(r18, "%d 1 INVITE" % rseq)
-        _, _, pok = cl.response(cseq)
-        check(pok.status == 200, "PRACK answered %s" % pok.first)
+        i, t18, r18, ans, o1 = gw_early_media(cl, sink, (8, 0), 8,
+                                              allow=GW_ALLOW_NO_UPDATE)
         k, t_fin, fin = cl.response("1 INVITE", 7, i)
         check(fin.status == 200, "the INVITE ended %s" % fin.first)
         check(not cl.requests("UPDATE"), "an UPDATE came to a caller "
@@ -3274,16 +3273,10 @@ def gw_reinvite_no_update(t):
 def gw_busy_early_media(t):
     """The callee's 486 during early media: the stream stops and the
     caller gets the 486, no UPDATE."""
-    srv = t.server()
-    callee = gw_callee(t, srv, "uas_ring_busy.xml", ring_ms=1500)
-    sink = RtpSink()
-    cl = GwCaller(srv)
+    srv, callee, sink, cl = gw_parties(t, "uas_ring_busy.xml", ring_ms=1500)
     try:
         i, _, r18, ans, _ = gw_early_media(cl, sink, (8, 0), 8)
-        _, t_fin, fin = cl.response("1 INVITE", 5, i)
-        check(fin.status == 486, "the INVITE ended %s, expected 486"
-              % fin.first)
-        cl.ack_error(fin)
+        _, t_fin, _ = cl.final(486, i, 5)
         rtp_stopped(sink, t_fin, "ringback, 486")
         st = rtp_analyse(sink.packets(), 8, "ringback, 486",
                          src=(ans["addr"], ans["port"]))
@@ -3304,10 +3297,7 @@ def gw_unsupported_codec(t):
     (nothing to stream in), so no SDP answer from us and no P-Early-Media:
     sendrecv in the 18x, HTTP mode's Alert-Info instead; the 200 carries
     the callee's SDP."""
-    srv = t.server()
-    callee = gw_callee(t, srv, ring_ms=1000, pt=18)
-    sink = RtpSink()
-    cl = GwCaller(srv)
+    srv, callee, sink, cl = gw_parties(t, ring_ms=1000, pt=18)
     try:
         cl.invite("bob", sink.port, (18,))
         i, _, r18 = cl.wait(lambda m: m.status in (180, 183) and
@@ -3356,21 +3346,12 @@ def gw_unsupported_codec(t):
 def gw_cancel_before_18x(t):
     """CANCEL in gateway mode before any 18x: 200 and 487, no RTP, the
     callee gets the CANCEL."""
-    srv = t.server()
-    callee = gw_callee(t, srv, "uas_gw_cancel_early.xml")
-    sink = RtpSink()
-    cl = GwCaller(srv)
+    srv, callee, sink, cl = gw_parties(t, "uas_gw_cancel_early.xml")
     try:
         cl.invite("bob", sink.port, (8, 0))
         i, _, _ = cl.response("1 INVITE", 3, final=False)
         time.sleep(0.5)
-        cl.cancel()
-        _, _, c200 = cl.response("1 CANCEL")
-        check(c200.status == 200, "CANCEL answered %s" % c200.first)
-        _, _, fin = cl.response("1 INVITE", 3, i)
-        check(fin.status == 487, "the INVITE ended %s, expected 487"
-              % fin.first)
-        cl.ack_error(fin)
+        cl.cancel_487(i)
         time.sleep(0.5)
         got18 = [m for _, m in cl.msgs if m.status in (180, 183)]
         check(not got18, "an 18x reached the caller: %s" % got18)
@@ -3380,8 +3361,7 @@ def gw_cancel_before_18x(t):
         cl.close()
         sink.close()
     callee_done(callee)
-    check(any(d == "<-" and m.first.startswith("CANCEL ")
-              for d, m, _ in sipp_trace(callee)), "the callee got no CANCEL")
+    callee_got(callee, "CANCEL")
     rec = call_of(srv, cl.call_id)
     check_gw_events(rec, None, ["mode", "cancelled", "ended"])
     check(not events_of(rec, "rtp-started"), "API: rtp-started")
@@ -3392,31 +3372,17 @@ def gw_cancel_before_18x(t):
 def gw_cancel_early_media(t):
     """CANCEL while the gateway-mode ringback streams: 200 (CANCEL) and
     487, the stream stops at once, the callee gets the CANCEL."""
-    srv = t.server()
-    callee = gw_callee(t, srv, "uas_ring_cancel.xml")
-    sink = RtpSink()
-    cl = GwCaller(srv)
+    srv, callee, sink, cl = gw_parties(t, "uas_ring_cancel.xml")
     try:
         i, _, _, ans, _ = gw_early_media(cl, sink, (8, 0), 8)
-        time.sleep(1.5)
-        check(len(sink.packets()) > 40, "only %d RTP packets in 1.5 s "
-              "before the CANCEL" % len(sink.packets()))
-        cl.cancel()
-        _, t_c, c200 = cl.response("1 CANCEL")
-        check(c200.status == 200, "CANCEL answered %s" % c200.first)
-        _, t_fin, fin = cl.response("1 INVITE", 3, i)
-        check(fin.status == 487, "the INVITE ended %s, expected 487"
-              % fin.first)
-        cl.ack_error(fin)
-        rtp_stopped(sink, t_c, "ringback, CANCEL")
+        cancel_streaming(cl, sink, i)
         st = rtp_analyse(sink.packets(), 8, "ringback, CANCEL",
                          src=(ans["addr"], ans["port"]))
     finally:
         cl.close()
         sink.close()
     callee_done(callee)
-    check(any(d == "<-" and m.first.startswith("CANCEL ")
-              for d, m, _ in sipp_trace(callee)), "the callee got no CANCEL")
+    callee_got(callee, "CANCEL")
     rec = call_of(srv, cl.call_id)
     check_gw_events(rec, st["n"], ["mode", "cmr-inserted", "rtp-started",
                                    "cancelled", "ended"])
@@ -3428,10 +3394,7 @@ def gw_update_refused(t, code, reason):
     """The caller answers the UPDATE with an error: the server ends both
     legs: BYE to the callee (after its ACK), a 5xx to the caller's
     still-pending INVITE, no BYE toward the caller's early dialog."""
-    srv = t.server()
-    callee = gw_callee(t, srv, ring_ms=1500, pt=8)
-    sink = RtpSink()
-    cl = GwCaller(srv)
+    srv, callee, sink, cl = gw_parties(t, ring_ms=1500, pt=8)
     try:
         i, _, r18, ans, o1 = gw_early_media(cl, sink, (8, 0), 8)
         j, t_upd, upd = cl.request_in("UPDATE", 6, i)
@@ -3460,9 +3423,7 @@ def gw_update_refused(t, code, reason):
         cl.close()
         sink.close()
     callee_done(callee)
-    tr = sipp_trace(callee)
-    check(any(d == "<-" and m.first.startswith("BYE ") for d, m, _ in tr),
-          "the callee got no BYE")
+    callee_got(callee, "BYE")
     rec = call_of(srv, cl.call_id)
     check_gw_events(rec, st["n"], ["mode", "cmr-inserted", "rtp-started",
                                    "rtp-stopped", "update-sent",
@@ -3517,11 +3478,8 @@ def gw_pem_from_callee_http(t):
     """A callee's 180 with P-Early-Media: inactive in an HTTP-mode call
     (no P-Early-Media: supported from the caller): an event records it,
     the call completes, the server stays up."""
-    srv = t.server()
-    callee = gw_callee(t, srv, ring_ms=800, pt=0,
-                       hdr180="P-Early-Media: inactive")
-    sink = RtpSink()
-    cl = GwCaller(srv)
+    srv, callee, sink, cl = gw_parties(t, ring_ms=800, pt=0,
+                                       hdr180="P-Early-Media: inactive")
     try:
         cl.invite("bob", sink.port, (0,), pem=None, supported=None)
         i, _, r18 = cl.wait(lambda m: m.status == 180, 5, what="180")

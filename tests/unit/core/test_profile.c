@@ -16,6 +16,7 @@
 #include <re.h>
 #include "core/core.h"
 #include "tests/unit/leakcheck.h"
+#include "tests/unit/lebytes.h"
 
 
 static int group_setup(void **state)
@@ -92,15 +93,6 @@ static struct subscriber *sub(const struct table *t, const char *id)
 }
 
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-
 /* Writes a PCM WAV file of silence: 8 kHz, mono, 16 bit. */
 static void wav_write(const char *path, uint32_t samples)
 {
@@ -112,12 +104,12 @@ static void wav_write(const char *path, uint32_t samples)
 	uint32_t i;
 
 	memcpy(hdr, "RIFF", 4);
-	put32(hdr + 4, 36 + samples * 2);
+	le_put32(hdr + 4, 36 + samples * 2);
 	memcpy(hdr + 8, "WAVEfmt ", 8);
-	put32(hdr + 16, 16);
+	le_put32(hdr + 16, 16);
 	memcpy(hdr + 20, fmt, 16);
 	memcpy(hdr + 36, "data", 4);
-	put32(hdr + 40, samples * 2);
+	le_put32(hdr + 40, samples * 2);
 
 	f = fopen(path, "wb");
 	assert_non_null(f);

@@ -12,6 +12,7 @@
 #include <re.h>
 #include "core/core.h"
 #include "tests/unit/leakcheck.h"
+#include "tests/unit/lebytes.h"
 
 
 /* Every test compares the live heap blocks at its end with those at its
@@ -40,22 +41,6 @@ static struct subscriber *sub_new(struct table *t, const char *id)
 }
 
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-
 /* A canonical 44-byte-header PCM WAV: 8 kHz, mono, 16 bit, silence. */
 static uint8_t *wav_make(uint32_t samples, size_t *sizep)
 {
@@ -65,17 +50,17 @@ static uint8_t *wav_make(uint32_t samples, size_t *sizep)
 
 	assert_non_null(w);
 	memcpy(w, "RIFF", 4);
-	put32(w + 4, (uint32_t)size - 8);
+	le_put32(w + 4, (uint32_t)size - 8);
 	memcpy(w + 8, "WAVEfmt ", 8);
-	put32(w + 16, 16);
-	put16(w + 20, 1);         /* PCM */
-	put16(w + 22, 1);         /* mono */
-	put32(w + 24, 8000);      /* rate */
-	put32(w + 28, 16000);     /* byte rate */
-	put16(w + 32, 2);         /* block align */
-	put16(w + 34, 16);        /* bits */
+	le_put32(w + 16, 16);
+	le_put16(w + 20, 1);      /* PCM */
+	le_put16(w + 22, 1);      /* mono */
+	le_put32(w + 24, 8000);   /* rate */
+	le_put32(w + 28, 16000);  /* byte rate */
+	le_put16(w + 32, 2);      /* block align */
+	le_put16(w + 34, 16);     /* bits */
 	memcpy(w + 36, "data", 4);
-	put32(w + 40, datasz);
+	le_put32(w + 40, datasz);
 
 	*sizep = size;
 	return w;

@@ -19,6 +19,7 @@
 #include "core/core.h"
 #include "http/http.h"
 #include "tests/unit/leakcheck.h"
+#include "tests/unit/looprun.h"
 
 enum {
 	WATCHDOG_MS = 5000,
@@ -137,15 +138,6 @@ static void close_h(int err, void *arg)
 }
 
 
-static void watchdog_h(void *arg)
-{
-	struct client *c = arg;
-
-	c->timed_out = true;
-	loop_stop();
-}
-
-
 static void reply_parse(struct reply *rep)
 {
 	const uint8_t *p = rep->mb->buf;
@@ -243,7 +235,8 @@ static void fetch_raw(struct env *env, struct reply *rep, const char *raw,
 
 	assert_int_equal(tcp_connect(&c.tc, httpd_laddr(env->h), estab_h,
 				     recv_h, close_h, &c), 0);
-	tmr_start(&c.wd, WATCHDOG_MS, watchdog_h, &c);
+	tmr_start(&c.wd, WATCHDOG_MS, looprun_watchdog,
+		  &c.timed_out);
 
 	assert_int_equal(loop_run(), 0);
 
@@ -864,17 +857,6 @@ static int group_setup(void **state)
 }
 
 
-static int group_teardown(void **state)
-{
-	(void)state;
-
-	loop_close();
-	libre_close();
-
-	return 0;
-}
-
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -892,5 +874,5 @@ int main(void)
 		cmocka_unit_test(test_bind),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, looprun_teardown);
 }

@@ -20,6 +20,7 @@
 #include "core/core.h"
 #include "rtp/rtp.h"
 #include "tests/unit/leakcheck.h"
+#include "tests/unit/lebytes.h"
 
 
 #define PI 3.14159265358979323846
@@ -50,20 +51,6 @@ struct wspec {
 };
 
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-
 /* Channel c carries the sine at gain 2(c+1)/(channels+1): the gains
  * differ, so a reader that takes one channel or sums them gets the level
  * wrong, and their mean is 1, so the right mix is the sine at amp. */
@@ -89,15 +76,15 @@ static void sample_put(uint8_t *p, const struct wspec *s, double v)
 		uint32_t u;
 
 		memcpy(&u, &f, 4);
-		put32(p, u);
+		le_put32(p, u);
 		return;
 	}
 	if (flt) {
 		uint64_t u;
 
 		memcpy(&u, &v, 8);
-		put32(p, (uint32_t)u);
-		put32(p + 4, (uint32_t)(u >> 32));
+		le_put32(p, (uint32_t)u);
+		le_put32(p + 4, (uint32_t)(u >> 32));
 		return;
 	}
 
@@ -108,8 +95,8 @@ static void sample_put(uint8_t *p, const struct wspec *s, double v)
 		break;
 
 	case 16:
-		put16(p, (uint16_t)(int16_t)clampd(lround(v * 32768),
-						   -32768, 32767));
+		le_put16(p, (uint16_t)(int16_t)clampd(lround(v * 32768),
+						      -32768, 32767));
 		break;
 
 	case 24: {
@@ -123,9 +110,9 @@ static void sample_put(uint8_t *p, const struct wspec *s, double v)
 	}
 
 	default:
-		put32(p, (uint32_t)(int32_t)clampd(llround(v * 2147483648.0),
-						   -2147483648.0,
-						   2147483647.0));
+		le_put32(p, (uint32_t)(int32_t)
+			 clampd(llround(v * 2147483648.0), -2147483648.0,
+				2147483647.0));
 		break;
 	}
 }
@@ -144,7 +131,7 @@ static uint8_t *wav_make(const struct wspec *s, size_t *sizep)
 	assert_non_null(w);
 
 	memcpy(w, "RIFF", 4);
-	put32(w + 4, (uint32_t)(size - 8));
+	le_put32(w + 4, (uint32_t)(size - 8));
 	memcpy(w + 8, "WAVE", 4);
 	p = w + 12;
 
@@ -163,24 +150,24 @@ static uint8_t *wav_make(const struct wspec *s, size_t *sizep)
 	}
 
 	memcpy(fmt, "fmt ", 4);
-	put32(fmt + 4, fmtsz);
-	put16(fmt + 8, s->tag);
-	put16(fmt + 10, s->channels);
-	put32(fmt + 12, s->rate);
-	put32(fmt + 16, s->rate * s->channels * width);
-	put16(fmt + 20, (uint16_t)(s->channels * width));
-	put16(fmt + 22, s->bits);
+	le_put32(fmt + 4, fmtsz);
+	le_put16(fmt + 8, s->tag);
+	le_put16(fmt + 10, s->channels);
+	le_put32(fmt + 12, s->rate);
+	le_put32(fmt + 16, s->rate * s->channels * width);
+	le_put16(fmt + 20, (uint16_t)(s->channels * width));
+	le_put16(fmt + 22, s->bits);
 	if (s->tag == TAG_EXT) {
-		put16(fmt + 24, 22);            /* cbSize */
-		put16(fmt + 26, s->bits);       /* valid bits */
-		put32(fmt + 28, 0);             /* channel mask */
-		put16(fmt + 32, s->sub);
+		le_put16(fmt + 24, 22);         /* cbSize */
+		le_put16(fmt + 26, s->bits);    /* valid bits */
+		le_put32(fmt + 28, 0);          /* channel mask */
+		le_put16(fmt + 32, s->sub);
 		memcpy(fmt + 34, "\0\0\0\0\x10\0\x80\0\0\xaa\0\x38\x9b\x71",
 		       14);
 	}
 
 	memcpy(data, "data", 4);
-	put32(data + 4, (uint32_t)datasz);
+	le_put32(data + 4, (uint32_t)datasz);
 	p = data + 8;
 	for (size_t i = 0; i < s->n; i++) {
 		double v = s->amp * sin(2.0 * PI * s->freq * (double)i /
@@ -574,8 +561,8 @@ static void test_full_scale(void **state)
 
 	memcpy(wav, "RIFF" "\0\0\0\0" "WAVEfmt " "\x10\0\0\0" "\x01\0\x01\0"
 	       "\x40\x1f\0\0" "\x80\x3e\0\0" "\x02\0\x10\0" "data", 40);
-	put32(wav + 4, sizeof(wav) - 8);
-	put32(wav + 40, sizeof(samples));
+	le_put32(wav + 4, sizeof(wav) - 8);
+	le_put32(wav + 40, sizeof(samples));
 	memcpy(wav + 44, samples, sizeof(samples));
 
 	assert_int_equal(media_from_wav(&m, wav, sizeof(wav)), 0);
@@ -806,7 +793,7 @@ static void test_bad_input(void **state)
 		assert_true(v->len <= sizeof(buf));
 		memcpy(buf, v->bytes, v->len);
 		if (!v->keep_riff)
-			put32(buf + 4, (uint32_t)(v->len - 8));
+			le_put32(buf + 4, (uint32_t)(v->len - 8));
 
 		/* A copy of exactly the vector's size, so that the
 		 * sanitizer build sees any read past its end. */

@@ -22,6 +22,8 @@
 #include "core/core.h"
 #include "rtp/rtp.h"
 #include "tests/unit/leakcheck.h"
+#include "tests/unit/looprun.h"
+#include "tests/unit/lebytes.h"
 
 /* Exported by libre.so but not declared in its headers: the list of
  * armed timers, which shows how many timers the streamer holds. */
@@ -54,20 +56,6 @@ static uint32_t rd32(const uint8_t *p)
 }
 
 
-static void wr16le(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-
-static void wr32le(uint8_t *p, uint32_t v)
-{
-	wr16le(p, (uint16_t)v);
-	wr16le(p + 2, (uint16_t)(v >> 16));
-}
-
-
 /*
  * An 8 kHz mono 16-bit WAV of nframes frames.  Frame f is a square wave
  * of amplitude (f + 1) * 1400, so that every frame encodes to different
@@ -81,23 +69,23 @@ static void make_media(struct media **mp, unsigned nframes)
 
 	assert_non_null(w);
 	memcpy(w, "RIFF", 4);
-	wr32le(w + 4, (uint32_t)size - 8);
+	le_put32(w + 4, (uint32_t)size - 8);
 	memcpy(w + 8, "WAVEfmt ", 8);
-	wr32le(w + 16, 16);
-	wr16le(w + 20, 1);
-	wr16le(w + 22, 1);
-	wr32le(w + 24, MEDIA_SRATE);
-	wr32le(w + 28, MEDIA_SRATE * 2);
-	wr16le(w + 32, 2);
-	wr16le(w + 34, 16);
+	le_put32(w + 16, 16);
+	le_put16(w + 20, 1);
+	le_put16(w + 22, 1);
+	le_put32(w + 24, MEDIA_SRATE);
+	le_put32(w + 28, MEDIA_SRATE * 2);
+	le_put16(w + 32, 2);
+	le_put16(w + 34, 16);
 	memcpy(w + 36, "data", 4);
-	wr32le(w + 40, 2 * nsamp);
+	le_put32(w + 40, 2 * nsamp);
 
 	for (uint32_t i = 0; i < nsamp; i++) {
 		int amp = (int)(i / MEDIA_FRAME_SAMPLES + 1) * 1400;
 		int16_t v = (int16_t)((i & 8) ? amp : -amp);
 
-		wr16le(w + 44 + 2 * i, (uint16_t)v);
+		le_put16(w + 44 + 2 * i, (uint16_t)v);
 	}
 
 	assert_int_equal(media_from_wav(mp, w, size), 0);
@@ -356,37 +344,6 @@ static void check_rtcp(const struct rx *rx, const struct stream_stats *st,
 
 /* ---- running the loop ------------------------------------------------- */
 
-static void watchdog(void *arg)
-{
-	bool *fired = arg;
-
-	*fired = true;
-	loop_stop();
-}
-
-
-static void stop_loop(void *arg)
-{
-	(void)arg;
-	loop_stop();
-}
-
-
-/* Runs the loop until something calls loop_stop(); fails on the
- * watchdog. */
-static void run(void)
-{
-	struct tmr wd;
-	bool fired = false;
-
-	tmr_init(&wd);
-	tmr_start(&wd, WATCHDOG_MS, watchdog, &fired);
-	assert_int_equal(loop_run(), 0);
-	tmr_cancel(&wd);
-	assert_false(fired);
-}
-
-
 static struct streamer *streamer_local(uint16_t lo, uint16_t hi)
 {
 	struct streamer *st = NULL;
@@ -424,7 +381,7 @@ static void one_stop(void *arg)
 	o->active_after = streamer_active(o->st);
 
 	/* Whatever arrives from now on came after the stop. */
-	tmr_start(&o->t, 100, stop_loop, NULL);
+	tmr_start(&o->t, 100, looprun_stop, NULL);
 }
 
 
@@ -459,7 +416,7 @@ static void test_one_stream(void **state)
 	assert_int_equal(streamer_active(o.st), 1);
 
 	tmr_start(&o.t, 1000, one_stop, &o);
-	run();
+	looprun(WATCHDOG_MS);
 
 	/* RTP: the whole second is one correct run. */
 	assert_int_equal(o.active_before, 1);
@@ -515,7 +472,7 @@ static void two_stop(void *arg)
 	w->t_stop = loop_now_ms();
 	w->timers_stopped = list_count(tmrl_get());
 
-	tmr_start(&w->t, 100, stop_loop, NULL);
+	tmr_start(&w->t, 100, looprun_stop, NULL);
 }
 
 
@@ -550,7 +507,7 @@ static void test_two_streams_one_timer(void **state)
 			    SA_ALL));
 
 	tmr_start(&w.t, 600, two_stop, &w);
-	run();
+	looprun(WATCHDOG_MS);
 
 	/* In the stop handler: our own watchdog and the streamer's tick,
 	 * then the watchdog alone. */
@@ -622,7 +579,7 @@ static void re3_step(void *arg)
 		r->s = mem_deref(r->s);
 		r->active_after_deref = streamer_active(r->st);
 		r->timers_after_deref = list_count(tmrl_get());
-		tmr_start(&r->t, 100, stop_loop, NULL);
+		tmr_start(&r->t, 100, looprun_stop, NULL);
 		break;
 	}
 }
@@ -647,7 +604,7 @@ static void test_restart_and_deref(void **state)
 	assert_int_equal(stream_start(r.s, r.m, MEDIA_PT_PCMA, &r.rx->addr),
 			 0);
 	tmr_start(&r.t, 300, re3_step, &r);
-	run();
+	looprun(WATCHDOG_MS);
 
 	assert_int_equal(r.restart_err, 0);
 	assert_null(r.s);
@@ -734,7 +691,7 @@ static void late_step(void *arg)
 		stream_stop(l->s);
 		l->t_stop = loop_now_ms();
 		stream_stats_get(l->s, &l->at_stop);
-		tmr_start(&l->t, 100, stop_loop, NULL);
+		tmr_start(&l->t, 100, looprun_stop, NULL);
 		break;
 	}
 }
@@ -761,7 +718,7 @@ static void test_late_loop_skips_ahead(void **state)
 	assert_int_equal(stream_start(l.s, m, MEDIA_PT_PCMU, &l.rx->addr),
 			 0);
 	tmr_start(&l.t, 200, late_step, &l);
-	run();
+	looprun(WATCHDOG_MS);
 
 	pk = l.rx->rtp_pk;
 	n = l.rx->n_rtp;
@@ -985,7 +942,7 @@ static void test_icmp_unreachable_stops(void **state)
 	assert_int_equal(stream_start(c.s, m, MEDIA_PT_PCMU, &dst), 0);
 
 	tmr_start(&c.t, 10, icmp_poll, &c);
-	run();
+	looprun(WATCHDOG_MS);
 	tmr_cancel(&c.t);
 
 	/* Stopped by the error within a few packets, not by the poll
@@ -1039,7 +996,7 @@ static int group_setup(void **state)
 
 	/* The loop itself: libevent sizes its timer heap on first use. */
 	tmr_init(&t);
-	tmr_start(&t, 50, stop_loop, NULL);
+	tmr_start(&t, 50, looprun_stop, NULL);
 	if (loop_run())
 		return -1;
 
@@ -1049,17 +1006,6 @@ static int group_setup(void **state)
 	}
 	mem_deref(st);
 	mem_deref(m);
-
-	return 0;
-}
-
-
-static int group_teardown(void **state)
-{
-	(void)state;
-
-	loop_close();
-	libre_close();
 
 	return 0;
 }
@@ -1077,5 +1023,5 @@ int main(void)
 	};
 
 	return cmocka_run_group_tests_name("rtp/streamer", tests,
-					   group_setup, group_teardown);
+					   group_setup, looprun_teardown);
 }

@@ -11,21 +11,7 @@
 #include <time.h>
 #include <re.h>
 #include "sip/sip_int.h"
-
-
-static struct sip_msg *decode(const char *text)
-{
-	struct sip_msg *msg = NULL;
-	struct mbuf *mb = mbuf_alloc(1024);
-
-	assert_non_null(mb);
-	assert_int_equal(0, mbuf_write_str(mb, text));
-	mb->pos = 0;
-	assert_int_equal(0, sip_msg_decode(&msg, mb));
-	mem_deref(mb);
-
-	return msg;
-}
+#include "tests/unit/sipmsg.h"
 
 
 /* What a client computes (RFC 2617 3.2.2 with qop=auth), as hex. */
@@ -62,7 +48,7 @@ static struct sip_msg *reg_with(const char *hname, const char *user,
 		"algorithm=MD5, qop=auth, nc=00000001, cnonce=\"abc\"\r\n"
 		"Content-Length: 0\r\n\r\n",
 		user, user, hname, user, nonce, resp));
-	msg = decode(text);
+	msg = sipmsg_decode(text);
 	mem_deref(text);
 
 	return msg;
@@ -135,7 +121,7 @@ static void test_digest(void **state)
 	assert_int_equal(EAUTH, check(reg_with("Authorization", "dave",
 					       "short", "zz"), "s3cret",
 				      false, &stale));
-	assert_int_equal(EAUTH, check(decode(
+	assert_int_equal(EAUTH, check(sipmsg_decode(
 		"REGISTER sip:cmrlab SIP/2.0\r\n"
 		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n"
 		"From: <sip:dave@cmrlab>;tag=a\r\nTo: <sip:dave@cmrlab>\r\n"

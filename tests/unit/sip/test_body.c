@@ -12,6 +12,7 @@
 #include <re.h>
 #include "sip/sip_int.h"
 #include "tests/unit/leakcheck.h"
+#include "tests/unit/sipmsg.h"
 
 
 #define SDP_S "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\n" \
@@ -717,17 +718,6 @@ static void test_round_trip_raw(void **state)
 }
 
 
-static struct sip_msg *decode(struct mbuf *mb)
-{
-	struct sip_msg *msg = NULL;
-
-	mb->pos = 0;
-	assert_int_equal(0, sip_msg_decode(&msg, mb));
-
-	return msg;
-}
-
-
 #define INVITE "INVITE sip:bob@cmrlab.test SIP/2.0\r\n" \
 	"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n" \
 	"From: <sip:alice@cmrlab.test>;tag=a\r\n" \
@@ -761,7 +751,7 @@ static void test_round_trip_msg(void **state)
 		assert_non_null(mb);
 		assert_int_equal(0, mbuf_printf(mb, INVITE "%H",
 						body_print, &bo));
-		msg = decode(mb);
+		msg = sipmsg_decode_mb(mb);
 		assert_int_equal(pl_u32(&msg->clen),
 				 mbuf_get_left(msg->mb));
 
@@ -832,7 +822,7 @@ static void test_msg(void **state)
 		assert_non_null(mb);
 		assert_int_equal(0, mbuf_printf(mb, INVITE "%s\r\n%s",
 						v->hdrs, v->body));
-		msg = decode(mb);
+		msg = sipmsg_decode_mb(mb);
 
 		err = body_parse(&bv, msg);
 		if (err != v->err)

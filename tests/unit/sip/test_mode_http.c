@@ -10,21 +10,7 @@
 #include <string.h>
 #include <re.h>
 #include "sip/sip_int.h"
-
-
-static struct sip_msg *decode(const char *text)
-{
-	struct sip_msg *msg = NULL;
-	struct mbuf *mb = mbuf_alloc(1024);
-
-	assert_non_null(mb);
-	assert_int_equal(0, mbuf_write_str(mb, text));
-	mb->pos = 0;
-	assert_int_equal(0, sip_msg_decode(&msg, mb));
-	mem_deref(mb);
-
-	return msg;
-}
+#include "tests/unit/sipmsg.h"
 
 
 static void test_url(void **state)
@@ -80,7 +66,7 @@ static void test_alert_info_round_trip(void **state)
 		"Content-Length: 0\r\n\r\n",
 		modehttp_alertinfo_print, url));
 
-	msg = decode(text);
+	msg = sipmsg_decode(text);
 	h = sip_msg_hdr(msg, SIP_HDR_ALERT_INFO);
 	assert_non_null(h);
 	assert_int_equal(0, re_regex(h->val.p, h->val.l, "<[^>]+>", &uri));
@@ -112,7 +98,7 @@ static struct sip_msg *invite(const char *hdrs)
 		"CSeq: 1 INVITE\r\n"
 		"%s"
 		"Content-Length: 0\r\n\r\n", hdrs));
-	msg = decode(text);
+	msg = sipmsg_decode(text);
 	mem_deref(text);
 
 	return msg;

@@ -10,39 +10,23 @@
 #include <string.h>
 #include <re.h>
 #include "sip/sip_int.h"
-
-
-static struct sip_msg *decode(const char *fmt, ...)
-{
-	struct sip_msg *msg = NULL;
-	struct mbuf *mb = mbuf_alloc(1024);
-	va_list ap;
-
-	assert_non_null(mb);
-	va_start(ap, fmt);
-	assert_int_equal(0, mbuf_vprintf(mb, fmt, ap));
-	va_end(ap);
-	mb->pos = 0;
-	assert_int_equal(0, sip_msg_decode(&msg, mb));
-	mem_deref(mb);
-
-	return msg;
-}
+#include "tests/unit/sipmsg.h"
 
 
 /* A REGISTER for USER with CALLID, CSEQ, extra header lines. */
 static struct sip_msg *reg(const char *user, const char *callid,
 			   unsigned cseq, const char *extra)
 {
-	return decode("REGISTER sip:cmrlab.test SIP/2.0\r\n"
-		      "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK%u\r\n"
-		      "From: <sip:%s@cmrlab.test>;tag=ft\r\n"
-		      "To: <sip:%s@cmrlab.test>\r\n"
-		      "Call-ID: %s\r\n"
-		      "CSeq: %u REGISTER\r\n"
-		      "%s"
-		      "Content-Length: 0\r\n\r\n",
-		      cseq, user, user, callid, cseq, extra);
+	return sipmsg_decodef(
+		"REGISTER sip:cmrlab.test SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK%u\r\n"
+		"From: <sip:%s@cmrlab.test>;tag=ft\r\n"
+		"To: <sip:%s@cmrlab.test>\r\n"
+		"Call-ID: %s\r\n"
+		"CSeq: %u REGISTER\r\n"
+		"%s"
+		"Content-Length: 0\r\n\r\n",
+		cseq, user, user, callid, cseq, extra);
 }
 
 
