@@ -24,7 +24,6 @@ void loop_close(void);
 struct event_base *loop_base(void);
 int  loop_run(void);
 void loop_stop(void);
-bool loop_stopping(void);
 bool loop_adapter_ok(void);
 unsigned loop_fd_count(void);
 uint64_t loop_now_ms(void);

@@ -273,11 +273,6 @@ void loop_stop(void)
 }
 
 
-bool loop_stopping(void)
-{
-	return lp.stop;
-}
-
 
 bool loop_adapter_ok(void)
 {

@@ -54,6 +54,21 @@ struct bleg {
 	struct sip_request *prack;/* our pending PRACK */
 };
 
+/*
+ * A response the UAS core itself resends on the RFC 3261 13.3.1.4 / RFC
+ * 3262 section 3 schedule (rel100.c): the 2xx until the ACK, a reliable
+ * 1xx until its PRACK.  mb is set while it is outstanding.
+ */
+struct rtx {
+	struct tmr tmr;
+	struct mbuf *mb;
+	uint64_t start;
+	uint32_t txc;
+	bool udp_only;            /* a 2xx is resent only over UDP */
+	struct call *call;
+	void (*expireh)(struct call *call);
+};
+
 struct call {
 	struct le le;             /* srv->calls */
 	struct sipsrv *srv;
@@ -61,17 +76,13 @@ struct call {
 	struct leg a;
 	struct sip_strans *st;    /* A's INVITE server transaction */
 	struct sip_msg *msg;      /* A's INVITE */
-	struct mbuf *ok;          /* A's 2xx, resent until the ACK */
-	struct sa ok_dst;
-	struct tmr tmr;
-	uint32_t ok_txc;
-	uint64_t ok_start;
+	struct rtx ok;            /* A's 2xx, resent until the ACK */
+	struct sa ok_dst;         /* where A's responses go */
 	struct list blegs;
 	struct bleg *winner;
 	struct cmr_choice bt, rt;
 	struct pl a_sdp;          /* the caller's session SDP, in msg */
 	struct oa oa_a;           /* session offer/answer on the A-leg */
-	struct body_out a_body;   /* ... as the B-legs' INVITE body */
 	char url_bt[256];
 	char url_rt[256];
 	char cuser_a[64];         /* Contact user toward the caller */
@@ -81,11 +92,8 @@ struct call {
 	/* 100rel toward the caller (RFC 3262) */
 	bool a_100rel;            /* our provisionals to A are reliable */
 	uint32_t a_rseq;          /* RSeq of the last reliable 1xx sent */
-	struct mbuf *rel;         /* the unacknowledged reliable 1xx */
+	struct rtx rel;           /* the unacknowledged reliable 1xx */
 	bool rel_sdp;             /* ... and it carried SDP */
-	uint32_t rel_txc;
-	uint64_t rel_start;
-	struct tmr tmr_rel;
 	struct sip_msg *queued_1xx;   /* B's 1xx waiting for that PRACK */
 	struct sip_msg *held_2xx;     /* B's 2xx waiting for that PRACK */
 
@@ -173,6 +181,20 @@ static const uint8_t *body_buf(const struct sip_msg *msg)
 }
 
 
+/* A body of session SDP alone (or none), with its headers, for %H. */
+static int sdp_body_print(struct re_printf *pf, const struct pl *sdp)
+{
+	struct body_out bo;
+	int err;
+
+	err = body_out_init(&bo, sdp, NULL);
+	if (err)
+		return err;
+
+	return body_print(pf, &bo);
+}
+
+
 static const char *who(const struct leg *leg)
 {
 	return leg->is_a ? "caller" : "callee";
@@ -190,6 +212,44 @@ static const char *reason_phrase(uint16_t scode)
 	case 504: return "Server Time-out";
 	default:  return "Server Internal Error";
 	}
+}
+
+
+/* ---- the UAS core's own retransmissions -------------------------------- */
+
+static void rtx_handler(void *arg)
+{
+	struct rtx *r = arg;
+	struct call *call = r->call;
+
+	if (rel100_expired(r->start, loop_now_ms())) {
+		r->expireh(call);
+		return;
+	}
+
+	if (!r->udp_only || call->msg->tp == SIP_TRANSP_UDP)
+		(void)sip_send(call->srv->sip, call->msg->sock, call->msg->tp,
+			       &call->ok_dst, r->mb);
+
+	++r->txc;
+	tmr_start(&r->tmr, rel100_next(r->start, loop_now_ms(), r->txc),
+		  rtx_handler, r);
+}
+
+
+/* r->mb was just sent for the first time. */
+static void rtx_start(struct rtx *r)
+{
+	r->start = loop_now_ms();
+	r->txc = 0;
+	tmr_start(&r->tmr, rel100_interval(0), rtx_handler, r);
+}
+
+
+static void rtx_stop(struct rtx *r)
+{
+	tmr_cancel(&r->tmr);
+	r->mb = mem_deref(r->mb);
 }
 
 
@@ -215,8 +275,8 @@ static void call_destructor(void *arg)
 {
 	struct call *call = arg;
 
-	tmr_cancel(&call->tmr);
-	tmr_cancel(&call->tmr_rel);
+	rtx_stop(&call->ok);
+	rtx_stop(&call->rel);
 	hash_unlink(&call->a.he);
 	tmr_cancel(&call->tmr_gw);
 	mem_deref(call->gw_req);
@@ -226,13 +286,11 @@ static void call_destructor(void *arg)
 	mem_deref(call->bt_as);
 	mem_deref(call->rt_as);
 	list_flush(&call->blegs);
-	mem_deref(call->rel);
 	mem_deref(call->queued_1xx);
 	mem_deref(call->held_2xx);
 	list_unlink(&call->le);
 	mem_deref(call->st);
 	mem_deref(call->msg);
-	mem_deref(call->ok);
 	mem_deref(call->a.dlg);
 	mem_deref(call->cr);
 }
@@ -313,27 +371,20 @@ static void a_final(struct call *call, uint16_t scode, const char *reason)
 }
 
 
-/* RFC 3261 13.3.1.4: the UAS core resends its 2xx, T1 doubling up to T2,
- * until the ACK; without an ACK after 64*T1 the call ends with BYE. */
-static void ok_retransmit(void *arg)
+/* RFC 3261 13.3.1.4: without an ACK after 64*T1 the call ends (BYE). */
+static void ok_expired(struct call *call)
 {
-	struct call *call = arg;
+	evlog_event(call->cr, "no-ack", NULL);
+	call_end(call, 0, "no ACK from the caller");
+}
 
-	/* The same schedule as for reliable provisionals (rel100.c). */
-	if (rel100_expired(call->ok_start, loop_now_ms())) {
-		evlog_event(call->cr, "no-ack", NULL);
-		call_end(call, 0, "no ACK from the caller");
-		return;
-	}
 
-	if (call->msg->tp == SIP_TRANSP_UDP)
-		(void)sip_send(call->srv->sip, call->msg->sock, call->msg->tp,
-			       &call->ok_dst, call->ok);
-
-	++call->ok_txc;
-	tmr_start(&call->tmr, rel100_next(call->ok_start, loop_now_ms(),
-					  call->ok_txc),
-		  ok_retransmit, call);
+/* RFC 3262 section 3: without a PRACK after 64*T1, a 5xx. */
+static void rel_expired(struct call *call)
+{
+	evlog_event(call->cr, "prack-timeout", "\"rseq\":%u", call->a_rseq);
+	rtx_stop(&call->rel);
+	call_end(call, 504, "no PRACK from the caller");
 }
 
 
@@ -375,10 +426,9 @@ static void a_ok(struct call *call, const struct sip_msg *bmsg,
 			(void)oa_local_offer(&call->oa_a);  /* late offer */
 	}
 
-	tmr_cancel(&call->tmr_rel);
-	call->rel = mem_deref(call->rel);
+	rtx_stop(&call->rel);
 
-	err = sip_treplyf(&call->st, &call->ok, call->srv->sip, call->msg,
+	err = sip_treplyf(&call->st, &call->ok.mb, call->srv->sip, call->msg,
 			  true, bmsg->scode, "OK",
 			  "%H"
 			  "Allow: " ALLOW "\r\n"
@@ -397,10 +447,7 @@ static void a_ok(struct call *call, const struct sip_msg *bmsg,
 	}
 
 	call->final_sent = bmsg->scode;
-	call->ok_start = loop_now_ms();
-	call->ok_txc = 0;
-	sip_reply_addr(&call->ok_dst, call->msg, true);
-	tmr_start(&call->tmr, SIP_T1, ok_retransmit, call);
+	rtx_start(&call->ok);
 
 	evlog_call_state(call->cr, "answered");
 	evlog_event(call->cr, "answered", "\"code\":%u,\"sdp\":%s",
@@ -415,7 +462,7 @@ static void a_answer(struct call *call, const struct sip_msg *bmsg)
 	/* RFC 3262 section 3: no 2xx while a reliable provisional response
 	 * with a session description is unacknowledged.  (RFC 3311 5.1:
 	 * our UPDATE, too, waits for that PRACK.) */
-	if (call->rel && call->rel_sdp) {
+	if (call->rel.mb && call->rel_sdp) {
 		mem_deref(call->held_2xx);
 		call->held_2xx = mem_ref((void *)bmsg);
 		evlog_event(call->cr, "2xx-held", "\"why\":\"reliable 1xx "
@@ -521,31 +568,6 @@ static int pem_print(struct re_printf *pf, const struct pem_ctx *pc)
 }
 
 
-/* RFC 3262 section 3: a reliable provisional response is retransmitted,
- * T1 doubling up to T2, until its PRACK; after 64*T1 the INVITE is
- * rejected with a 5xx. */
-static void rel_retransmit(void *arg)
-{
-	struct call *call = arg;
-
-	if (rel100_expired(call->rel_start, loop_now_ms())) {
-		evlog_event(call->cr, "prack-timeout", "\"rseq\":%u",
-			    call->a_rseq);
-		call->rel = mem_deref(call->rel);
-		call_end(call, 504, "no PRACK from the caller");
-		return;
-	}
-
-	(void)sip_send(call->srv->sip, call->msg->sock, call->msg->tp,
-		       &call->ok_dst, call->rel);
-
-	++call->rel_txc;
-	tmr_start(&call->tmr_rel, rel100_next(call->rel_start, loop_now_ms(),
-					      call->rel_txc),
-		  rel_retransmit, call);
-}
-
-
 static int rel_hdrs_print(struct re_printf *pf, const struct call *call)
 {
 	if (!call->a_100rel)
@@ -577,7 +599,7 @@ static void a_provisional(struct call *call, const struct sip_msg *bmsg)
 
 	/* One reliable provisional at a time (RFC 3262 section 3): the
 	 * newest one waits for the PRACK. */
-	if (call->rel) {
+	if (call->rel.mb) {
 		mem_deref(call->queued_1xx);
 		call->queued_1xx = mem_ref((void *)bmsg);
 		return;
@@ -625,7 +647,7 @@ static void a_provisional(struct call *call, const struct sip_msg *bmsg)
 
 	pl_strcpy(&bmsg->reason, reason, sizeof(reason));
 
-	err = sip_treplyf(&call->st, call->a_100rel ? &call->rel : NULL,
+	err = sip_treplyf(&call->st, call->a_100rel ? &call->rel.mb : NULL,
 			  call->srv->sip, call->msg, true,
 			  bmsg->scode, reason,
 			  "%H"
@@ -653,11 +675,7 @@ static void a_provisional(struct call *call, const struct sip_msg *bmsg)
 		if (pl_isset(&bv.session) && call->oa_a.st == OA_REMOTE_OFFER)
 			(void)oa_local_answer(&call->oa_a);
 		call->rel_sdp = pl_isset(&bv.session) || pl_isset(&early);
-		call->rel_start = loop_now_ms();
-		call->rel_txc = 0;
-		sip_reply_addr(&call->ok_dst, call->msg, true);
-		tmr_start(&call->tmr_rel, rel100_interval(0), rel_retransmit,
-			  call);
+		rtx_start(&call->rel);
 	}
 
 	if (bmsg->scode == 180 || bmsg->scode == 183)
@@ -700,7 +718,7 @@ static void a_prack(struct call *call, const struct sip_msg *msg)
 	struct body_view bv;
 	int err;
 
-	if (!call->rel || !rel100_rack_matches(msg, call->a_rseq,
+	if (!call->rel.mb || !rel100_rack_matches(msg, call->a_rseq,
 						call->msg->cseq.num)) {
 		(void)sip_treply(NULL, call->srv->sip, msg, 481,
 				 "Call/Transaction Does Not Exist");
@@ -720,8 +738,7 @@ static void a_prack(struct call *call, const struct sip_msg *msg)
 
 	(void)sip_treply(NULL, call->srv->sip, msg, 200, "OK");
 
-	tmr_cancel(&call->tmr_rel);
-	call->rel = mem_deref(call->rel);
+	rtx_stop(&call->rel);
 	evlog_event(call->cr, "prack", "\"by\":\"caller\",\"rseq\":%u,"
 		    "\"early_session\":%s", call->a_rseq,
 		    pl_isset(&bv.early) ? "true" : "false");
@@ -1232,7 +1249,7 @@ static int bleg_start(struct call *call, const char *target)
 			    "P-Early-Media: supported\r\n" : "",
 			    modehttp_alertinfo_print,
 			    insert ? call->url_rt : NULL,
-			    body_print, &call->a_body);
+			    sdp_body_print, &call->a_sdp);
 	if (err)
 		goto out;
 
@@ -1363,14 +1380,13 @@ static void gw_media_check(struct call *call, const struct sip_msg *msg)
 	err = sip_drequestf(&call->gw_breq, call->srv->sip, true, "INVITE",
 			    b->leg.dlg, 0, NULL, contact_b_send,
 			    gw_breq_handler, b,
-			    "Content-Type: application/sdp\r\n"
-			    "Content-Length: %zu\r\n"
-			    "\r\n"
-			    "%r",
-			    bv.session.l, &bv.session);
-	if (err)
+			    "%H",
+			    sdp_body_print, &bv.session);
+	if (err) {
+		oa_reject(&b->oa);
 		LOGW(SUB_SIP, "%s: re-INVITE to the callee: %m",
 		     evlog_call_id(call->cr), err);
+	}
 	else
 		evlog_event(call->cr, "reinvite-callee-sent", NULL);
 }
@@ -1434,6 +1450,7 @@ static void gw_resp_handler(int err, const struct sip_msg *msg, void *arg)
 static void gw_offer_send(struct call *call)
 {
 	struct mbuf *offer = NULL;
+	struct pl sdp;
 	int err;
 
 	if (call->ended || call->gw_req)
@@ -1452,17 +1469,14 @@ static void gw_offer_send(struct call *call)
 		gw_failed(call, 500, gw_method(call));
 		return;
 	}
+	pl_set_mbuf(&sdp, offer);
 
 	err = sip_drequestf(&call->gw_req, call->srv->sip, true,
 			    gw_method(call), call->a.dlg, 0, NULL,
 			    contact_a_send, gw_resp_handler, call,
 			    "Allow: " ALLOW "\r\n"
-			    "Content-Type: application/sdp\r\n"
-			    "Content-Length: %zu\r\n"
-			    "\r\n"
-			    "%b",
-			    mbuf_get_left(offer), mbuf_buf(offer),
-			    mbuf_get_left(offer));
+			    "%H",
+			    sdp_body_print, &sdp);
 	mem_deref(offer);
 	if (err) {
 		oa_reject(&call->oa_a);
@@ -1490,8 +1504,8 @@ static void call_end(struct call *call, uint16_t scode, const char *why)
 		return;
 
 	call->ended = true;
-	tmr_cancel(&call->tmr);
-	tmr_cancel(&call->tmr_rel);
+	tmr_cancel(&call->ok.tmr);
+	tmr_cancel(&call->rel.tmr);
 	tmr_cancel(&call->tmr_gw);
 	streams_stop(call, why);
 	/* Pending offers of ours are abandoned, without callbacks. */
@@ -1625,7 +1639,7 @@ static void indialog(struct sipsrv *srv, struct leg *leg,
 	if (!pl_strcmp(&msg->met, "ACK")) {
 		if (leg->is_a && !call->confirmed && call->final_sent < 300) {
 			call->confirmed = true;
-			tmr_cancel(&call->tmr);
+			rtx_stop(&call->ok);
 			if (call->oa_a.st == OA_LOCAL_OFFER && body_len(msg))
 				(void)oa_remote_answer(&call->oa_a);
 			if (call->winner && call->winner->ack_pending)
@@ -1886,8 +1900,15 @@ static void invite_new(struct sipsrv *srv, const struct sip_msg *msg)
 	call->a_sdp = bv.session;
 	if (pl_isset(&call->a_sdp))
 		(void)oa_remote_offer(&call->oa_a);
-	tmr_init(&call->tmr);
-	tmr_init(&call->tmr_rel);
+	/* Responses to A go where RFC 3261 18.2.2 says, resent or not. */
+	sip_reply_addr(&call->ok_dst, msg, true);
+	call->ok.call = call;
+	call->ok.udp_only = true;
+	call->ok.expireh = ok_expired;
+	call->rel.call = call;
+	call->rel.expireh = rel_expired;
+	tmr_init(&call->ok.tmr);
+	tmr_init(&call->rel.tmr);
 	tmr_init(&call->tmr_gw);
 	safe_user(call->cuser_a, sizeof(call->cuser_a), &msg->uri.user,
 		  "cmrlab");
@@ -1901,10 +1922,6 @@ static void invite_new(struct sipsrv *srv, const struct sip_msg *msg)
 		goto fail;
 
 	(void)sip_treply(&call->st, srv->sip, msg, 100, "Trying");
-
-	err = body_out_init(&call->a_body, &call->a_sdp, NULL);
-	if (err)
-		goto fail;
 
 	err = sip_dialog_accept(&call->a.dlg, msg);
 	if (err)

@@ -341,11 +341,6 @@ const struct sa *sipsrv_laddr(const struct sipsrv *s)
 }
 
 
-unsigned sipsrv_call_count(const struct sipsrv *s)
-{
-	return s ? list_count(&s->calls) : 0;
-}
-
 
 static void shutdown_poll(void *arg)
 {

@@ -20,7 +20,6 @@ typedef void (sipsrv_done_h)(void *arg);
 int  sipsrv_alloc(struct sipsrv **sp, const struct sipsrv_conf *conf);
 /** The bound UDP address (TCP is on the same port). */
 const struct sa *sipsrv_laddr(const struct sipsrv *s);
-unsigned sipsrv_call_count(const struct sipsrv *s);
 /** Ends every call (BYE, CANCEL, 503) and calls doneh once no SIP
  *  transaction of ours is pending any more. */
 void sipsrv_shutdown(struct sipsrv *s, sipsrv_done_h *doneh, void *arg);
