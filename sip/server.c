@@ -69,6 +69,14 @@ bool sipsrv_msg_valid(const struct sip_msg *msg, const char **why)
 }
 
 
+void sipsrv_advertised(const struct sipsrv *srv, const struct sa *local,
+		       struct sa *out)
+{
+	(void)srv;
+	*out = *local;
+}
+
+
 /* RFC 3261 8.2.2.3: tags in Require that we do not support give 420,
  * with those tags in Unsupported. */
 static bool require_unsupported(struct sipsrv *srv, const struct sip_msg *msg)

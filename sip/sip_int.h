@@ -139,6 +139,11 @@ bool rel100_rack_matches(const struct sip_msg *prack, uint32_t rseq,
 enum rel100_rseq rel100_rseq_check(bool first, uint32_t last, uint32_t rseq);
 
 /* server.c helpers */
+/* The address that names us toward a peer (Contact, SDP c= and o=, URLs):
+ * the advertised address when one is configured, else local, the address
+ * the peer's message arrived on or ours leaves from; the port is local's. */
+void sipsrv_advertised(const struct sipsrv *srv, const struct sa *local,
+		       struct sa *out);
 bool sipsrv_msg_valid(const struct sip_msg *msg, const char **why);
 bool sipsrv_digits(const struct pl *pl, size_t maxlen);
 
