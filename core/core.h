@@ -147,6 +147,15 @@ struct binding {
 struct subscriber;
 struct table;
 
+/** Time limits of calls, from the profile's "limits" line; 0: none. */
+struct table_limits {
+	uint32_t ring_s;      /* the longest a callee rings (default 180) */
+	uint32_t call_s;      /* the longest an answered call lasts
+			       * (default 14400) */
+};
+
+enum { LIMIT_RING_DEFAULT = 180, LIMIT_CALL_DEFAULT = 14400 };
+
 int  table_alloc(struct table **tp);
 struct subscriber *table_subscriber(const struct table *t, const char *id);
 struct subscriber *table_subscriber_pl(const struct table *t,
@@ -158,6 +167,8 @@ struct resource *table_resource(const struct table *t, const char *id);
 int  table_resource_add(struct table *t, const char *id, const char *type,
 			const uint8_t *data, size_t size);
 unsigned table_resource_count(const struct table *t);
+const struct table_limits *table_limits(const struct table *t);
+void table_limits_set(struct table *t, const struct table_limits *lim);
 /** Iterate; the handler returns true to stop. */
 typedef bool (table_sub_h)(struct subscriber *s, void *arg);
 typedef bool (table_res_h)(struct resource *r, void *arg);

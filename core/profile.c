@@ -836,6 +836,58 @@ static int do_rule(struct parser *p)
 }
 
 
+static const char limits_usage[] = "limits [ring=SECONDS] [call=SECONDS]";
+
+
+/* "limits ring=S call=S": the longest ring and the longest call, 0 for
+ * none; each 0 to 86400 seconds. */
+static int do_limits(struct parser *p)
+{
+	struct table_limits lim = *table_limits(p->t);
+	unsigned i, j;
+
+	if (p->tokc < 2)
+		return fail(p, "limits sets nothing (usage: %s)",
+			    limits_usage);
+
+	for (i = 1; i < p->tokc; i++) {
+		const struct tok *tok = &p->tokv[i];
+		uint32_t *v;
+		char *end;
+		unsigned long n;
+
+		if (!tok->key)
+			return fail(p, "unexpected word '%s' (usage: %s)",
+				    tok->val, limits_usage);
+		if (0 == strcmp(tok->key, "ring"))
+			v = &lim.ring_s;
+		else if (0 == strcmp(tok->key, "call"))
+			v = &lim.call_s;
+		else
+			return fail(p, "unknown key '%s' for limits (usage:"
+				    " %s)", tok->key, limits_usage);
+
+		for (j = 1; j < i; j++) {
+			if (0 == strcmp(p->tokv[j].key, tok->key))
+				return fail(p, "duplicate key '%s'",
+					    tok->key);
+		}
+
+		errno = 0;
+		n = strtoul(tok->val, &end, 10);
+		if (!*tok->val || *end || tok->val[0] == '-' || errno ||
+		    n > 86400)
+			return fail(p, "%s=%s: not a number of seconds from 0"
+				    " to 86400", tok->key, tok->val);
+		*v = (uint32_t)n;
+	}
+
+	table_limits_set(p->t, &lim);
+
+	return 0;
+}
+
+
 /* ---- the file ----------------------------------------------------------- */
 
 static int parse_line(struct parser *p, const char *s, size_t l)
@@ -880,9 +932,11 @@ static int parse_line(struct parser *p, const char *s, size_t l)
 		return do_resource(p);
 	else if (0 == strcmp(dir, "rule"))
 		return do_rule(p);
+	else if (0 == strcmp(dir, "limits"))
+		return do_limits(p);
 
 	return fail(p, "unknown directive '%s' (expected subscriber,"
-		    " resource or rule)", dir);
+		    " resource, rule or limits)", dir);
 }
 
 

@@ -31,6 +31,7 @@ struct table {
 	struct list subl;     /* subscribers in the order they were added */
 	struct hash *resh;    /* resources by id (holds the reference) */
 	struct list resl;     /* resources in the order they were added */
+	struct table_limits limits;
 };
 
 struct contact {
@@ -183,6 +184,9 @@ int table_alloc(struct table **tp)
 	t = mem_zalloc(sizeof(*t), table_destructor);
 	if (!t)
 		return ENOMEM;
+
+	t->limits.ring_s = LIMIT_RING_DEFAULT;
+	t->limits.call_s = LIMIT_CALL_DEFAULT;
 
 	err = hash_alloc(&t->subh, SUB_BUCKETS);
 	if (err)
@@ -913,4 +917,21 @@ void table_live_set(struct table *t)
 	/* Reference the new table first: t may be the one already live. */
 	live_table = mem_ref(t);
 	mem_deref(old);
+}
+
+
+const struct table_limits *table_limits(const struct table *t)
+{
+	static const struct table_limits dflt = {
+		LIMIT_RING_DEFAULT, LIMIT_CALL_DEFAULT
+	};
+
+	return t ? &t->limits : &dflt;
+}
+
+
+void table_limits_set(struct table *t, const struct table_limits *lim)
+{
+	if (t && lim)
+		t->limits = *lim;
 }

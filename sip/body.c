@@ -739,3 +739,16 @@ int body_print(struct re_printf *pf, const struct body_out *bo)
 			  b, part_head, e,
 			  b);
 }
+
+
+int body_print_sdp(struct re_printf *pf, const struct pl *sdp)
+{
+	struct body_out bo;
+	int err;
+
+	err = body_out_init(&bo, sdp, NULL);
+	if (err)
+		return err;
+
+	return body_print(pf, &bo);
+}

@@ -227,3 +227,160 @@ bool modeas_callee_supports(const struct sip_msg *rsp)
 	return sip_msg_hdr_has_value(rsp, SIP_HDR_SUPPORTED,
 				     "early-session");
 }
+
+
+/* ---- the procedure, CMRBT (clause 1.1.1.7, with 1.1.1.8) --------------- */
+
+static int bt_start(struct call *call)
+{
+	int err;
+
+	err = modeas_alloc(&call->as_bt, call->srv->conf.streamer, DIR_BT);
+	if (err) {
+		call->bt.mode = MODE_HTTP;
+		call->bt.why = "no RTP port free: http";
+	}
+
+	return err;
+}
+
+
+/* The first provisional response to the caller carries the early-session
+ * offer and is reliable, with "Require: 100rel, early-session". */
+static void bt_prov_in(struct call *call, const struct sip_msg *msg,
+		       struct prov_out *po)
+{
+	int err;
+	(void)msg;
+
+	po->reliable = true;
+	if (modeas_offered(call->as_bt))
+		return;
+
+	err = modeas_offer(call->as_bt, &po->mb);
+	if (err) {
+		LOGW(SUB_SIP, "%s: early-session offer: %m",
+		     evlog_call_id(call->cr), err);
+		return;
+	}
+
+	pl_set_mbuf(&po->early, po->mb);
+}
+
+
+static void bt_prov_sent(struct call *call, const struct sip_msg *msg,
+			 const struct prov_out *po)
+{
+	if (!pl_isset(&po->early))
+		return;
+
+	evlog_event(call->cr, "cmr-inserted", "\"dir\":\"bt\","
+		    "\"mode\":\"as\",\"resource\":%H,\"in\":\"%u\","
+		    "\"rseq\":%u", jsonw_str, call->bt.resid, msg->scode,
+		    call->a->rseq);
+}
+
+
+/* The caller's PRACK carries its early-session answer: RTP starts toward
+ * it at once, until the final response. */
+static void bt_prack_in(struct call *call, const struct sip_msg *prack)
+{
+	struct body_view bv;
+
+	if (body_parse(&bv, prack) || !pl_isset(&bv.early) || call->a->final)
+		return;
+
+	(void)modeas_answer(call->as_bt, &bv.early, call_media(call, DIR_BT),
+			    call->cr);
+}
+
+
+static void bt_stop(struct call *call, const char *why)
+{
+	modeas_stop(call->as_bt, call->cr, why);
+}
+
+
+const struct mode_ops modeas_bt = {
+	.name      = "as",
+	.start     = bt_start,
+	.prov_in   = bt_prov_in,
+	.prov_sent = bt_prov_sent,
+	.prack_in  = bt_prack_in,
+	.stop      = bt_stop,
+};
+
+
+/* ---- the procedure, CMRT (clause 1.1.1.7, with 1.1.1.8) ---------------- */
+
+static int rt_start(struct call *call)
+{
+	return modeas_alloc(&call->as_rt, call->srv->conf.streamer, DIR_RT);
+}
+
+
+/* A callee whose reliable 18x supports early-session gets our offer in
+ * the PRACK, with "Require: early-session"; the first such fork only. */
+static void rt_callee_prov(struct call *call, struct leg *fork,
+			   const struct sip_msg *msg, struct prack_out *pk)
+{
+	int err;
+
+	if (!call->as_rt || call->rt_leg || !call->rt.as_possible || !fork ||
+	    !modeas_callee_supports(msg))
+		return;
+
+	err = modeas_offer(call->as_rt, &pk->mb);
+	if (err)
+		return;
+
+	pl_set_mbuf(&call->rt_offer, pk->mb);
+	pk->early = &call->rt_offer;
+	pk->hdrs = "Require: early-session\r\n";
+	call->rt_leg = fork;
+	call->rt.mode = MODE_AS;
+	call->rt.why = "auto: the callee's reliable 18x supports "
+		"early-session";
+	evlog_call_modes(call->cr, NULL, "as");
+	evlog_event(call->cr, "mode", "\"dir\":\"rt\",\"mode\":\"as\","
+		    "\"why\":%H,\"resource\":%H", jsonw_str, call->rt.why,
+		    jsonw_str, call->rt.resid);
+}
+
+
+/* The callee's 200 (PRACK) holds the early-session answer, which stays
+ * with us: RTP to the callee until it answers. */
+static void rt_callee_prack(struct call *call, struct leg *fork,
+			    const struct sip_msg *msg)
+{
+	struct body_view bv;
+
+	if (fork != call->rt_leg || call->wleg)
+		return;
+
+	if (body_parse(&bv, msg) || !pl_isset(&bv.early)) {
+		evlog_event(call->cr, "early-session-answer",
+			    "\"dir\":\"rt\",\"usable\":false,"
+			    "\"why\":\"no early-session answer in the 200 "
+			    "(PRACK)\"");
+		return;
+	}
+
+	(void)modeas_answer(call->as_rt, &bv.early, call_media(call, DIR_RT),
+			    call->cr);
+}
+
+
+static void rt_stop(struct call *call, const char *why)
+{
+	modeas_stop(call->as_rt, call->cr, why);
+}
+
+
+const struct mode_ops modeas_rt = {
+	.name         = "as",
+	.start        = rt_start,
+	.callee_prov  = rt_callee_prov,
+	.callee_prack = rt_callee_prack,
+	.stop         = rt_stop,
+};

@@ -1,379 +1,392 @@
 /**
- * @file mode_gw.c  Gateway mode: the CMR Server answers the caller's offer
- *                  itself and plays the ringback (RFC 3960 section 2.1,
- *                  RFC 5009)
+ * @file mode_gw.c  Gateway mode's procedure: the CMR Server answers the
+ *                  caller's offer itself and plays the ringback (RFC 3960
+ *                  section 2.1, RFC 5009)
  *
- * OMA CMR clause 1.1.1.10.  The provisional response to the calling party
- * gets an SDP answer to its offer that points at the RTP streamer, with
- * "P-Early-Media: sendrecv" and "Require: 100rel"; the resource plays to
- * the caller's offered address.  On the final answer the stream stops and
- * the caller is sent the called party's SDP as a new offer (UPDATE, or a
- * re-INVITE after the 200), written as the next version of our own
- * session description (RFC 3264 section 8).
+ * OMA CMR clause 1.1.1.10 (with 1.1.1.9 and 1.1.1.11 for the client and
+ * resource server sides).  The provisional response to the calling party
+ * carries our SDP answer to its offer (gwsdp.c), "P-Early-Media:
+ * sendrecv" and "Require: 100rel"; the resource plays to the caller's
+ * offered address.  On the callee's 2xx the stream stops and, before the
+ * 2xx goes on without SDP, an UPDATE gives the caller the callee's SDP:
+ * from the 2xx, or from the callee's reliable 18x when its 2xx has none.
+ * A caller that does not allow UPDATE cannot be re-INVITEd while its
+ * INVITE is pending (RFC 3261 14.1): it gets the 200 first and the
+ * re-INVITE after its ACK.  When the caller's answer moves its media,
+ * the callee is re-INVITEd with it.
  */
 #include <string.h>
 #include <re.h>
 #include "sip/sip_int.h"
 
-struct gwmedia {
-	struct stream *stream;
-	struct sdp_session *sdp;
-	struct sdp_media *m;
-	struct sa dst;            /* the caller's offered RTP address */
-	uint8_t pt;               /* the codec we stream */
-	char *o_head;             /* our "o=" up to the sess-version ... */
-	char *o_tail;             /* ... and after it, for re-offers */
-	uint64_t version;         /* its sess-version */
+enum { GLARE_MAX = 5, BUSY_RETRY_MS = 200 };
+
+struct gwcall {
+	struct gwmedia *m;
+	struct mbuf *offer;        /* the caller's first offer */
+	struct mbuf *callee_sdp;   /* the SDP the caller gets on answer */
+	uint16_t scode;            /* the callee's 2xx */
+	bool answered;             /* our SDP answer went to the caller */
+	bool use_update;           /* the caller allows UPDATE */
+	bool reinvite_due;         /* re-INVITE the caller after its ACK */
+	bool busy;                 /* an offer of ours is out */
+	unsigned glare;
+	struct tmr tmr;
 };
 
 
 static void destructor(void *arg)
 {
-	struct gwmedia *g = arg;
+	struct gwcall *g = arg;
 
-	mem_deref(g->stream);
+	tmr_cancel(&g->tmr);
 	mem_deref(g->m);
-	mem_deref(g->sdp);
-	mem_deref(g->o_head);
-	mem_deref(g->o_tail);
+	mem_deref(g->offer);
+	mem_deref(g->callee_sdp);
 }
 
 
-/* An SDP session with one audio line offering only the codec pt (or
- * both, for the first pass), decoding the caller's offer into it. */
-static int session_decode(struct sdp_session **sessp, struct sdp_media **mp,
-			  const struct sa *laddr, int only_pt,
-			  const struct pl *offer)
+static struct mbuf *copy(const struct pl *pl)
 {
-	struct sdp_session *sess = NULL;
-	struct sdp_media *m = NULL;
-	struct mbuf *mb = NULL;
-	int err;
+	struct mbuf *mb = mbuf_alloc(pl->l + 1);
 
-	err = sdp_session_alloc(&sess, laddr);
-	if (err)
-		goto out;
+	if (!mb)
+		return NULL;
 
-	err = sdp_media_add(&m, sess, "audio", sa_port(laddr), "RTP/AVP");
-	if (err)
-		goto out;
-
-	if (only_pt != MEDIA_PT_PCMA)
-		err |= sdp_format_add(NULL, m, false, "0", "PCMU", MEDIA_SRATE,
-				      1, NULL, NULL, NULL, false, NULL);
-	if (only_pt != MEDIA_PT_PCMU)
-		err |= sdp_format_add(NULL, m, false, "8", "PCMA", MEDIA_SRATE,
-				      1, NULL, NULL, NULL, false, NULL);
-	if (err)
-		goto out;
-
-	mb = mbuf_alloc(offer->l);
-	if (!mb) {
-		err = ENOMEM;
-		goto out;
-	}
-	(void)mbuf_write_pl(mb, offer);
+	(void)mbuf_write_pl(mb, pl);
 	mb->pos = 0;
 
-	err = sdp_decode(sess, mb, true);
-
- out:
-	mem_deref(mb);
-	if (err) {
-		mem_deref(m);
-		mem_deref(sess);
-	}
-	else {
-		*sessp = sess;
-		*mp = m;
-	}
-
-	return err;
+	return mb;
 }
 
 
-/*
- * Prepares gateway mode for a caller's offer: ENOENT when the offer has no
- * audio line we can stream to (no PCMU/PCMA, port 0, no address), so the
- * caller falls back to another mode and never gets a broken SDP.
- */
-int modegw_alloc(struct gwmedia **gp, struct streamer *st,
-		 const struct pl *offer)
+static int gw_start(struct call *call)
 {
-	struct sdp_session *probe = NULL;
-	struct sdp_media *pm = NULL;
-	const struct sdp_format *fmt;
-	struct gwmedia *g;
-	struct sa any;
+	struct streamer *st = call->srv->conf.streamer;
+	struct pl offer = PL_INIT;
+	struct gwcall *g;
 	int err;
 
-	if (!gp || !st || !offer)
-		return EINVAL;
-	if (!pl_isset(offer))
-		return ENOENT;
-
-	/* First pass: which offered codec comes first among ours. */
-	sa_set_str(&any, "127.0.0.1", 9);
-	err = session_decode(&probe, &pm, &any, -1, offer);
-	if (err)
-		return err == ENOMEM ? err : ENOENT;
-
-	fmt = sdp_media_rformat(pm, NULL);
-	if (!fmt || !sdp_media_rport(pm) ||
-	    !sa_isset(sdp_media_raddr(pm), SA_ADDR) ||
-	    !(sdp_media_rdir(pm) & SDP_SENDONLY)) {
-		mem_deref(pm);
-		mem_deref(probe);
-		return ENOENT;
-	}
+	(void)leg_sdp(&call->a->leg, false, &offer);
 
 	g = mem_zalloc(sizeof(*g), destructor);
-	if (!g) {
-		err = ENOMEM;
-		goto out;
-	}
-
-	g->pt = (uint8_t)fmt->pt;
-
-	err = stream_alloc(&g->stream, st);
-	if (err)
-		goto out;
-
-	/* Second pass: the answer names only the codec we send. */
-	err = session_decode(&g->sdp, &g->m, stream_laddr(g->stream), g->pt,
-			     offer);
-	if (err)
-		goto out;
-
-	/* We only send until the callee's SDP replaces ours. */
-	sdp_media_set_ldir(g->m, SDP_SENDONLY);
-	g->dst = *sdp_media_raddr(g->m);
-
- out:
-	mem_deref(pm);
-	mem_deref(probe);
-	if (err)
-		mem_deref(g);
-	else
-		*gp = g;
-
-	return err;
-}
-
-
-/* The audio address and first PCMU/PCMA payload type an SDP names; for
- * telling whether an answer moved the media. */
-int modegw_peek(const struct pl *sdp, struct sa *addr, int *pt)
-{
-	struct sdp_session *sess = NULL;
-	struct sdp_media *m = NULL;
-	const struct sdp_format *fmt;
-	struct sa any;
-	int err;
-
-	if (!sdp || !addr || !pt)
-		return EINVAL;
-
-	sa_set_str(&any, "127.0.0.1", 9);
-	err = session_decode(&sess, &m, &any, -1, sdp);
-	if (err)
-		return err;
-
-	fmt = sdp_media_rformat(m, NULL);
-	*addr = *sdp_media_raddr(m);
-	*pt = fmt ? fmt->pt : -1;
-
-	mem_deref(m);
-	mem_deref(sess);
-
-	return 0;
-}
-
-
-/* "o=" of an SDP: the line's text after "o=", up to the line end. */
-static bool origin_find(const struct pl *sdp, struct pl *o)
-{
-	const char *p = sdp->p, *end = sdp->p + sdp->l;
-
-	while (p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		const char *le = eol ? eol : end;
-
-		if (le - p >= 2 && p[0] == 'o' && p[1] == '=') {
-			o->p = p + 2;
-			o->l = (size_t)(le - p - 2);
-			if (o->l && o->p[o->l - 1] == '\r')
-				--o->l;
-			return true;
-		}
-		p = eol ? eol + 1 : end;
-	}
-
-	return false;
-}
-
-
-/* Splits "user id version nettype addrtype addr" at the version. */
-static int origin_split(const struct pl *o, struct pl *head, uint64_t *ver,
-			struct pl *tail)
-{
-	struct pl f = *o;
-	size_t sp = 0;
-	unsigned field = 0;
-	const char *vstart = NULL;
-	size_t i;
-
-	for (i = 0; i < f.l; i++) {
-		if (f.p[i] != ' ')
-			continue;
-		++field;
-		if (field == 2)
-			vstart = f.p + i + 1;
-		else if (field == 3) {
-			sp = i;
-			break;
-		}
-	}
-
-	if (field < 3 || !vstart)
-		return EBADMSG;
-
-	head->p = o->p;
-	head->l = (size_t)(vstart - o->p);
-	tail->p = o->p + sp;
-	tail->l = o->l - sp;
-
-	{
-		struct pl v;
-
-		v.p = vstart;
-		v.l = (size_t)(o->p + sp - vstart);
-		if (!v.l || v.l > 19 || !sipsrv_digits(&v, 19))
-			return EBADMSG;
-		*ver = pl_u64(&v);
-	}
-
-	return 0;
-}
-
-
-int modegw_answer(struct gwmedia *g, struct mbuf **mbp)
-{
-	struct mbuf *mb = NULL;
-	struct pl sdp, o, head, tail;
-	uint64_t ver;
-	int err;
-
-	if (!g || !mbp)
-		return EINVAL;
-
-	err = sdp_encode(&mb, g->sdp, false);
-	if (err)
-		return err;
-
-	/* Keep our origin for the re-offer of the callee's SDP. */
-	pl_set_mbuf(&sdp, mb);
-	if (origin_find(&sdp, &o) && !origin_split(&o, &head, &ver, &tail)) {
-		g->o_head = mem_deref(g->o_head);
-		g->o_tail = mem_deref(g->o_tail);
-		err  = pl_strdup(&g->o_head, &head);
-		err |= pl_strdup(&g->o_tail, &tail);
-		g->version = ver;
-	}
-	else {
-		err = EBADMSG;
-	}
-
-	if (err)
-		mem_deref(mb);
-	else
-		*mbp = mb;
-
-	return err;
-}
-
-
-/*
- * The callee's SDP as our next offer to the caller: its media, with our
- * "o=" line one version up (RFC 3264 section 8: a new offer in the same
- * session keeps the origin and increments the version).
- */
-int modegw_reoffer(struct gwmedia *g, const struct pl *callee_sdp,
-		   struct mbuf **mbp)
-{
-	struct pl o;
-	struct mbuf *mb;
-	int err;
-
-	if (!g || !callee_sdp || !mbp || !g->o_head || !g->o_tail)
-		return EINVAL;
-
-	if (!origin_find(callee_sdp, &o))
-		return EBADMSG;
-
-	mb = mbuf_alloc(callee_sdp->l + 64);
-	if (!mb)
+	if (!g)
 		return ENOMEM;
 
-	++g->version;
+	tmr_init(&g->tmr);
+	g->use_update = call->a->leg.peer_update;
+	g->offer = copy(&offer);
 
-	err  = mbuf_write_mem(mb, (const uint8_t *)callee_sdp->p,
-			      (size_t)(o.p - callee_sdp->p));
-	err |= mbuf_printf(mb, "%s%llu%s", g->o_head,
-			   (unsigned long long)g->version, g->o_tail);
-	err |= mbuf_write_mem(mb, (const uint8_t *)(o.p + o.l),
-			      (size_t)(callee_sdp->p + callee_sdp->l -
-				       (o.p + o.l)));
-	if (err) {
-		mem_deref(mb);
-		return err;
+	/* Without a codec we can stream there is no gateway mode, and
+	 * never a broken SDP. */
+	err = modegw_alloc(&g->m, st, &offer);
+	if (err || !g->offer) {
+		call->bt.mode = MODE_HTTP;
+		call->bt.why = err == ENOENT ? "P-Early-Media: supported, "
+			"but the offer has no PCMU or PCMA to stream to: http" :
+			"gateway mode unavailable (no RTP port): http";
+		mem_deref(g);
+		return err ? err : ENOMEM;
 	}
 
-	mb->pos = 0;
-	*mbp = mb;
+	call->gw = g;
 
 	return 0;
 }
 
 
-int modegw_start(struct gwmedia *g, struct media *m, struct callrec *cr)
+/* Clause 1.1.1.10: our answer replaces the callee's SDP, once; every
+ * provisional response is reliable and authorises early media. */
+static void gw_prov_in(struct call *call, const struct sip_msg *msg,
+		       struct prov_out *po)
 {
+	struct gwcall *g = call->gw;
+	int err;
+	(void)msg;
+
+	po->sdp = pl_null;
+	po->reliable = true;
+	po->pem_sendrecv = true;
+
+	if (g->answered)
+		return;
+
+	err = modegw_answer(g->m, &po->mb);
+	if (err) {
+		LOGW(SUB_SIP, "%s: gateway SDP answer: %m",
+		     evlog_call_id(call->cr), err);
+		return;
+	}
+
+	pl_set_mbuf(&po->sdp, po->mb);
+}
+
+
+static void gw_prov_sent(struct call *call, const struct sip_msg *msg,
+			 const struct prov_out *po)
+{
+	struct gwcall *g = call->gw;
+
+	if (g->answered || !pl_isset(&po->sdp))
+		return;
+
+	g->answered = true;
+	evlog_event(call->cr, "cmr-inserted", "\"dir\":\"bt\","
+		    "\"mode\":\"gateway\",\"resource\":%H,\"in\":\"%u\","
+		    "\"rseq\":%u", jsonw_str, call->bt.resid, msg->scode,
+		    call->a->rseq);
+	(void)modegw_start(g->m, call_media(call, DIR_BT), call->cr);
+}
+
+
+static void offer_send(struct call *call);
+
+
+static void retry(void *arg)
+{
+	offer_send(arg);
+}
+
+
+static const char *method(const struct gwcall *g)
+{
+	return g->use_update ? "UPDATE" : "INVITE";
+}
+
+
+static void failed(struct call *call, uint16_t scode)
+{
+	char why[96];
+
+	re_snprintf(why, sizeof(why), "%s to the caller failed (%u)",
+		    method(call->gw), scode);
+	evlog_event(call->cr, call->gw->use_update ? "update-failed" :
+		    "reinvite-failed", "\"code\":%u", scode);
+	/* The caller's INVITE is still open after a failed UPDATE: it gets a
+	 * 500; a confirmed caller gets BYE; the callee gets BYE either way. */
+	call_end(call, 500, why);
+}
+
+
+static void callee_resp(int err, const struct sip_msg *msg, void *arg)
+{
+	struct call *call = arg;
+
+	if (call->ended)
+		goto out;
+
+	if (err || !msg || msg->scode >= 300) {
+		evlog_event(call->cr, "reinvite-callee-failed", "\"code\":%u",
+			    msg ? msg->scode : 0);
+		call_end(call, 0, "re-INVITE to the callee failed");
+		goto out;
+	}
+
+	evlog_event(call->cr, "reinvite-callee-answered", "\"code\":%u",
+		    msg->scode);
+ out:
+	mem_deref(call);
+}
+
+
+/* The caller's answer to our re-offer: when its media moved away from
+ * what the callee was given, the callee is re-INVITEd with it. */
+static void media_check(struct call *call, const struct sip_msg *msg)
+{
+	struct leg *b = call_callee_leg(call);
+	struct body_view bv;
+	struct pl offer;
+	struct sa a0, a1;
+	int pt0, pt1;
+
+	if (body_parse(&bv, msg) || !pl_isset(&bv.session) || !b)
+		return;
+
+	pl_set_mbuf(&offer, call->gw->offer);
+	if (modegw_peek(&offer, &a0, &pt0) ||
+	    modegw_peek(&bv.session, &a1, &pt1) ||
+	    (sa_cmp(&a0, &a1, SA_ALL) && pt0 == pt1))
+		return;
+
+	evlog_event(call->cr, "caller-media-changed", "\"from\":\"%J\","
+		    "\"to\":\"%J\",\"pt\":%d", &a0, &a1, pt1);
+
+	if (leg_offer(b, true, &bv.session, callee_resp, mem_ref(call))) {
+		mem_deref(call);
+		LOGW(SUB_SIP, "%s: re-INVITE to the callee not sent",
+		     evlog_call_id(call->cr));
+		return;
+	}
+
+	evlog_event(call->cr, "reinvite-callee-sent", NULL);
+}
+
+
+static void offer_resp(int err, const struct sip_msg *msg, void *arg)
+{
+	struct call *call = arg;
+	struct gwcall *g = call->gw;
+
+	if (call->ended || !g)
+		goto out;
+
+	g->busy = false;
+
+	if (err || !msg) {
+		failed(call, 408);
+		goto out;
+	}
+
+	/* RFC 3261 14.1: glare; the caller owns the Call-ID, so we retry
+	 * after a random 0 to 2 s. */
+	if (msg->scode == 491 && g->glare < GLARE_MAX) {
+		++g->glare;
+		evlog_event(call->cr, "glare", "\"method\":\"%s\",\"try\":%u",
+			    method(g), g->glare);
+		tmr_start(&g->tmr, rand_u32() % 2001, retry, call);
+		goto out;
+	}
+
+	if (msg->scode >= 300) {
+		failed(call, msg->scode);
+		goto out;
+	}
+
+	if (g->use_update) {
+		evlog_event(call->cr, "update-answered", "\"code\":%u",
+			    msg->scode);
+		call_answer(call, g->scode, NULL);
+	}
+	else {
+		evlog_event(call->cr, "reinvite-answered", "\"code\":%u",
+			    msg->scode);
+	}
+
+	if (!call->ended)
+		media_check(call, msg);
+ out:
+	mem_deref(call);
+}
+
+
+/* Clause 1.1.1.10: the callee's SDP, as our next offer to the caller. */
+static void offer_send(struct call *call)
+{
+	struct gwcall *g = call->gw;
+	struct mbuf *mb = NULL;
+	struct pl sdp, csdp;
 	int err;
 
-	if (!g)
-		return EINVAL;
+	if (call->ended || g->busy)
+		return;
 
-	if (!m) {
-		evlog_event(cr, "rtp-not-started", "\"dir\":\"bt\","
-			    "\"why\":\"resource has no audio\"");
-		return ENOENT;
-	}
-
-	err = stream_start(g->stream, m, g->pt, &g->dst);
+	pl_set_mbuf(&csdp, g->callee_sdp);
+	err = modegw_reoffer(g->m, &csdp, &mb);
 	if (err) {
-		evlog_event(cr, "rtp-not-started", "\"dir\":\"bt\","
-			    "\"why\":\"%m\"", err);
-		return err;
+		failed(call, 500);
+		return;
+	}
+	pl_set_mbuf(&sdp, mb);
+
+	err = leg_offer(&call->a->leg, !g->use_update, &sdp, offer_resp,
+			mem_ref(call));
+	mem_deref(mb);
+	if (err == EBUSY) {
+		/* The caller's own offer is outstanding: ours waits. */
+		mem_deref(call);
+		tmr_start(&g->tmr, BUSY_RETRY_MS, retry, call);
+		return;
+	}
+	if (err) {
+		mem_deref(call);
+		failed(call, 500);
+		return;
 	}
 
-	evlog_event(cr, "rtp-started", "\"dir\":\"bt\",\"dst\":\"%J\","
-		    "\"src\":\"%J\",\"pt\":%u", &g->dst,
-		    stream_laddr(g->stream), g->pt);
-
-	return 0;
+	g->busy = true;
+	evlog_event(call->cr, g->use_update ? "update-sent" :
+		    "reinvite-sent", "\"sdp\":\"callee\"");
 }
 
 
-void modegw_stop(struct gwmedia *g, struct callrec *cr, const char *why)
+static bool gw_answer_in(struct call *call, struct leg *fork,
+			 const struct sip_msg *msg, const struct pl *sdp)
 {
-	if (g)
-		cmrstream_stop(g->stream, cr, "bt", why);
+	struct gwcall *g = call->gw;
+	(void)fork;
+
+	if (!g->answered)
+		return false;
+
+	if (!pl_isset(sdp)) {
+		evlog_event(call->cr, "gateway-no-callee-sdp", NULL);
+		call_answer(call, msg->scode, NULL);
+		return true;
+	}
+
+	mem_deref(g->callee_sdp);
+	g->callee_sdp = copy(sdp);
+	g->scode = msg->scode;
+	if (!g->callee_sdp) {
+		call_end(call, 500, "out of memory");
+		return true;
+	}
+
+	if (g->use_update) {
+		offer_send(call);
+		return true;
+	}
+
+	g->reinvite_due = true;
+	call_answer(call, msg->scode, NULL);
+
+	return true;
 }
 
 
-/* Clause 1.1.1.10: "P-Early-Media: supported" in the call initiation. */
-bool modegw_caller_supports(const struct sip_msg *invite)
+static void gw_ack_in(struct call *call, const struct sip_msg *ack)
 {
-	return sip_msg_hdr_has_value(invite, SIP_HDR_P_EARLY_MEDIA,
-				     "supported");
+	struct gwcall *g = call->gw;
+	(void)ack;
+
+	if (!g->reinvite_due)
+		return;
+
+	g->reinvite_due = false;
+	offer_send(call);
 }
+
+
+/* After the answer, the callee's SDPs reach the caller under our o=
+ * line (RFC 3264 section 8). */
+static int gw_sdp_to_caller(struct call *call, const struct pl *sdp,
+			    struct mbuf **mbp)
+{
+	if (!call->gw->answered || !pl_isset(sdp))
+		return ENOENT;
+
+	return modegw_reoffer(call->gw->m, sdp, mbp);
+}
+
+
+static void gw_stop(struct call *call, const char *why)
+{
+	if (call->gw) {
+		tmr_cancel(&call->gw->tmr);
+		modegw_stop(call->gw->m, call->cr, why);
+	}
+}
+
+
+/* Clause 1.1.1.7 says when the stream ends; this table says how gateway
+ * mode does everything else. */
+const struct mode_ops modegw_bt = {
+	.name          = "gateway",
+	.start         = gw_start,
+	.prov_in       = gw_prov_in,
+	.prov_sent     = gw_prov_sent,
+	.answer_in     = gw_answer_in,
+	.ack_in        = gw_ack_in,
+	.sdp_to_caller = gw_sdp_to_caller,
+	.stop          = gw_stop,
+};

@@ -59,3 +59,57 @@ int modehttp_alertinfo_print(struct re_printf *pf, const char *url)
 
 	return re_hprintf(pf, "Alert-Info: <%s>\r\n", url);
 }
+
+
+/* ---- the procedure ------------------------------------------------------ */
+
+/* Clause 1.1.1.3, CMRBT: the URL in every provisional response that goes
+ * to the calling party. */
+static void bt_prov_in(struct call *call, const struct sip_msg *msg,
+		       struct prov_out *po)
+{
+	(void)msg;
+
+	if (call->url_bt[0])
+		po->alert_url = call->url_bt;
+}
+
+
+static void bt_prov_sent(struct call *call, const struct sip_msg *msg,
+			 const struct prov_out *po)
+{
+	if (!po->alert_url)
+		return;
+
+	evlog_event(call->cr, "cmr-inserted", "\"dir\":\"bt\","
+		    "\"mode\":\"http\",\"resource\":%H,\"url\":%H,"
+		    "\"in\":\"%u\"", jsonw_str, call->bt.resid, jsonw_str,
+		    call->url_bt, msg->scode);
+}
+
+
+/* Clause 1.1.1.3, CMRT: the URL in the INVITE to the called party. */
+static int rt_invite_out(struct re_printf *pf, struct call *call)
+{
+	if (!call->url_rt[0])
+		return 0;
+
+	evlog_event(call->cr, "cmr-inserted", "\"dir\":\"rt\","
+		    "\"mode\":\"http\",\"resource\":%H,\"url\":%H,"
+		    "\"in\":\"INVITE\"", jsonw_str, call->rt.resid, jsonw_str,
+		    call->url_rt);
+
+	return modehttp_alertinfo_print(pf, call->url_rt);
+}
+
+
+const struct mode_ops modehttp_bt = {
+	.name      = "http",
+	.prov_in   = bt_prov_in,
+	.prov_sent = bt_prov_sent,
+};
+
+const struct mode_ops modehttp_rt = {
+	.name       = "http",
+	.invite_out = rt_invite_out,
+};

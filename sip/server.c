@@ -10,7 +10,7 @@
 #include <re.h>
 #include "sip/sip_int.h"
 
-#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, REGISTER"
+#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, INFO, REGISTER"
 
 enum { SHUTDOWN_POLL_MS = 20, SHUTDOWN_MAX_MS = 1200 };
 
@@ -77,11 +77,17 @@ void sipsrv_advertised(const struct sipsrv *srv, const struct sa *local,
 }
 
 
+static void adv_handler(const struct sa *local, struct sa *out, void *arg)
+{
+	sipsrv_advertised(arg, local, out);
+}
+
+
 /* RFC 3261 8.2.2.3: tags in Require that we do not support give 420,
  * with those tags in Unsupported. */
 static bool require_unsupported(struct sipsrv *srv, const struct sip_msg *msg)
 {
-	static const char *ours[] = { "100rel", "early-session" };
+	static const char *ours[] = { "100rel", "early-session", "timer" };
 	char tags[256] = "";
 	size_t n = 0;
 	struct le *le;
@@ -121,7 +127,7 @@ static void options_reply(struct sipsrv *srv, const struct sip_msg *msg)
 	(void)sip_treplyf(NULL, NULL, srv->sip, msg, false, 200, "OK",
 			  "Allow: " ALLOW "\r\n"
 			  "Accept: application/sdp, multipart/mixed\r\n"
-			  "Supported: 100rel, early-session\r\n"
+			  "Supported: 100rel, early-session, timer\r\n"
 			  "Content-Length: 0\r\n\r\n");
 }
 
@@ -248,7 +254,7 @@ static void destructor(void *arg)
 	sip_close(srv->sip, true);
 	mem_deref(srv->sip);
 	mem_deref(srv->dnsc);
-	mem_deref(srv->legs);
+	mem_deref(srv->ls.legs);
 }
 
 
@@ -288,7 +294,10 @@ int sipsrv_alloc(struct sipsrv **sp, const struct sipsrv_conf *conf)
 	tmr_init(&srv->tmr_expire);
 	tmr_init(&srv->tmr_shutdown);
 
-	err = hash_alloc(&srv->legs, 4096);
+	srv->ls.advh = adv_handler;
+	srv->ls.arg = srv;
+	srv->ls.max_se = 7200;
+	err = hash_alloc(&srv->ls.legs, 4096);
 	if (err)
 		goto out;
 
@@ -302,6 +311,7 @@ int sipsrv_alloc(struct sipsrv **sp, const struct sipsrv_conf *conf)
 			"cmrlab/" CMRLAB_VERSION, NULL, NULL);
 	if (err)
 		goto out;
+	srv->ls.sip = srv->sip;
 
 	if (pcapw_active())
 		sip_set_trace_handler(srv->sip, trace_handler);

@@ -10,21 +10,6 @@
 
 struct call;
 
-struct sipsrv {
-	struct sipsrv_conf conf;
-	struct sip *sip;
-	struct dnsc *dnsc;
-	struct sip_lsnr *lsnr_req;
-	struct sip_lsnr *lsnr_rsp;
-	struct hash *legs;         /* struct leg by Call-ID, every dialog */
-	struct list calls;         /* struct call */
-	struct tmr tmr_expire;
-	struct tmr tmr_shutdown;
-	sipsrv_done_h *doneh;
-	void *done_arg;
-	uint64_t deadline;         /* shutdown gives up waiting then */
-	bool shutting_down;
-};
 
 /* registrar.c */
 enum { REG_EXPIRES_DEFAULT = 3600, REG_EXPIRES_MAX = 3600,
@@ -84,12 +69,6 @@ int  modehttp_url(char *buf, size_t sz, const char *http_base,
 		  const char *resid, const char *callid);
 int  modehttp_alertinfo_print(struct re_printf *pf, const char *url);
 
-/* b2bua.c */
-bool b2bua_request(struct sipsrv *srv, const struct sip_msg *msg);
-bool b2bua_response(struct sipsrv *srv, const struct sip_msg *msg);
-void b2bua_shutdown(struct sipsrv *srv);
-bool b2bua_idle(const struct sipsrv *srv);
-
 /* auth.c: digest authentication of subscribers with a password */
 int  sipauth_check(const struct sip_msg *msg, const char *user,
 		   const char *password, bool proxy, bool *stale);
@@ -97,7 +76,7 @@ void sipauth_challenge(struct sipsrv *srv, const struct sip_msg *msg,
 		       bool proxy, bool stale);
 int  sipauth_nonce(char *buf, size_t sz, uint32_t t);
 
-/* mode_gw.c: gateway mode, clauses 1.1.1.9 to 1.1.1.11 */
+/* gwsdp.c: gateway mode's media (its procedure: mode_gw.c) */
 struct gwmedia;
 
 int  modegw_alloc(struct gwmedia **gp, struct streamer *st,
@@ -125,6 +104,24 @@ int  oa_local_answer(struct oa *o);
 int  oa_remote_answer(struct oa *o);
 void oa_reject(struct oa *o);
 uint16_t oa_refusal_scode(int err);
+
+#include "sip/leg.h"
+
+struct sipsrv {
+	struct sipsrv_conf conf;
+	struct sip *sip;
+	struct dnsc *dnsc;
+	struct sip_lsnr *lsnr_req;
+	struct sip_lsnr *lsnr_rsp;
+	struct legset ls;          /* every dialog, by Call-ID */
+	struct list calls;         /* struct call */
+	struct tmr tmr_expire;
+	struct tmr tmr_shutdown;
+	sipsrv_done_h *doneh;
+	void *done_arg;
+	uint64_t deadline;         /* shutdown gives up waiting then */
+	bool shutting_down;
+};
 
 /* rel100.c: RFC 3262 rules as pure functions */
 enum rel100_rseq { RSEQ_NEW, RSEQ_RETRANSMISSION, RSEQ_OUT_OF_ORDER };
@@ -181,5 +178,115 @@ int  body_out_init(struct body_out *bo, const struct pl *session,
  * the body, for a %H that ends the format of sip_treplyf/sip_drequestf
  * (it ends the headers).  Both SDPs need body_out_init()'s boundary. */
 int  body_print(struct re_printf *pf, const struct body_out *bo);
+/* The same for a session SDP alone, or no body when sdp is NULL/empty. */
+int  body_print_sdp(struct re_printf *pf, const struct pl *sdp);
+
+
+/* ---- call.c: the B2BUA's call, an A-leg (UAS) and B-legs (UAC) -------- */
+
+struct call;
+struct gwcall;
+struct asmedia;
+
+/* What goes into a provisional response to the caller; the CMRBT mode's
+ * prov_in hook shapes it.  mb holds what sdp or early point into. */
+struct prov_out {
+	struct pl sdp;             /* session SDP (default: the callee's) */
+	struct pl early;           /* early-session SDP */
+	bool reliable;
+	const char *alert_url;     /* Alert-Info */
+	bool pem_sendrecv;         /* our own P-Early-Media authorisation */
+	struct mbuf *mb;
+};
+
+/*
+ * The procedure of one delivery mode, as hooks the call invokes; any may
+ * be NULL.  One table per mode and direction, in mode_http.c, mode_as.c
+ * and mode_gw.c, each naming the clause it implements.
+ */
+struct mode_ops {
+	const char *name;
+	/* Prepare the call's media once the mode is chosen; an error makes
+	 * the call fall back (*why says to what). */
+	int  (*start)(struct call *call);
+	/* Header lines for the INVITE to each callee contact. */
+	int  (*invite_out)(struct re_printf *pf, struct call *call);
+	/* A provisional response of the callee, before it goes on to the
+	 * caller, and after. */
+	void (*prov_in)(struct call *call, const struct sip_msg *msg,
+			struct prov_out *po);
+	void (*prov_sent)(struct call *call, const struct sip_msg *msg,
+			  const struct prov_out *po);
+	/* The caller's PRACK. */
+	void (*prack_in)(struct call *call, const struct sip_msg *prack);
+	/* A reliable provisional response of a callee fork: what its PRACK
+	 * carries; and the response to that PRACK. */
+	void (*callee_prov)(struct call *call, struct leg *fork,
+			    const struct sip_msg *msg, struct prack_out *pk);
+	void (*callee_prack)(struct call *call, struct leg *fork,
+			     const struct sip_msg *msg);
+	/* The callee answered; true when the mode sends the caller's 2xx
+	 * itself.  sdp is the callee's session SDP (empty for none). */
+	bool (*answer_in)(struct call *call, struct leg *fork,
+			  const struct sip_msg *msg, const struct pl *sdp);
+	/* The caller's ACK of our 2xx. */
+	void (*ack_in)(struct call *call, const struct sip_msg *ack);
+	/* An SDP of the callee's on its way to the caller after the
+	 * answer (a relayed offer or answer): the mode may rewrite it. */
+	int  (*sdp_to_caller)(struct call *call, const struct pl *sdp,
+			      struct mbuf **mbp);
+	/* The stream stops (final response, answer, end of the call). */
+	void (*stop)(struct call *call, const char *why);
+};
+
+extern const struct mode_ops modehttp_bt, modehttp_rt, modeas_bt,
+	modeas_rt, modegw_bt;
+
+struct call {
+	struct le le;              /* srv->calls */
+	struct sipsrv *srv;
+	struct callrec *cr;
+	struct uas *a;             /* the caller's INVITE */
+	const struct sip_msg *msg; /* ... that INVITE */
+	struct list blegs;         /* struct bleg */
+	struct bleg *winner;
+	struct leg *wleg;          /* the winner's answered fork */
+	struct cmr_choice bt, rt;
+	const struct mode_ops *bt_ops;
+	const struct mode_ops *rt_ops[2];  /* HTTP mode, AS mode */
+	char url_bt[256];
+	char url_rt[256];
+	struct sip_msg *queued_1xx;   /* the callee's 1xx waiting for a PRACK */
+	struct sip_msg *held_2xx;     /* the callee's 2xx waiting for one */
+	struct leg *held_fork;
+	struct leg *late_fork;        /* its reliable 1xx's offer awaits the
+				       * caller's answer in the PRACK */
+	struct tmr tmr_ring;          /* the longest ring */
+	struct tmr tmr_talk;          /* the longest call */
+	uint32_t ring_s, talk_s;      /* those limits, 0 for none */
+	struct gwcall *gw;            /* gateway mode, CMRBT */
+	struct asmedia *as_bt;        /* application server mode, CMRBT */
+	struct asmedia *as_rt;        /* ... and CMRT */
+	struct leg *rt_leg;           /* the fork the CMRT offer went to */
+	struct pl rt_offer;
+	bool confirmed;
+	bool ended;
+};
+
+struct media *call_media(const struct call *call, enum cmr_dir dir);
+void call_end(struct call *call, uint16_t scode, const char *why);
+void call_answer(struct call *call, uint16_t scode, const struct pl *sdp);
+
+/* relay.c */
+void relay_offerh(struct leg *leg, const struct sip_msg *msg,
+		  const struct pl *sdp, void *arg);
+void relay_reqh(struct leg *leg, const struct sip_msg *msg,
+		struct sip_strans *st, void *arg);
+struct leg *call_callee_leg(const struct call *call);
+
+bool b2bua_request(struct sipsrv *srv, const struct sip_msg *msg);
+bool b2bua_response(struct sipsrv *srv, const struct sip_msg *msg);
+void b2bua_shutdown(struct sipsrv *srv);
+bool b2bua_idle(const struct sipsrv *srv);
 
 #endif
