@@ -170,18 +170,17 @@ int registrar_apply(struct table *t, const struct sip_msg *msg,
 	}
 
 	/* RFC 3261 10.3 step 7: an older or repeated CSeq in the same
-	 * Call-ID must not change a binding; the request fails whole. */
+	 * Call-ID must not change a binding; the request fails whole.  The
+	 * binding is the one the contact is equivalent to (section 19.1.4),
+	 * which subscriber_binding_set() below will refresh or remove. */
 	for (i = 0; i < c.n && !c.v[0].star; i++) {
-		for (unsigned j = 0; j < subscriber_binding_count(s); j++) {
-			const struct binding *b = subscriber_binding(s, j);
+		const struct binding *b;
 
-			if (pl_strcmp(&c.v[i].uri, b->uri))
-				continue;
-			if (!pl_strcmp(&msg->callid, b->callid) &&
-			    msg->cseq.num <= b->cseq) {
-				result(res, 500, "Stale CSeq");
-				return 0;
-			}
+		b = subscriber_binding_find(s, &c.v[i].uri);
+		if (b && !pl_strcmp(&msg->callid, b->callid) &&
+		    msg->cseq.num <= b->cseq) {
+			result(res, 500, "Stale CSeq");
+			return 0;
 		}
 	}
 

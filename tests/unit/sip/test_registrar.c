@@ -331,6 +331,61 @@ static void test_expires_bad_values_refused(void **state)
 }
 
 
+/* RFC 3261 10.3 step 7 finds a binding with the URI comparison rules of
+ * section 19.1.4, not by its spelling. */
+static void test_equivalent_contact_refreshes_and_removes(void **state)
+{
+	struct table *t = *state;
+	struct subscriber *bob = table_subscriber(t, "bob");
+	struct reg_result res;
+
+	assert_int_equal(200, apply(t, reg("bob", "c1", 1,
+		"Contact: <sip:Bob@127.0.0.1:5070;transport=udp;lr>\r\n"
+		"Expires: 60\r\n"), 0, &res));
+	assert_int_equal(1, subscriber_binding_count(bob));
+
+	/* Scheme and host case, an escaped unreserved character, the case
+	 * of parameter names and values, their order: the same binding. */
+	assert_int_equal(200, apply(t, reg("bob", "c1", 2,
+		"Contact: <SIP:%42ob@127.0.0.1:5070;LR;Transport=UDP>\r\n"
+		"Expires: 120\r\n"), 1000, &res));
+	assert_int_equal(1, subscriber_binding_count(bob));
+	assert_true(subscriber_binding(bob, 0)->expires == 121000);
+
+	/* The CSeq rule applies to it too (step 7). */
+	assert_int_equal(500, apply(t, reg("bob", "c1", 2,
+		"Contact: <sip:%42ob@127.0.0.1:5070;transport=udp>\r\n"),
+		2000, &res));
+	assert_int_equal(1, subscriber_binding_count(bob));
+
+	/* A parameter in only one of them is ignored. */
+	assert_int_equal(200, apply(t, reg("bob", "c1", 3,
+		"Contact: <sip:Bob@127.0.0.1:5070;transport=udp;x=1>\r\n"),
+		3000, &res));
+	assert_int_equal(1, subscriber_binding_count(bob));
+
+	/* Not equivalent: user case, no transport, an explicit port. */
+	assert_int_equal(200, apply(t, reg("bob", "c1", 4,
+		"Contact: <sip:bob@127.0.0.1:5070;transport=udp>, "
+		"<sip:Bob@127.0.0.1:5070>\r\n"
+		"Contact: <sip:Bob@127.0.0.1;transport=udp>\r\n"),
+		4000, &res));
+	assert_int_equal(4, subscriber_binding_count(bob));
+
+	/* Removal written another way removes the one it is equal to. */
+	assert_int_equal(200, apply(t, reg("bob", "c1", 5,
+		"Contact: <sip:%42ob@127.0.0.1:5070;TRANSPORT=udp>;"
+		"expires=0\r\n"), 5000, &res));
+	assert_int_equal(3, subscriber_binding_count(bob));
+	assert_string_equal("sip:bob@127.0.0.1:5070;transport=udp",
+			    subscriber_binding(bob, 0)->uri);
+	assert_string_equal("sip:Bob@127.0.0.1:5070",
+			    subscriber_binding(bob, 1)->uri);
+	assert_string_equal("sip:Bob@127.0.0.1;transport=udp",
+			    subscriber_binding(bob, 2)->uri);
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -350,6 +405,9 @@ int main(void)
 			test_expires_above_32_bits_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_expires_bad_values_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_equivalent_contact_refreshes_and_removes, setup,
+			teardown),
 	};
 
 	return cmocka_run_group_tests_name("sip/registrar", tests, NULL,
