@@ -1,5 +1,6 @@
 /**
- * @file core.h  cmrlab core: loop, log, call events, table, profile, tones
+ * @file core.h  cmrlab core: loop, log, call events, table, profile, tones,
+ *               SIP URI comparison
  *
  * core/ uses no other folder of the project.  Everything here runs on the
  * one libevent loop; nothing is locked.
@@ -194,7 +195,9 @@ int  subscriber_contact_add(struct subscriber *s, const char *uri);
 unsigned subscriber_contact_count(const struct subscriber *s);
 const char *subscriber_contact(const struct subscriber *s, unsigned i);
 
-/** Registrar bindings, keyed by contact URI. expires_s 0 removes. */
+/** Registrar bindings, keyed by contact URI and found by URI equivalence
+ *  (sipuri_equal): a URI written another way refreshes or removes the
+ *  first binding it is equivalent to.  expires_s 0 removes. */
 int  subscriber_binding_set(struct subscriber *s, const char *uri,
 			    const char *callid, uint32_t cseq,
 			    uint32_t expires_s, uint64_t now);
@@ -202,6 +205,9 @@ int  subscriber_binding_remove_all(struct subscriber *s);
 unsigned subscriber_binding_count(const struct subscriber *s);
 const struct binding *subscriber_binding(const struct subscriber *s,
 					 unsigned i);
+/** The binding that a REGISTER for uri refreshes or removes, or NULL. */
+const struct binding *subscriber_binding_find(const struct subscriber *s,
+					      const struct pl *uri);
 /** Drops expired bindings of every subscriber; returns how many. */
 unsigned table_bindings_expire(struct table *t, uint64_t now);
 
@@ -211,6 +217,12 @@ struct table *table_live(void);
 void table_live_set(struct table *t);
 /** Moves live bindings of subscribers that exist in both (SIGHUP). */
 void table_bindings_move(struct table *dst, struct table *src);
+
+
+/* ---- SIP URI comparison (sipuri.c) ------------------------------------ */
+
+/** RFC 3261 section 19.1.4 equivalence; not transitive. */
+bool sipuri_equal(const struct pl *a, const struct pl *b);
 
 
 /* ---- profiles (profile.c) --------------------------------------------- */

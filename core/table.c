@@ -520,12 +520,20 @@ const char *subscriber_contact(const struct subscriber *s, unsigned i)
 
 /* ---- registrar bindings ------------------------------------------------- */
 
+/* The first binding equivalent to uri by RFC 3261 section 19.1.4, as
+ * section 10.3 step 7 asks.  Equivalence is not transitive, so uri may
+ * be equivalent to more than one binding that are not equivalent to each
+ * other (sip:c@h against sip:c@h;x=1 and sip:c@h;x=2); the one that was
+ * registered first is the one a REGISTER refreshes or removes. */
 static int binding_find(const struct subscriber *s, const struct pl *uri)
 {
 	unsigned i;
 
 	for (i = 0; i < s->bindc; i++) {
-		if (pl_equals(uri, s->bindv[i].uri))
+		struct pl b;
+
+		pl_set_str(&b, s->bindv[i].uri);
+		if (sipuri_equal(uri, &b))
 			return (int)i;
 	}
 
@@ -659,6 +667,20 @@ const struct binding *subscriber_binding(const struct subscriber *s,
 		return NULL;
 
 	return &s->bindv[i];
+}
+
+
+const struct binding *subscriber_binding_find(const struct subscriber *s,
+					      const struct pl *uri)
+{
+	int i;
+
+	if (!s || !uri)
+		return NULL;
+
+	i = binding_find(s, uri);
+
+	return i < 0 ? NULL : &s->bindv[i];
 }
 
 

@@ -26,6 +26,34 @@ struct collect {
 };
 
 
+/* delta-seconds (RFC 3261 section 25) into *secs.  Any number of digits
+ * is valid; a value above 2^32-1 is taken as 2^32-1, as section 25 says
+ * for delta-seconds, so that it is shortened to REG_EXPIRES_MAX like any
+ * other long interval instead of wrapping to a short one or to 0, which
+ * would remove the binding. */
+static int delta_decode(const struct pl *pl, uint32_t *secs)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (!pl || !pl->l)
+		return EINVAL;
+
+	for (i = 0; i < pl->l; i++) {
+		if (pl->p[i] < '0' || pl->p[i] > '9')
+			return EINVAL;
+
+		v = v * 10 + (uint64_t)(pl->p[i] - '0');
+		if (v > UINT32_MAX)
+			v = UINT32_MAX;
+	}
+
+	*secs = (uint32_t)v;
+
+	return 0;
+}
+
+
 static bool contact_handler(const struct sip_hdr *hdr,
 			    const struct sip_msg *msg, void *arg)
 {
@@ -61,12 +89,10 @@ static bool contact_handler(const struct sip_hdr *hdr,
 	ci->uri = addr.auri;
 	ci->expires = c->hdr_expires;
 
-	if (!msg_param_decode(&addr.params, "expires", &exp)) {
-		if (!sipsrv_digits(&exp, 10)) {
-			c->bad = true;
-			return true;
-		}
-		ci->expires = (uint32_t)pl_u64(&exp);
+	if (!msg_param_decode(&addr.params, "expires", &exp) &&
+	    delta_decode(&exp, &ci->expires)) {
+		c->bad = true;
+		return true;
 	}
 
 	++c->n;
@@ -105,12 +131,10 @@ int registrar_apply(struct table *t, const struct sip_msg *msg,
 	}
 
 	c.hdr_expires = REG_EXPIRES_DEFAULT;
-	if (pl_isset(&msg->expires)) {
-		if (!sipsrv_digits(&msg->expires, 10)) {
-			result(res, 400, "Bad Expires");
-			return 0;
-		}
-		c.hdr_expires = (uint32_t)pl_u64(&msg->expires);
+	if (pl_isset(&msg->expires) &&
+	    delta_decode(&msg->expires, &c.hdr_expires)) {
+		result(res, 400, "Bad Expires");
+		return 0;
 	}
 
 	(void)sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, contact_handler,
@@ -146,18 +170,17 @@ int registrar_apply(struct table *t, const struct sip_msg *msg,
 	}
 
 	/* RFC 3261 10.3 step 7: an older or repeated CSeq in the same
-	 * Call-ID must not change a binding; the request fails whole. */
+	 * Call-ID must not change a binding; the request fails whole.  The
+	 * binding is the one the contact is equivalent to (section 19.1.4),
+	 * which subscriber_binding_set() below will refresh or remove. */
 	for (i = 0; i < c.n && !c.v[0].star; i++) {
-		for (unsigned j = 0; j < subscriber_binding_count(s); j++) {
-			const struct binding *b = subscriber_binding(s, j);
+		const struct binding *b;
 
-			if (pl_strcmp(&c.v[i].uri, b->uri))
-				continue;
-			if (!pl_strcmp(&msg->callid, b->callid) &&
-			    msg->cseq.num <= b->cseq) {
-				result(res, 500, "Stale CSeq");
-				return 0;
-			}
+		b = subscriber_binding_find(s, &c.v[i].uri);
+		if (b && !pl_strcmp(&msg->callid, b->callid) &&
+		    msg->cseq.num <= b->cseq) {
+			result(res, 500, "Stale CSeq");
+			return 0;
 		}
 	}
 

@@ -297,11 +297,19 @@ static void test_binding_add_refresh_remove(void **state)
 	assert_int_equal(b->cseq, 2);
 	assert_int_equal(b->expires, 125000);
 
-	/* Another contact is another binding; the key is the exact URI. */
+	/* Another contact is another binding.  The key is the URI up to
+	 * RFC 3261 19.1.4 equivalence: the scheme's case does not count
+	 * (the binding takes the new spelling), the user's does. */
 	assert_int_equal(subscriber_binding_set(s, "sip:alice@10.0.0.2",
 						"call-3", 7, 30, 5000), 0);
 	assert_int_equal(subscriber_binding_set(s, "SIP:alice@10.0.0.2",
 						"call-4", 1, 30, 5000), 0);
+	assert_int_equal(subscriber_binding_count(s), 2);
+	assert_string_equal(subscriber_binding(s, 1)->uri,
+			    "SIP:alice@10.0.0.2");
+	assert_string_equal(subscriber_binding(s, 1)->callid, "call-4");
+	assert_int_equal(subscriber_binding_set(s, "sip:Alice@10.0.0.2",
+						"call-5", 1, 30, 5000), 0);
 	assert_int_equal(subscriber_binding_count(s), 3);
 
 	/* Expires 0 removes that one binding; the others keep order. */
@@ -309,9 +317,9 @@ static void test_binding_add_refresh_remove(void **state)
 						"call-2", 3, 0, 6000), 0);
 	assert_int_equal(subscriber_binding_count(s), 2);
 	assert_string_equal(subscriber_binding(s, 0)->uri,
-			    "sip:alice@10.0.0.2");
-	assert_string_equal(subscriber_binding(s, 1)->uri,
 			    "SIP:alice@10.0.0.2");
+	assert_string_equal(subscriber_binding(s, 1)->uri,
+			    "sip:Alice@10.0.0.2");
 	assert_null(subscriber_binding(s, 2));
 
 	/* Removing what is not bound is not an error. */
