@@ -1193,5 +1193,5 @@ void b2bua_shutdown(struct sipsrv *srv)
 
 bool b2bua_idle(const struct sipsrv *srv)
 {
-	return list_isempty(&srv->calls) && !srv->ls.closing;
+	return list_isempty(&srv->calls) && list_isempty(&srv->ls.closel);
 }

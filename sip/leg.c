@@ -128,6 +128,18 @@ void leg_reset(struct leg *leg)
 }
 
 
+/* Frees the legs still finishing their close (the stack is going). */
+void legset_flush(struct legset *ls)
+{
+	struct le *le;
+
+	while ((le = list_head(&ls->closel))) {
+		list_unlink(le);
+		mem_deref(le->data);
+	}
+}
+
+
 struct leg *legset_find(struct legset *ls, const struct sip_msg *msg)
 {
 	struct le *le;

@@ -44,7 +44,7 @@ struct legset {
 	struct hash *legs;         /* struct leg by Call-ID */
 	legset_adv_h *advh;        /* our address toward a peer */
 	void *arg;
-	unsigned closing;          /* legs finishing after their close */
+	struct list closel;        /* legs finishing after their close */
 	uint32_t max_se;           /* session interval we accept, s */
 };
 
@@ -131,6 +131,7 @@ void leg_init(struct leg *leg, struct legset *ls, const struct leg_h *h,
 void leg_link(struct leg *leg);
 void leg_unlink(struct leg *leg);
 void leg_reset(struct leg *leg);
+void legset_flush(struct legset *ls);
 struct leg *legset_find(struct legset *ls, const struct sip_msg *msg);
 bool legset_callid_ours(struct legset *ls, const struct pl *callid,
 			bool uac_only);
@@ -177,6 +178,7 @@ struct uas {
 	bool acked;
 	bool bye_due;              /* hang up as soon as the ACK is in */
 	bool closed;
+	struct le cle;             /* legset closel while closed */
 };
 
 int  uas_alloc(struct uas **up, struct legset *ls, const struct sip_msg *msg,

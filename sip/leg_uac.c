@@ -45,6 +45,7 @@ struct uac {
 	bool ringing;
 	bool timer_c;              /* Timer C cancelled the INVITE */
 	bool closed;
+	struct le cle;             /* legset closel while closed */
 };
 
 
@@ -62,11 +63,11 @@ static void destructor(void *arg)
 {
 	struct uac *c = arg;
 
+	list_unlink(&c->cle);
 	tmr_cancel(&c->tmr_c);
 	mem_deref(c->req);
 	list_flush(&c->forks);
-	hash_unlink(&c->tleg.he);
-	mem_deref(c->tleg.dlg);
+	leg_reset(&c->tleg);
 	mem_deref(c->target);
 }
 
@@ -77,7 +78,7 @@ static void finish(struct uac *c)
 		return;
 
 	c->closed = false;
-	--c->ls->closing;
+	list_unlink(&c->cle);
 	mem_deref(c);
 }
 
@@ -571,5 +572,5 @@ void uac_close(struct uac *c)
 
 	sip_request_cancel(c->req);
 	c->closed = true;
-	++c->ls->closing;
+	list_append(&c->ls->closel, &c->cle, c);
 }

@@ -21,6 +21,7 @@ static void destructor(void *arg)
 {
 	struct uas *u = arg;
 
+	list_unlink(&u->cle);
 	rtx_stop(&u->rel);
 	leg_reset(&u->leg);
 	mem_deref(u->st);
@@ -35,7 +36,7 @@ static void finish(struct uas *u)
 		return;
 
 	u->closed = false;
-	--u->leg.ls->closing;
+	list_unlink(&u->cle);
 	mem_deref(u);
 }
 
@@ -438,5 +439,5 @@ void uas_close(struct uas *u, uint16_t scode, const char *reason)
 	/* The BYE waits for the ACK, or for the 2xx to time out. */
 	u->bye_due = true;
 	u->closed = true;
-	++u->leg.ls->closing;
+	list_append(&u->leg.ls->closel, &u->cle, u);
 }

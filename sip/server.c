@@ -249,6 +249,7 @@ static void destructor(void *arg)
 	tmr_cancel(&srv->tmr_expire);
 	tmr_cancel(&srv->tmr_shutdown);
 	b2bua_shutdown(srv);
+	legset_flush(&srv->ls);
 	mem_deref(srv->lsnr_req);
 	mem_deref(srv->lsnr_rsp);
 	sip_close(srv->sip, true);
