@@ -125,7 +125,7 @@ struct leg {
 	bool refresh_us;           /* we are the refresher */
 };
 
-/* leg.c */
+/* leg.c, leg_in.c, leg_out.c, leg_session.c */
 void leg_init(struct leg *leg, struct legset *ls, const struct leg_h *h,
 	      void *arg, const char *cuser);
 void leg_link(struct leg *leg);
@@ -143,6 +143,7 @@ int  leg_contact_send(enum sip_transp tp, const struct sa *src,
 void leg_sdp_sent(struct leg *leg, const struct pl *sdp);
 void leg_sdp_got(struct leg *leg, const struct sip_msg *msg);
 int  leg_sdp(const struct leg *leg, bool local, struct pl *pl);
+bool leg_sdp_unchanged(const struct leg *leg, const struct pl *sdp);
 int  leg_offer(struct leg *leg, bool invite, const struct pl *sdp,
 	       leg_resp_h *resph, void *arg);
 int  leg_answer(struct leg *leg, uint16_t scode, const char *reason,

@@ -242,6 +242,16 @@ struct mode_ops {
 extern const struct mode_ops modehttp_bt, modehttp_rt, modeas_bt,
 	modeas_rt, modegw_bt;
 
+/* One INVITE of the call to one callee contact. */
+struct bleg {
+	struct le le;              /* call->blegs */
+	struct call *call;
+	struct uac *uac;
+	uint16_t final;
+	char *reason;
+	char *contacts;            /* "Contact: ..." lines of a 3xx */
+};
+
 struct call {
 	struct le le;              /* srv->calls */
 	struct sipsrv *srv;
@@ -273,7 +283,43 @@ struct call {
 	bool ended;
 };
 
+/* A mode hook of CMRBT, or of both CMRT procedures (HTTP mode's URL in
+ * the INVITE and application server mode's offer in the PRACK can both
+ * apply until the callee's 18x tells). */
+#define HOOK_BT(call, name, ...)					\
+	do {								\
+		if ((call)->bt_ops && (call)->bt_ops->name)		\
+			(call)->bt_ops->name(__VA_ARGS__);		\
+	} while (0)
+
+#define HOOK_RT(call, name, ...)					\
+	do {								\
+		for (int i_ = 0; i_ < 2; i_++) {			\
+			const struct mode_ops *o_ = (call)->rt_ops[i_];	\
+			if (o_ && o_->name)				\
+				o_->name(__VA_ARGS__);			\
+		}							\
+	} while (0)
+
+/* call.c */
+int  call_alloc(struct call **callp, struct sipsrv *srv,
+		struct callrec *cr);
+extern const struct leg_h call_caller_h, call_callee_h;
 struct media *call_media(const struct call *call, enum cmr_dir dir);
+void call_streams_stop(struct call *call, const char *why);
+char *call_pem_values(const struct sip_msg *msg);
+void call_provisional(struct call *call, struct leg *fork,
+		      const struct sip_msg *bmsg);
+void call_callee_answered(struct call *call, struct leg *fork,
+			  const struct sip_msg *bmsg);
+void call_ring_over(void *arg);
+
+/* callee.c: the B-legs */
+int  callee_start(struct call *call, const char *target, const char *cuser);
+void callee_cancel_all(struct call *call);
+
+/* route.c: a new INVITE becomes a call */
+void route_invite(struct sipsrv *srv, const struct sip_msg *msg);
 void call_end(struct call *call, uint16_t scode, const char *why);
 void call_answer(struct call *call, uint16_t scode, const struct pl *sdp);
 
