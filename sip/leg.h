@@ -46,6 +46,7 @@ struct legset {
 	void *arg;
 	struct list closel;        /* legs finishing after their close */
 	uint32_t max_se;           /* session interval we accept, s */
+	uint32_t timer_c_ms;       /* RFC 3261 16.8 Timer C; 0: 180 s */
 };
 
 /*

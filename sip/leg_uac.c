@@ -230,6 +230,12 @@ static bool reliable_new(struct fork *f, const struct sip_msg *msg,
 static void timer_c(void *arg);
 
 
+static uint64_t timer_c_ms(const struct uac *c)
+{
+	return c->ls->timer_c_ms ? c->ls->timer_c_ms : TIMER_C_MS;
+}
+
+
 static void provisional(struct uac *c, const struct sip_msg *msg)
 {
 	struct fork *f = fork_get(c, msg);
@@ -242,7 +248,7 @@ static void provisional(struct uac *c, const struct sip_msg *msg)
 		return;
 
 	c->ringing = true;
-	tmr_start(&c->tmr_c, TIMER_C_MS, timer_c, c);
+	tmr_start(&c->tmr_c, timer_c_ms(c), timer_c, c);
 
 	if (f && mbuf_get_left(msg->mb)) {
 		leg_sdp_got(&f->leg, msg);
@@ -426,7 +432,7 @@ int uac_alloc(struct uac **cp, struct legset *ls, const char *target,
 		goto out;
 
 	c->cseq = sip_dialog_lseq(c->tleg.dlg);
-	tmr_start(&c->tmr_c, TIMER_C_MS, timer_c, c);
+	tmr_start(&c->tmr_c, timer_c_ms(c), timer_c, c);
 
  out:
 	if (err)

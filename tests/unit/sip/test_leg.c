@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <string.h>
 #include <re.h>
 #include "sip/sip_int.h"
@@ -29,7 +30,7 @@
 	"c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n" \
 	"a=recvonly\r\n"
 
-enum script { PLAIN, LATE, REFRESH, CHANGE, GLARE };
+enum script { PLAIN, LATE, REFRESH, CHANGE, GLARE, TIMERC };
 
 struct fix {
 	enum script script;
@@ -42,6 +43,8 @@ struct fix {
 	unsigned offers_in, offer_rsps;
 	uint16_t offer_codes[2];
 	int end_err;
+	int fail_err;
+	uint16_t fail_code;
 	bool reliable_seen;
 	char got_sdp[256];         /* the last SDP an offer response had */
 	struct tmr tmr;            /* the script's next step */
@@ -146,6 +149,13 @@ static bool req_handler(const struct sip_msg *msg, void *arg)
 	assert_int_equal(uas_alloc(&f->uas, &f->ls, msg, "bob", &uas_h, f),
 			 0);
 
+	if (f->script == TIMERC) {
+		/* A callee that rings for ever. */
+		assert_int_equal(uas_progress(f->uas, 180, "Ringing", false,
+					      NULL, NULL, NULL, NULL), 0);
+		return true;
+	}
+
 	if (f->script == LATE) {
 		/* No offer in the INVITE: ours goes in the 2xx. */
 		assert_int_equal(uas_answer(f->uas, 200, "OK", NULL, NULL,
@@ -205,7 +215,7 @@ static void uac_provh(struct uac *c, struct leg *fork,
 	(void)c;
 
 	++f->provs;
-	assert_int_equal(msg->scode, 183);
+	assert_int_equal(msg->scode, f->script == TIMERC ? 180 : 183);
 	assert_non_null(fork);
 	f->reliable_seen = pk != NULL;
 }
@@ -290,11 +300,13 @@ static bool uac_answerh(struct uac *c, struct leg *fork,
 static void uac_failh(struct uac *c, int err, const struct sip_msg *msg,
 		      void *arg)
 {
+	struct fix *f = arg;
 	(void)c;
-	(void)err;
-	(void)msg;
-	(void)arg;
-	fail_msg("the INVITE failed");
+
+	assert_int_equal(f->script, TIMERC);
+	f->fail_err = err;
+	f->fail_code = msg ? msg->scode : 0;
+	finish(f);
 }
 
 
@@ -331,6 +343,7 @@ static void run(struct fix *f, enum script script)
 	f->script = script;
 	f->ls.advh = adv;
 	f->ls.max_se = 7200;
+	f->ls.timer_c_ms = script == TIMERC ? 300 : 0;
 
 	assert_int_equal(sip_alloc(&f->ls.sip, NULL, 32, 32, 32, "test",
 				   NULL, NULL), 0);
@@ -488,6 +501,27 @@ static void test_late_offer_answer_in_ack(void **state)
 }
 
 
+/* RFC 3261 16.8: Timer C cancels a callee that rings for ever; the INVITE
+ * ends with the 487 and the owner is told it timed out. */
+static void test_timer_c_cancels(void **state)
+{
+	long mark = leakcheck_mark();
+	struct fix f;
+	(void)state;
+
+	run(&f, TIMERC);
+
+	assert_int_equal(f.provs, 1);
+	assert_int_equal(f.fail_err, ETIMEDOUT);
+	assert_int_equal(f.fail_code, 487);
+	assert_int_equal(f.uas->final, 487);
+	assert_false(uac_pending(f.uac));
+
+	teardown_fix(&f);
+	leakcheck_assert(mark);
+}
+
+
 static int group_setup(void **state)
 {
 	struct fix f;
@@ -514,6 +548,7 @@ int main(void)
 		cmocka_unit_test(test_changed_offer_to_owner),
 		cmocka_unit_test(test_glare_both_491),
 		cmocka_unit_test(test_late_offer_answer_in_ack),
+		cmocka_unit_test(test_timer_c_cancels),
 	};
 
 	return cmocka_run_group_tests_name("sip/leg", tests, group_setup,
