@@ -156,6 +156,8 @@ int  leg_reply(struct sip *sip, struct sip_strans **stp,
 void leg_bye(struct leg *leg);
 void leg_session_start(struct leg *leg, const struct sip_msg *msg,
 		       bool uas);
+int  leg_session_parse(const struct pl *val, uint32_t *se,
+		       struct pl *refresher);
 int  leg_session_print(struct re_printf *pf, const struct leg *leg);
 void leg_ack_send(struct leg *leg, uint32_t cseq, const struct pl *sdp);
 

@@ -70,21 +70,52 @@ static void session_tmr(void *arg)
 }
 
 
+/*
+ * A Session-Expires value (RFC 4028 section 4): delta-seconds, then
+ * parameters; refresher, when there, is "uac" or "uas".  Values above a
+ * day count as a day.  EBADMSG for anything else.
+ */
+int leg_session_parse(const struct pl *val, uint32_t *se,
+		      struct pl *refresher)
+{
+	struct pl v = PL_INIT, rest = PL_INIT, r;
+	size_t i = 0;
+
+	if (!val || !se || !refresher)
+		return EINVAL;
+
+	while (i < val->l && (val->p[i] == ' ' || val->p[i] == '\t'))
+		++i;
+	v.p = val->p + i;
+	while (i < val->l && val->p[i] >= '0' && val->p[i] <= '9')
+		++i;
+	v.l = (size_t)(val->p + i - v.p);
+	while (i < val->l && (val->p[i] == ' ' || val->p[i] == '\t'))
+		++i;
+	rest.p = val->p + i;
+	rest.l = val->l - i;
+
+	if (!v.l || (rest.l && rest.p[0] != ';'))
+		return EBADMSG;
+
+	r = pl_null;
+	if (rest.l && !msg_param_decode(&rest, "refresher", &r) &&
+	    pl_strcasecmp(&r, "uac") && pl_strcasecmp(&r, "uas"))
+		return EBADMSG;
+
+	*se = v.l > 5 ? 86400 : pl_u32(&v);
+	if (*se > 86400)
+		*se = 86400;
+	*refresher = r;
+
+	return 0;
+}
+
+
 static bool session_param(const struct sip_hdr *h, uint32_t *se,
 			  struct pl *refresher)
 {
-	struct pl v, params;
-
-	if (!h || re_regex(h->val.p, h->val.l, "[0-9]+[^]*", &v, &params))
-		return false;
-
-	*se = pl_u32(&v);
-	if (v.l > 9)
-		*se = 86400;
-	if (msg_param_decode(&params, "refresher", refresher))
-		*refresher = pl_null;
-
-	return true;
+	return h && !leg_session_parse(&h->val, se, refresher);
 }
 
 

@@ -522,6 +522,54 @@ static void test_timer_c_cancels(void **state)
 }
 
 
+/* RFC 4028 section 4: Session-Expires values, good and bad. */
+static void test_session_expires_parse(void **state)
+{
+	static const struct {
+		const char *val;
+		int err;
+		uint32_t se;
+		const char *refresher;     /* "" for none */
+	} v[] = {
+		{"1800", 0, 1800, ""},
+		{"90;refresher=uac", 0, 90, "uac"},
+		{"90 ;refresher=UAS", 0, 90, "UAS"},
+		{" 4000;foo=bar", 0, 4000, ""},
+		{"0090", 0, 90, ""},
+		{"86400", 0, 86400, ""},
+		{"86401", 0, 86400, ""},
+		{"99999999999999999999", 0, 86400, ""},
+		{"", EBADMSG, 0, ""},
+		{";refresher=uac", EBADMSG, 0, ""},
+		{"abc", EBADMSG, 0, ""},
+		{"90x", EBADMSG, 0, ""},
+		{"-90", EBADMSG, 0, ""},
+		{"90;refresher=me", EBADMSG, 0, ""},
+		{"90 90", EBADMSG, 0, ""},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
+		struct pl val, r = PL_INIT;
+		uint32_t se = 0;
+		int err;
+
+		pl_set_str(&val, v[i].val);
+		err = leg_session_parse(&val, &se, &r);
+		if (err != v[i].err)
+			fail_msg("vector %zu '%s': err %d, want %d", i,
+				 v[i].val, err, v[i].err);
+		if (err)
+			continue;
+		assert_int_equal(se, v[i].se);
+		if (*v[i].refresher)
+			assert_int_equal(pl_strcmp(&r, v[i].refresher), 0);
+		else
+			assert_false(pl_isset(&r));
+	}
+}
+
+
 static int group_setup(void **state)
 {
 	struct fix f;
@@ -549,6 +597,7 @@ int main(void)
 		cmocka_unit_test(test_glare_both_491),
 		cmocka_unit_test(test_late_offer_answer_in_ack),
 		cmocka_unit_test(test_timer_c_cancels),
+		cmocka_unit_test(test_session_expires_parse),
 	};
 
 	return cmocka_run_group_tests_name("sip/leg", tests, group_setup,
