@@ -168,8 +168,10 @@ void call_provisional(struct call *call, struct leg *fork,
 
 	HOOK_BT(call, prov_in, call, bmsg, &po);
 
-	/* An SDP already answered reliably is not sent again. */
-	if (a->leg.oa.done && a->leg.oa.st == OA_IDLE && !po.reliable)
+	/* An unreliable 1xx carries no SDP after a reliable answer, and
+	 * none to a caller that made no offer: an offer must be in a
+	 * reliable response (RFC 3261 13.2.1). */
+	if (a->leg.oa.st == OA_IDLE && !po.reliable)
 		po.sdp = pl_null;
 
 	ph.call = call;

@@ -235,7 +235,7 @@ static bool b_answerh(struct uac *c, struct leg *fork,
 {
 	struct bleg *b = arg;
 	struct call *call = b->call;
-	bool late;
+	bool late, defer;
 	(void)c;
 
 	call->winner = b;
@@ -248,9 +248,13 @@ static bool b_answerh(struct uac *c, struct leg *fork,
 	 * comes in its ACK, which we relay in ours. */
 	late = fork->oa.st == OA_REMOTE_OFFER;
 
+	/* Answering may end the call (a 2xx that cannot be sent). */
+	mem_ref(call);
 	call_callee_answered(call, fork, msg);
+	defer = late && !call->ended;
+	mem_deref(call);
 
-	return late && !call->ended;
+	return defer;
 }
 
 

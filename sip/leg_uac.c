@@ -557,7 +557,10 @@ void uac_close(struct uac *c)
 	if (!c)
 		return;
 
+	/* Forks made from now on have no owner either. */
 	c->h = NULL;
+	c->lh = NULL;
+	c->larg = NULL;
 	for (le = list_head(&c->forks); le; le = le->next) {
 		struct fork *f = le->data;
 
