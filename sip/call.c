@@ -1,12 +1,12 @@
 /**
- * @file call.c  The B2BUA's call: the caller's INVITE (an A-leg, UAS), one
- *               INVITE per callee contact (B-legs, UAC), and between them
- *               the CMR delivery modes' hooks
+ * @file call.c  The B2BUA's call: the caller's INVITE (the A-leg, UAS),
+ *               its answer and its end, and the CMR modes' hooks
  *
- * The callee's contacts are called in parallel; the first 2xx wins and
- * the others are cancelled; when every B-leg failed the best final
- * response goes to the caller (RFC 3261 16.7 step 6).  Provisional
- * responses travel to the caller as the CMRBT mode shapes them; they are
+ * A call is the caller's UAS leg, one UAC INVITE per callee contact
+ * (callee.c), the policy's choice per direction (route.c) and the
+ * procedure of each chosen mode, called through its hook table.
+ * Provisional responses travel to the caller as the CMRBT mode shapes
+ * them; they are
  * reliable when a mode needs it, when the caller requires 100rel, or
  * when they carry SDP for a caller that supports 100rel.  After the
  * answer, in-dialog requests of either side are relayed to the other
