@@ -116,7 +116,7 @@ int  pcapw_udp(const struct sa *src, const struct sa *dst,
 	       const uint8_t *data, size_t len);
 
 
-/* ---- the table (table.c) ---------------------------------------------- */
+/* ---- the table (table.c, subscriber.c, binding.c) --------------------- */
 
 enum cmr_mode { MODE_AUTO = 0, MODE_HTTP, MODE_AS, MODE_GATEWAY, MODE_OFF };
 enum cmr_dir  { DIR_BT = 0, DIR_RT };
