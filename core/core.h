@@ -225,7 +225,7 @@ void table_bindings_move(struct table *dst, struct table *src);
 bool sipuri_equal(const struct pl *a, const struct pl *b);
 
 
-/* ---- profiles (profile.c) --------------------------------------------- */
+/* ---- profiles (profile.c, profile_dir.c) ------------------------------ */
 
 /** The embedded default profile of the contract. */
 extern const char profile_default_text[];

@@ -1,4 +1,4 @@
 # @file core/module.mk
 SRCS += core/loop.c core/log.c core/jsonw.c core/evlog.c core/table.c \
 	core/profile.c core/tones.c core/pcapw.c core/sipuri.c
-SRCS += core/subscriber.c core/binding.c
+SRCS += core/subscriber.c core/binding.c core/profile_dir.c
