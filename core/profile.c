@@ -325,8 +325,8 @@ static int parse_line(struct parser *p, const char *s, size_t l)
 	dir = p->tokv[0].val;
 	if (p->tokv[0].key)
 		return profile_fail(p, "a line starts with a directive"
-				    " (subscriber, resource or rule), not"
-				    " with '%s='", p->tokv[0].key);
+				    " (subscriber, resource, rule or limits),"
+				    " not with '%s='", p->tokv[0].key);
 
 	if (0 == strcmp(dir, "subscriber"))
 		return profile_do_subscriber(p);

@@ -19,6 +19,7 @@ enum {
 	RANGE_DIGITS_MAX = 9,                  /* fits in 32 bits */
 	RANGE_MAX = 100000,                    /* numbers in one range */
 	MIME_PART_MAX = 127,
+	LIMIT_MAX_S = 86400,                   /* a day */
 };
 
 #define RESFILE_MAX ((size_t)64 << 20)   /* 64 MiB */
@@ -545,7 +546,8 @@ static const char limits_usage[] = "limits [ring=SECONDS] [call=SECONDS]";
 
 
 /* "limits ring=S call=S": the longest ring and the longest call, 0 for
- * none; each 0 to 86400 seconds. */
+ * none; each 0 to 86400 seconds.  A key the line leaves out keeps what an
+ * earlier limits line or the default gave it. */
 int profile_do_limits(struct parser *p)
 {
 	struct table_limits lim = *table_limits(p->t);
@@ -558,7 +560,6 @@ int profile_do_limits(struct parser *p)
 	for (i = 1; i < p->tokc; i++) {
 		const struct tok *tok = &p->tokv[i];
 		uint32_t *v;
-		char *end;
 		unsigned long n;
 
 		if (!tok->key)
@@ -573,19 +574,27 @@ int profile_do_limits(struct parser *p)
 					    " (usage: %s)", tok->key,
 					    limits_usage);
 
+		/* The same message as the other directives give. */
+		if (!*tok->val)
+			return profile_fail(p, "empty value for '%s'",
+					    tok->key);
+
 		for (j = 1; j < i; j++) {
 			if (0 == strcmp(p->tokv[j].key, tok->key))
 				return profile_fail(p, "duplicate key '%s'",
 						    tok->key);
 		}
 
+		/* Digits only: strtoul alone would also take white space
+		 * before the number (a quoted " 5") and a sign ("+5",
+		 * " -0"). */
 		errno = 0;
-		n = strtoul(tok->val, &end, 10);
-		if (!*tok->val || *end || tok->val[0] == '-' || errno ||
-		    n > 86400)
+		n = strtoul(tok->val, NULL, 10);
+		if (!all_digits(tok->val, strlen(tok->val)) || errno ||
+		    n > LIMIT_MAX_S)
 			return profile_fail(p, "%s=%s: not a number of seconds"
-					    " from 0 to 86400", tok->key,
-					    tok->val);
+					    " from 0 to %d", tok->key,
+					    tok->val, LIMIT_MAX_S);
 		*v = (uint32_t)n;
 	}
 
