@@ -41,6 +41,13 @@ subscriber eve mode=off
 # A numbered block: 2000, 2001, ... 2009, all with the same settings.
 subscriber 2000-2009 mode=auto password=lab
 
+# ---- time limits ----------------------------------------------------------
+
+# A callee rings for at most 60 seconds (then the caller gets 408), and an
+# answered call lasts at most 2 hours (then both sides get a BYE); 0 would
+# mean no limit.  Without this line: ring=180 call=14400.
+limits ring=60 call=7200
+
 # ---- per calling party ----------------------------------------------------
 
 # When bob calls alice, bob hears the ringtone as his ringback tone, and

@@ -1039,6 +1039,8 @@ static void test_example_profile_loads(void **state)
 	assert_string_equal(subscriber_cmr(sub(t, "2009"), DIR_RT, "2000"),
 			    "ringback-default");
 	assert_string_equal(subscriber_password(sub(t, "2005")), "lab");
+	assert_int_equal(table_limits(t)->ring_s, 60);
+	assert_int_equal(table_limits(t)->call_s, 7200);
 
 	mem_deref(t);
 	leakcheck_assert(mark);
