@@ -91,6 +91,23 @@ int modeas_alloc(struct asmedia **ap, struct streamer *st, enum cmr_dir dir)
 }
 
 
+/* The address our early-session SDP names, c= and o=: the stream's own
+ * (stream_laddr: the advertised address, the bound one, or for sockets
+ * on 0.0.0.0 the first SIP transport's) unless the B2BUA names the one
+ * that faces this peer, the address the SIP request arrived on. */
+void modeas_sdp_addr(struct asmedia *a, const struct sa *ip)
+{
+	struct sa la;
+
+	if (!a || !ip || !sa_isset(ip, SA_ADDR))
+		return;
+
+	sa_cpy(&la, ip);
+	sa_set_port(&la, sa_port(stream_laddr(a->stream)));
+	sdp_session_set_laddr(a->sdp, &la);
+}
+
+
 int modeas_offer(struct asmedia *a, struct mbuf **mbp)
 {
 	int err;
