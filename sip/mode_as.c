@@ -250,15 +250,22 @@ bool modeas_callee_supports(const struct sip_msg *rsp)
 
 static int bt_start(struct call *call)
 {
+	struct sa ip;
 	int err;
 
 	err = modeas_alloc(&call->as_bt, call->srv->conf.streamer, DIR_BT);
 	if (err) {
 		call->bt.mode = MODE_HTTP;
 		call->bt.why = "no RTP port free: http";
+		return err;
 	}
 
-	return err;
+	/* The offer names the address the caller's INVITE arrived on, or
+	 * the advertised one (never the streamer's 0.0.0.0). */
+	sipsrv_advertised(call->srv, &call->msg->dst, &ip);
+	modeas_sdp_addr(call->as_bt, &ip);
+
+	return 0;
 }
 
 
