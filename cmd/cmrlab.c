@@ -25,6 +25,7 @@ enum { EXIT_USAGE = 2, HARD_STOP_MS = 1500 };
 struct serve {
 	struct sa sip_addr;
 	struct sa http_addr;
+	struct sa advertise;      /* unset unless --advertise */
 	uint16_t rtp_lo, rtp_hi;
 	const char *profile;
 	const char *log_json;
@@ -68,6 +69,12 @@ static void usage_serve(FILE *f)
 		"127.0.0.1:5060)\n"
 		"  --http ADDR:PORT     HTTP listen address (default "
 		"127.0.0.1:8080)\n"
+		"                       0.0.0.0 or [::] listen on every "
+		"local address\n"
+		"  --advertise ADDR     the address put in Via, Contact, SDP "
+		"and URLs\n"
+		"                       (default: the address a request "
+		"arrived on)\n"
 		"  --rtp-ports LO-HI    RTP port range (default "
 		"20000-29999)\n"
 		"  --profile FILE       profile file (default: the embedded "
@@ -133,6 +140,49 @@ static int addr_parse(struct sa *sa, const char *s, const char *what)
 
  bad:
 	fprintf(stderr, "cmrlab: %s: '%s' is not ADDR:PORT\n", what, s);
+	return EINVAL;
+}
+
+
+/* --advertise: an IPv4 or IPv6 literal (brackets allowed), without a
+ * port, that a peer can send to: not 0.0.0.0, ::, or multicast. */
+static int advertise_parse(struct sa *sa, const char *s)
+{
+	char host[64];
+	uint8_t a6[16];
+	size_t l = strlen(s);
+	const char *arg = s;
+	const char *why = "is not an IPv4 or IPv6 address";
+
+	if (l >= 2 && s[0] == '[' && s[l - 1] == ']') {
+		++s;
+		l -= 2;
+	}
+	if (!l || l >= sizeof(host))
+		goto bad;
+	memcpy(host, s, l);
+	host[l] = '\0';
+
+	if (sa_set_str(sa, host, 0))
+		goto bad;
+
+	if (!sa_isset(sa, SA_ADDR)) {
+		why = "is the unspecified address; name one that peers can "
+			"reach";
+		goto bad;
+	}
+	if (sa_af(sa) == AF_INET6)
+		sa_in6(sa, a6);
+	if ((sa_af(sa) == AF_INET && (sa_in(sa) >> 28) == 0xe) ||
+	    (sa_af(sa) == AF_INET6 && a6[0] == 0xff)) {
+		why = "is a multicast address";
+		goto bad;
+	}
+
+	return 0;
+
+ bad:
+	fprintf(stderr, "cmrlab: --advertise: '%s' %s\n", arg, why);
 	return EINVAL;
 }
 
@@ -310,6 +360,8 @@ static int serve_run(struct serve *sv)
 			"the --http address");
 		goto out;
 	}
+	if (sa_isset(&sv->advertise, SA_ADDR))
+		(void)httpd_advertise(sv->httpd, &sv->advertise);
 
 	/* RTP goes out from the SIP address's IP, ports from --rtp-ports. */
 	if (streamer_alloc(&sv->streamer, &sv->sip_addr, sv->rtp_lo,
@@ -320,8 +372,13 @@ static int serve_run(struct serve *sv)
 
 	memset(&conf, 0, sizeof(conf));
 	conf.laddr = sv->sip_addr;
+	conf.advertise = sv->advertise;
+	conf.http_laddr = *httpd_laddr(sv->httpd);
 	conf.streamer = sv->streamer;
 	conf.max_calls = sv->max_calls;
+	/* sipsrv_alloc replaces a base on 0.0.0.0 or :: with one that names
+	 * a concrete address (the advertised one, or the first SIP
+	 * transport's); per call the B2BUA asks sipsrv_http_base(). */
 	if (httpd_url(sv->httpd, conf.http_base, sizeof(conf.http_base)))
 		goto out;
 
@@ -347,8 +404,10 @@ static int serve_run(struct serve *sv)
 	    || evsignal_add(sv->sig_hup, NULL))
 		goto out;
 
-	(void)re_printf("ready sip=udp:%J http=%s\n",
-			sipsrv_laddr(sv->sip), conf.http_base);
+	/* The addresses as bound: 0.0.0.0 or [::] when listening on every
+	 * local address (the log names each one and the advertised). */
+	(void)re_printf("ready sip=udp:%J http=http://%J\n",
+			sipsrv_laddr(sv->sip), httpd_laddr(sv->httpd));
 	fflush(stdout);
 
 	if (loop_run())
@@ -380,7 +439,7 @@ static int serve_run(struct serve *sv)
 static int cmd_serve(int argc, char *argv[])
 {
 	enum { O_SIP = 256, O_HTTP, O_RTP, O_PROFILE, O_LOGJSON, O_PCAP,
-	       O_STATE, O_LEVEL, O_MAXCALLS };
+	       O_STATE, O_LEVEL, O_MAXCALLS, O_ADVERTISE };
 	static const struct option opts[] = {
 		{"sip",       required_argument, NULL, O_SIP},
 		{"http",      required_argument, NULL, O_HTTP},
@@ -391,6 +450,7 @@ static int cmd_serve(int argc, char *argv[])
 		{"state",     required_argument, NULL, O_STATE},
 		{"log-level", required_argument, NULL, O_LEVEL},
 		{"max-calls", required_argument, NULL, O_MAXCALLS},
+		{"advertise", required_argument, NULL, O_ADVERTISE},
 		{"help",      no_argument,       NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -421,6 +481,11 @@ static int cmd_serve(int argc, char *argv[])
 
 		case O_RTP:
 			if (ports_parse(&sv, optarg))
+				return EXIT_USAGE;
+			break;
+
+		case O_ADVERTISE:
+			if (advertise_parse(&sv.advertise, optarg))
 				return EXIT_USAGE;
 			break;
 
@@ -468,6 +533,17 @@ static int cmd_serve(int argc, char *argv[])
 		fprintf(stderr, "cmrlab: serve: unexpected argument '%s'\n",
 			argv[optind]);
 		usage_serve(stderr);
+		return EXIT_USAGE;
+	}
+
+	/* Via, Contact and the SDP name the advertised address to the peers
+	 * of the SIP transports: it must be of their family. */
+	if (sa_isset(&sv.advertise, SA_ADDR) &&
+	    sa_af(&sv.advertise) != sa_af(&sv.sip_addr)) {
+		fprintf(stderr, "cmrlab: --advertise: an %s address, but "
+			"--sip listens on %s\n",
+			sa_af(&sv.advertise) == AF_INET6 ? "IPv6" : "IPv4",
+			sa_af(&sv.sip_addr) == AF_INET6 ? "IPv6" : "IPv4");
 		return EXIT_USAGE;
 	}
 

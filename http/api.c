@@ -68,11 +68,11 @@ static int sub_print(struct re_printf *pf, const struct subscriber *s)
 
 
 static int res_print(struct re_printf *pf, const struct resource *r,
-		     const struct httpd *h)
+		     const char *base)
 {
 	char url[160];
 
-	if (re_snprintf(url, sizeof(url), "%s/r/%s", h->url, r->id) < 0)
+	if (re_snprintf(url, sizeof(url), "%s/r/%s", base, r->id) < 0)
 		return ENOMEM;
 
 	return re_hprintf(pf, "{\"id\":%H,\"type\":%H,\"bytes\":%zu,"
@@ -101,7 +101,7 @@ static bool res_apply(struct resource *r, void *arg)
 	if (!pc->first)
 		pc->err = re_hprintf(pc->pf, ",");
 	if (!pc->err)
-		pc->err = res_print(pc->pf, r, pc->rq->h);
+		pc->err = res_print(pc->pf, r, httpd_req_base(pc->rq));
 	pc->first = false;
 
 	return pc->err != 0;
@@ -140,16 +140,16 @@ static int ress_print(struct re_printf *pf, struct httpreq *rq)
 }
 
 
-/* One resource and the server whose URL it gets, for one %H. */
+/* One resource and the base of its URL, for one %H. */
 struct resview {
 	const struct resource *r;
-	const struct httpd *h;
+	const char *base;
 };
 
 
 static int resview_print(struct re_printf *pf, const struct resview *v)
 {
-	return res_print(pf, v->r, v->h);
+	return res_print(pf, v->r, v->base);
 }
 
 
@@ -289,7 +289,7 @@ enum MHD_Result api_handle(struct httpreq *rq, enum httpd_route route,
 
 	case ROUTE_RESX:
 		{
-			struct resview v = { NULL, rq->h };
+			struct resview v = { NULL, httpd_req_base(rq) };
 
 			if (t)
 				v.r = table_resource(t, id);

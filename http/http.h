@@ -22,7 +22,11 @@ int httpd_alloc(struct httpd **hp, const struct sa *laddr);
 /** The address actually bound. */
 const struct sa *httpd_laddr(const struct httpd *h);
 /** Writes "http://ADDR:PORT" (IPv6 in brackets), the base of every URL
- *  the server hands out.  ENOMEM if buf is too small. */
+ *  the server hands out.  ENOMEM if buf is too small.  For a server on
+ *  0.0.0.0 or :: the API's URLs name the address each request arrived
+ *  on instead, unless an address is advertised. */
 int httpd_url(const struct httpd *h, char *buf, size_t sz);
+/** --advertise: the address the URLs the server hands out name. */
+int httpd_advertise(struct httpd *h, const struct sa *ip);
 
 #endif

@@ -21,6 +21,7 @@ struct httpd {
 	struct loop_watch *watch;   /* MHD's epoll fd on the loop */
 	struct event *tmr;          /* MHD's next timeout */
 	struct sa laddr;            /* as bound */
+	struct sa adv;              /* --advertise, or unset */
 	char url[64];               /* "http://ADDR:PORT" */
 	uint64_t reqs[HTTPD_CLASSES];
 };
@@ -32,6 +33,7 @@ struct httpreq {
 	const char *method;
 	const char *url;
 	bool head;                  /* HEAD: MHD sends the headers only */
+	char base[72];              /* httpd_req_base(), once computed */
 };
 
 
@@ -53,6 +55,10 @@ enum httpd_route {
 /** Maps a decoded path to a route; *idp points into url at the ID (or is
  *  NULL for routes without one). */
 enum httpd_route httpd_route_parse(const char *url, const char **idp);
+/* "http://HOST:PORT" for the URLs of one response: the server's URL, or
+ * for a server on 0.0.0.0 or :: without --advertise the address this
+ * request arrived on (never the unspecified address). */
+const char *httpd_req_base(struct httpreq *rq);
 
 /** Queues resp with the status, counts it, and releases resp (NULL resp:
  *  out of memory, the connection is closed). */

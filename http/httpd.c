@@ -275,6 +275,7 @@ static enum MHD_Result access_h(void *cls, struct MHD_Connection *conn,
 	rq.method = method;
 	rq.url = url;
 	rq.head = !strcmp(method, MHD_HTTP_METHOD_HEAD);
+	rq.base[0] = '\0';
 
 	route = httpd_route_parse(url, &id);
 
@@ -312,13 +313,14 @@ static void destructor(void *arg)
 
 static int url_make(struct httpd *h)
 {
+	const struct sa *a = sa_isset(&h->adv, SA_ADDR) ? &h->adv : &h->laddr;
 	char addr[64];
 	int n;
 
-	if (sa_ntop(&h->laddr, addr, sizeof(addr)))
+	if (sa_ntop(a, addr, sizeof(addr)))
 		return EINVAL;
 
-	if (sa_af(&h->laddr) == AF_INET6)
+	if (sa_af(a) == AF_INET6)
 		n = re_snprintf(h->url, sizeof(h->url), "http://[%s]:%u",
 				addr, sa_port(&h->laddr));
 	else
@@ -326,6 +328,44 @@ static int url_make(struct httpd *h)
 				addr, sa_port(&h->laddr));
 
 	return n < 0 ? ENOMEM : 0;
+}
+
+
+int httpd_advertise(struct httpd *h, const struct sa *ip)
+{
+	if (!h || !ip || !sa_isset(ip, SA_ADDR))
+		return EINVAL;
+
+	sa_cpy(&h->adv, ip);
+
+	return url_make(h);
+}
+
+
+const char *httpd_req_base(struct httpreq *rq)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct sa local;
+
+	if (rq->base[0])
+		return rq->base;
+
+	/* A listener on the unspecified address: the connection's own
+	 * local address is the one the client reached us on. */
+	if (!sa_isset(&rq->h->adv, SA_ADDR) &&
+	    !sa_isset(&rq->h->laddr, SA_ADDR) &&
+	    (ci = MHD_get_connection_info(rq->conn,
+					  MHD_CONNECTION_INFO_CONNECTION_FD)) &&
+	    !getsockname(ci->connect_fd, (struct sockaddr *)&ss, &len) &&
+	    !sa_set_sa(&local, (struct sockaddr *)&ss) &&
+	    re_snprintf(rq->base, sizeof(rq->base), "http://%J", &local) > 0)
+		return rq->base;
+
+	(void)re_snprintf(rq->base, sizeof(rq->base), "%s", rq->h->url);
+
+	return rq->base;
 }
 
 
@@ -338,7 +378,9 @@ int httpd_alloc(struct httpd **hp, const struct sa *laddr)
 	struct httpd *h;
 	int fd, err;
 
-	if (!hp || !laddr || !sa_isset(laddr, SA_ADDR) || !loop_base())
+	/* 0.0.0.0 or :: listens on every local address. */
+	if (!hp || !laddr || (sa_af(laddr) != AF_INET &&
+			      sa_af(laddr) != AF_INET6) || !loop_base())
 		return EINVAL;
 
 	h = mem_zalloc(sizeof(*h), destructor);

@@ -59,9 +59,14 @@ struct stream_stats {
 };
 
 /** One streamer for the process: RTP/RTCP port pairs from [lo, hi] on
- *  the address ip (port of ip ignored), one timer for every stream. */
+ *  the address ip (port of ip ignored; 0.0.0.0 or :: binds every local
+ *  address), one timer for every stream. */
 int  streamer_alloc(struct streamer **sp, const struct sa *ip, uint16_t lo,
 		    uint16_t hi);
+/** The address streams allocated from now on name in stream_laddr() (and
+ *  their RTCP CNAME) in place of the bound one: the advertised address,
+ *  or a concrete one for sockets bound to the unspecified address. */
+void streamer_announce_set(struct streamer *st, const struct sa *ip);
 unsigned streamer_active(const struct streamer *st);
 /** For tests: RTCP sender report interval (default 5000 ms). */
 void streamer_set_rtcp_interval(struct streamer *st, uint32_t ms);
@@ -69,7 +74,8 @@ void streamer_set_rtcp_interval(struct streamer *st, uint32_t ms);
 /** Binds a stream's RTP (even) and RTCP (odd) ports; nothing is sent
  *  yet.  mem_deref stops and frees it. */
 int  stream_alloc(struct stream **sp, struct streamer *st);
-/** The local RTP address (for the SDP). */
+/** The local RTP address for the SDP: the bound port, on the announced
+ *  address when there is one (streamer_announce_set), else the bound. */
 const struct sa *stream_laddr(const struct stream *s);
 /** Starts sending m (looped) with payload type pt to dst (RTP) and
  *  dst's port + 1 (RTCP).  The media is referenced while it plays. */

@@ -51,6 +51,7 @@ enum {
 
 struct streamer {
 	struct sa ip;             /* the address streams bind, port unused */
+	struct sa announce;       /* the address they name, or unset */
 	uint16_t first;           /* the lowest even port of the range */
 	unsigned npairs;          /* RTP/RTCP port pairs in the range */
 	unsigned next;            /* pair the next scan starts at */
@@ -65,7 +66,7 @@ struct stream {
 	struct streamer *st;      /* referenced */
 	struct udp_sock *rtp;
 	struct udp_sock *rtcp;
-	struct sa laddr;          /* local RTP address */
+	struct sa laddr;          /* local RTP address, as announced */
 	struct sa dst;            /* RTP destination */
 	struct sa dst_rtcp;       /* its port + 1 */
 	struct media *m;          /* referenced while running */
@@ -348,7 +349,10 @@ int streamer_alloc(struct streamer **sp, const struct sa *ip, uint16_t lo,
 	struct streamer *st;
 	uint32_t first;
 
-	if (!sp || !ip || !sa_isset(ip, SA_ADDR) || !lo || lo > hi)
+	/* The unspecified address is fine (a server on 0.0.0.0): each
+	 * packet then leaves from the address the kernel picks. */
+	if (!sp || !ip || (sa_af(ip) != AF_INET && sa_af(ip) != AF_INET6) ||
+	    !lo || lo > hi)
 		return EINVAL;
 
 	/* RTP takes even ports (RFC 3550 section 11), RTCP the next. */
@@ -379,6 +383,17 @@ int streamer_alloc(struct streamer **sp, const struct sa *ip, uint16_t lo,
 unsigned streamer_active(const struct streamer *st)
 {
 	return st ? list_count(&st->running) : 0;
+}
+
+
+void streamer_announce_set(struct streamer *st, const struct sa *ip)
+{
+	if (!st || !ip || !sa_isset(ip, SA_ADDR))
+		return;
+
+	sa_cpy(&st->announce, ip);
+	sa_set_port(&st->announce, 0);
+	(void)re_snprintf(st->cname, sizeof(st->cname), "cmrlab@%j", ip);
 }
 
 
@@ -454,7 +469,15 @@ static int bind_pair(struct stream *s, uint16_t port)
 
 	udp_error_handler_set(s->rtp, rtp_error);
 
-	return udp_local_get(s->rtp, &s->laddr);
+	err = udp_local_get(s->rtp, &s->laddr);
+	if (!err && sa_isset(&s->st->announce, SA_ADDR)) {
+		uint16_t p = sa_port(&s->laddr);
+
+		sa_cpy(&s->laddr, &s->st->announce);
+		sa_set_port(&s->laddr, p);
+	}
+
+	return err;
 }
 
 

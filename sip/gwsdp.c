@@ -255,6 +255,24 @@ static int origin_split(const struct pl *o, struct pl *head, uint64_t *ver,
 }
 
 
+/* The address our answer names, c= and o=: the stream's own
+ * (stream_laddr: the advertised address, the bound one, or for sockets
+ * on 0.0.0.0 the first SIP transport's) unless the caller's procedure
+ * names the one its INVITE arrived on; before modegw_answer() keeps the
+ * o= for the re-offers. */
+void modegw_sdp_addr(struct gwmedia *g, const struct sa *ip)
+{
+	struct sa la;
+
+	if (!g || !ip || !sa_isset(ip, SA_ADDR))
+		return;
+
+	sa_cpy(&la, ip);
+	sa_set_port(&la, sa_port(stream_laddr(g->stream)));
+	sdp_session_set_laddr(g->sdp, &la);
+}
+
+
 int modegw_answer(struct gwmedia *g, struct mbuf **mbp)
 {
 	struct mbuf *mb = NULL;

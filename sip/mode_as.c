@@ -91,6 +91,23 @@ int modeas_alloc(struct asmedia **ap, struct streamer *st, enum cmr_dir dir)
 }
 
 
+/* The address our early-session SDP names, c= and o=: the stream's own
+ * (stream_laddr: the advertised address, the bound one, or for sockets
+ * on 0.0.0.0 the first SIP transport's) unless the B2BUA names the one
+ * that faces this peer, the address the SIP request arrived on. */
+void modeas_sdp_addr(struct asmedia *a, const struct sa *ip)
+{
+	struct sa la;
+
+	if (!a || !ip || !sa_isset(ip, SA_ADDR))
+		return;
+
+	sa_cpy(&la, ip);
+	sa_set_port(&la, sa_port(stream_laddr(a->stream)));
+	sdp_session_set_laddr(a->sdp, &la);
+}
+
+
 int modeas_offer(struct asmedia *a, struct mbuf **mbp)
 {
 	int err;
@@ -233,15 +250,22 @@ bool modeas_callee_supports(const struct sip_msg *rsp)
 
 static int bt_start(struct call *call)
 {
+	struct sa ip;
 	int err;
 
 	err = modeas_alloc(&call->as_bt, call->srv->conf.streamer, DIR_BT);
 	if (err) {
 		call->bt.mode = MODE_HTTP;
 		call->bt.why = "no RTP port free: http";
+		return err;
 	}
 
-	return err;
+	/* The offer names the address the caller's INVITE arrived on, or
+	 * the advertised one (never the streamer's 0.0.0.0). */
+	sipsrv_advertised(call->srv, &call->msg->dst, &ip);
+	modeas_sdp_addr(call->as_bt, &ip);
+
+	return 0;
 }
 
 

@@ -65,6 +65,7 @@ static int gw_start(struct call *call)
 	struct streamer *st = call->srv->conf.streamer;
 	struct pl offer = PL_INIT;
 	struct gwcall *g;
+	struct sa ip;
 	int err;
 
 	(void)leg_sdp(&call->a->leg, false, &offer);
@@ -88,6 +89,11 @@ static int gw_start(struct call *call)
 		mem_deref(g);
 		return err ? err : ENOMEM;
 	}
+
+	/* Our answer names the address the caller's INVITE arrived on, or
+	 * the advertised one (never the streamer's 0.0.0.0). */
+	sipsrv_advertised(call->srv, &call->msg->dst, &ip);
+	modegw_sdp_addr(g->m, &ip);
 
 	call->gw = g;
 

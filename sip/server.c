@@ -1,7 +1,8 @@
 /**
  * @file server.c  SIP stack set-up and the first look at every request
  *
- * One libre SIP stack with UDP and TCP on the same address.  Our request
+ * One libre SIP stack with UDP and TCP on the same address (or on every
+ * local address: listen.c).  Our request
  * listener is registered before any other of ours, so every request is
  * checked here (well-formed, Max-Forwards, option tags) before the
  * registrar or the B2BUA see it.
@@ -69,11 +70,161 @@ bool sipsrv_msg_valid(const struct sip_msg *msg, const char **why)
 }
 
 
+static bool advertising(const struct sipsrv *srv)
+{
+	return srv && sa_isset(&srv->conf.advertise, SA_ADDR);
+}
+
+
+/* addr's address with port's port. */
+static void addr_port(struct sa *out, const struct sa *addr,
+		      const struct sa *port)
+{
+	sa_cpy(out, addr);
+	sa_set_port(out, sa_port(port));
+}
+
+
 void sipsrv_advertised(const struct sipsrv *srv, const struct sa *local,
 		       struct sa *out)
 {
-	(void)srv;
-	*out = *local;
+	if (!local || !out)
+		return;
+
+	if (advertising(srv))
+		addr_port(out, &srv->conf.advertise, local);
+	/* Never the unspecified address: a socket bound to it (a caller's
+	 * own, or the streamer's) is named by the first transport's. */
+	else if (srv && !sa_isset(local, SA_ADDR) &&
+		 sa_isset(&srv->primary, SA_ADDR) &&
+		 sa_af(&srv->primary) == sa_af(local))
+		addr_port(out, &srv->primary, local);
+	else
+		sa_cpy(out, local);
+}
+
+
+/* The host of the HTTP URLs when nothing better is known: the advertised
+ * address, the listener's own, or for a listener on the unspecified
+ * address the first SIP transport's (or this host's default source
+ * address when the families differ). */
+static void http_default(const struct sipsrv *srv, struct sa *host)
+{
+	const struct sa *hl = &srv->conf.http_laddr;
+
+	if (advertising(srv))
+		addr_port(host, &srv->conf.advertise, hl);
+	else if (sa_isset(hl, SA_ADDR))
+		sa_cpy(host, hl);
+	else if (sa_af(&srv->primary) == sa_af(hl))
+		addr_port(host, &srv->primary, hl);
+	else if (!net_default_source_addr_get(sa_af(hl), host))
+		sa_set_port(host, sa_port(hl));
+	else
+		(void)sa_set_str(host, sa_af(hl) == AF_INET6 ? "::1" :
+				 "127.0.0.1", sa_port(hl));
+}
+
+
+int sipsrv_http_base(const struct sipsrv *srv, const struct sa *local,
+		     char *buf, size_t sz)
+{
+	const struct sa *hl;
+	struct sa host;
+	int n;
+
+	if (!srv || !buf || !sz)
+		return EINVAL;
+
+	hl = &srv->conf.http_laddr;
+
+	/* No listener address known (unit tests): the base as given. */
+	if (!sa_isset(hl, SA_PORT)) {
+		n = re_snprintf(buf, sz, "%s", srv->conf.http_base);
+		return n < 0 || (size_t)n >= sz - 1 ? ENAMETOOLONG : 0;
+	}
+
+	if (!advertising(srv) && !sa_isset(hl, SA_ADDR) && local &&
+	    sa_isset(local, SA_ADDR) && sa_af(local) == sa_af(hl))
+		addr_port(&host, local, hl);
+	else
+		http_default(srv, &host);
+
+	/* %J brackets an IPv6 address: "http://[::1]:8080". */
+	n = re_snprintf(buf, sz, "http://%J", &host);
+
+	return n < 0 || (size_t)n >= sz - 1 ? ENAMETOOLONG : 0;
+}
+
+
+/*
+ * libre's request.c prints "METHOD URI SIP/2.0", then "Via: SIP/2.0/TP
+ * SENT-BY;branch=...;rport", and then calls the send handler with mb
+ * positioned at its end.  The sent-by is replaced in place; when mb does
+ * not look like that, nothing is touched and EPROTO says so.
+ */
+static int via_rewrite(struct mbuf *mb, const struct sa *sentby)
+{
+	static const char via[] = "Via: SIP/2.0/";
+	const char *p = (const char *)mb->buf, *end = p + mb->end;
+	const char *eol, *host, *hend;
+	struct mbuf *nb;
+	int err;
+
+	eol = memchr(p, '\n', (size_t)(end - p));
+	if (!eol || (size_t)(end - eol - 1) < sizeof(via) - 1 ||
+	    memcmp(eol + 1, via, sizeof(via) - 1))
+		return EPROTO;
+
+	host = memchr(eol + sizeof(via), ' ', (size_t)(end - eol -
+							sizeof(via)));
+	if (!host)
+		return EPROTO;
+	++host;
+	for (hend = host; hend < end && *hend != ';' && *hend != '\r';
+	     hend++)
+		;
+	if (hend == host || hend == end || *hend != ';')
+		return EPROTO;
+
+	nb = mbuf_alloc(mb->end + 64);
+	if (!nb)
+		return ENOMEM;
+
+	err  = mbuf_write_mem(nb, mb->buf, (size_t)(host - p));
+	err |= mbuf_printf(nb, "%J", sentby);
+	err |= mbuf_write_mem(nb, (const uint8_t *)hend,
+			      (size_t)(end - hend));
+	if (!err) {
+		mb->pos = 0;
+		mb->end = 0;
+		err = mbuf_write_mem(mb, nb->buf, nb->end);
+	}
+
+	mem_deref(nb);
+
+	return err;
+}
+
+
+int sipsrv_request_prep(const struct sipsrv *srv, const struct sa *src,
+			struct mbuf *mb, struct sa *contact)
+{
+	struct sa adv;
+	int err = 0;
+
+	if (!srv || !src || !mb)
+		return EINVAL;
+
+	sipsrv_advertised(srv, src, &adv);
+
+	if (advertising(srv))
+		err = via_rewrite(mb, &adv);
+
+	if (!err && contact)
+		*contact = adv;
+
+	return err;
 }
 
 
@@ -276,10 +427,37 @@ static int dns_setup(struct dnsc **dnscp)
 }
 
 
+/*
+ * What names us before any request says where it arrived: the HTTP base
+ * of the URLs (conf.http_base, never the unspecified address), and the
+ * address the streamer's SDP names (the advertised one, or for RTP
+ * sockets on the unspecified address the first transport's).
+ */
+static void names_setup(struct sipsrv *srv)
+{
+	struct sa a;
+
+	if (sa_isset(&srv->conf.http_laddr, SA_PORT) &&
+	    sipsrv_http_base(srv, NULL, srv->conf.http_base,
+			     sizeof(srv->conf.http_base)))
+		LOGW(SUB_SIP, "HTTP base URL too long");
+
+	if (srv->conf.streamer) {
+		sipsrv_advertised(srv, &srv->primary, &a);
+		if (advertising(srv) ||
+		    !sa_isset(&srv->conf.laddr, SA_ADDR))
+			streamer_announce_set(srv->conf.streamer, &a);
+	}
+
+	if (advertising(srv))
+		LOGI(SUB_SIP, "advertising %j in Via, Contact, SDP and URLs",
+		     &srv->conf.advertise);
+}
+
+
 int sipsrv_alloc(struct sipsrv **sp, const struct sipsrv_conf *conf)
 {
 	struct sipsrv *srv;
-	struct sa laddr;
 	int err;
 
 	if (!sp || !conf)
@@ -317,23 +495,11 @@ int sipsrv_alloc(struct sipsrv **sp, const struct sipsrv_conf *conf)
 	if (pcapw_active())
 		sip_set_trace_handler(srv->sip, trace_handler);
 
-	/* UDP first: with port 0 it picks the port that TCP then shares. */
-	laddr = conf->laddr;
-	err = sip_transp_add(srv->sip, SIP_TRANSP_UDP, &laddr);
-	if (err) {
-		LOGE(SUB_SIP, "cannot listen on udp:%J: %m", &laddr, err);
-		goto out;
-	}
-	err = sip_transp_laddr(srv->sip, &laddr, SIP_TRANSP_UDP, NULL);
+	err = sipsrv_listen(srv);
 	if (err)
 		goto out;
-	srv->conf.laddr = laddr;
 
-	err = sip_transp_add(srv->sip, SIP_TRANSP_TCP, &laddr);
-	if (err) {
-		LOGE(SUB_SIP, "cannot listen on tcp:%J: %m", &laddr, err);
-		goto out;
-	}
+	names_setup(srv);
 
 	err  = sip_listen(&srv->lsnr_req, srv->sip, true, request_handler,
 			  srv);
@@ -357,6 +523,12 @@ int sipsrv_alloc(struct sipsrv **sp, const struct sipsrv_conf *conf)
 const struct sa *sipsrv_laddr(const struct sipsrv *s)
 {
 	return s ? &s->conf.laddr : NULL;
+}
+
+
+const struct sa *sipsrv_primary(const struct sipsrv *s)
+{
+	return s ? &s->primary : NULL;
 }
 
 

@@ -9,8 +9,13 @@
 struct sipsrv;
 
 struct sipsrv_conf {
-	struct sa laddr;           /* UDP and TCP listen address */
-	char http_base[128];       /* "http://ADDR:PORT" for Alert-Info URLs */
+	struct sa laddr;           /* UDP and TCP listen address; 0.0.0.0 or
+				    * ::, every local address (listen.c) */
+	struct sa advertise;       /* --advertise (port unused), or unset:
+				    * names us in Via, Contact, SDP, URLs */
+	struct sa http_laddr;      /* the HTTP listener as bound, or unset */
+	char http_base[128];       /* "http://ADDR:PORT" for Alert-Info URLs;
+				    * sipsrv_alloc makes it concrete */
 	unsigned max_calls;        /* 503 beyond this many live calls */
 	struct streamer *streamer; /* RTP for the AS mode; NULL: no RTP */
 };
@@ -18,8 +23,12 @@ struct sipsrv_conf {
 typedef void (sipsrv_done_h)(void *arg);
 
 int  sipsrv_alloc(struct sipsrv **sp, const struct sipsrv_conf *conf);
-/** The bound UDP address (TCP is on the same port). */
+/** The bound UDP address (TCP is on the same port): the --sip address
+ *  with its port, also when that is 0.0.0.0 or ::. */
 const struct sa *sipsrv_laddr(const struct sipsrv *s);
+/** The address requests leave from (the first transport's); the same as
+ *  sipsrv_laddr() unless that is the unspecified address. */
+const struct sa *sipsrv_primary(const struct sipsrv *s);
 /** Ends every call (BYE, CANCEL, 503) and calls doneh once no SIP
  *  transaction of ours is pending any more. */
 void sipsrv_shutdown(struct sipsrv *s, sipsrv_done_h *doneh, void *arg);

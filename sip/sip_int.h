@@ -54,6 +54,11 @@ struct media;
 
 int  modeas_alloc(struct asmedia **ap, struct streamer *st,
 		  enum cmr_dir dir);
+/* The address the early-session SDP names (c= and o=), with the stream's
+ * port: call before modeas_offer() with sipsrv_advertised() of the
+ * address that faces the peer.  Without it the SDP names the stream's
+ * own address (stream_laddr()). */
+void modeas_sdp_addr(struct asmedia *a, const struct sa *ip);
 int  modeas_offer(struct asmedia *a, struct mbuf **mbp);
 bool modeas_offered(const struct asmedia *a);
 int  modeas_answer(struct asmedia *a, const struct pl *sdp, struct media *m,
@@ -81,6 +86,9 @@ struct gwmedia;
 
 int  modegw_alloc(struct gwmedia **gp, struct streamer *st,
 		  const struct pl *offer);
+/* As modeas_sdp_addr(), before modegw_answer(): the answer's o= is kept
+ * for the re-offers. */
+void modegw_sdp_addr(struct gwmedia *g, const struct sa *ip);
 int  modegw_answer(struct gwmedia *g, struct mbuf **mbp);
 int  modegw_reoffer(struct gwmedia *g, const struct pl *callee_sdp,
 		    struct mbuf **mbp);
@@ -113,6 +121,7 @@ struct sipsrv {
 	struct dnsc *dnsc;
 	struct sip_lsnr *lsnr_req;
 	struct sip_lsnr *lsnr_rsp;
+	struct sa primary;         /* first transport: requests leave here */
 	struct legset ls;          /* every dialog, by Call-ID */
 	struct list calls;         /* struct call */
 	struct tmr tmr_expire;
@@ -138,11 +147,36 @@ enum rel100_rseq rel100_rseq_check(bool first, uint32_t last, uint32_t rseq);
 /* server.c helpers */
 /* The address that names us toward a peer (Contact, SDP c= and o=, URLs):
  * the advertised address when one is configured, else local, the address
- * the peer's message arrived on or ours leaves from; the port is local's. */
+ * the peer's message arrived on or ours leaves from; the port is local's.
+ * For a request we received, local is &msg->dst; in a send handler of
+ * sip_request/sip_drequestf it is the src libre passes. */
 void sipsrv_advertised(const struct sipsrv *srv, const struct sa *local,
 		       struct sa *out);
+/* "http://HOST:PORT" for the resource URLs of one call: HOST is the
+ * advertised address, else the HTTP listener's own, else (a listener on
+ * 0.0.0.0 or ::) local's address, local as for sipsrv_advertised(); NULL
+ * local gives the start-up default (conf.http_base).  ENAMETOOLONG when
+ * buf is too small. */
+int  sipsrv_http_base(const struct sipsrv *srv, const struct sa *local,
+		      char *buf, size_t sz);
+/* For a send handler (sip_send_h) of every request the server sends:
+ * with --advertise, rewrites the sent-by of the Via that libre has just
+ * printed into mb (the only seam libre 1.1.0 leaves: its Via names the
+ * transport's bound address), and sets *contact (if not NULL) to the
+ * address the request's Contact must name.  Without --advertise mb is
+ * left alone and *contact is src. */
+int  sipsrv_request_prep(const struct sipsrv *srv, const struct sa *src,
+			 struct mbuf *mb, struct sa *contact);
 bool sipsrv_msg_valid(const struct sip_msg *msg, const char **why);
 bool sipsrv_digits(const struct pl *pl, size_t maxlen);
+
+/* listen.c: the SIP transports, on one address or on every local one */
+enum { SIPSRV_LISTEN_MAX = 32 };
+
+int  sipsrv_listen(struct sipsrv *srv);
+unsigned sipsrv_listen_order(struct sa *out, unsigned max,
+			     const struct sa *cand, unsigned ncand, int af,
+			     const struct sa *adv, const struct sa *primary);
 
 /* body.c: session and early-session SDP in message bodies (RFC 3959
  * early-session, RFC 2046 multipart/mixed, RFC 5621) */

@@ -799,8 +799,15 @@ static void test_bind(void **state)
 	assert_null(h2);
 
 	assert_int_equal(httpd_alloc(&h2, NULL), EINVAL);
-	sa_init(&sa, AF_INET);
+	sa_init(&sa, AF_UNSPEC);
 	assert_int_equal(httpd_alloc(&h2, &sa), EINVAL);
+
+	/* 0.0.0.0 listens on every local address (--http 0.0.0.0:P). */
+	sa_init(&sa, AF_INET);
+	assert_int_equal(httpd_alloc(&h2, &sa), 0);
+	assert_false(sa_isset(httpd_laddr(h2), SA_ADDR));
+	assert_int_not_equal(sa_port(httpd_laddr(h2)), 0);
+	h2 = mem_deref(h2);
 
 	/* IPv6 URLs carry brackets (skipped where ::1 cannot be bound). */
 	assert_int_equal(sa_set_str(&sa, "::1", 0), 0);
