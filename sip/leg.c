@@ -184,6 +184,17 @@ int leg_contact_print(struct re_printf *pf, const struct leg *leg)
 }
 
 
+int leg_via_send(enum sip_transp tp, const struct sa *src,
+		 const struct sa *dst, struct mbuf *mb, void *arg)
+{
+	struct legset *ls = arg;
+	(void)tp;
+	(void)dst;
+
+	return ls->viah ? ls->viah(src, mb, ls->arg) : 0;
+}
+
+
 /* A request's Contact, from the address it leaves from. */
 int leg_contact_send(enum sip_transp tp, const struct sa *src,
 		     const struct sa *dst, struct mbuf *mb, void *arg)
@@ -191,7 +202,11 @@ int leg_contact_send(enum sip_transp tp, const struct sa *src,
 	struct leg *leg = arg;
 	struct sip_contact contact;
 	struct sa addr;
-	(void)dst;
+	int err;
+
+	err = leg_via_send(tp, src, dst, mb, leg->ls);
+	if (err)
+		return err;
 
 	leg->ls->advh(src, &addr, leg->ls->arg);
 	sip_contact_set(&contact, leg->cuser, &addr, tp);

@@ -37,12 +37,16 @@ struct uac;
 
 typedef void (legset_adv_h)(const struct sa *local, struct sa *out,
 			    void *arg);
+/* Fixes up the Via libre has printed into one of our requests. */
+typedef int (legset_via_h)(const struct sa *src, struct mbuf *mb,
+			   void *arg);
 
 /* What the legs of one SIP stack share. */
 struct legset {
 	struct sip *sip;
 	struct hash *legs;         /* struct leg by Call-ID */
 	legset_adv_h *advh;        /* our address toward a peer */
+	legset_via_h *viah;        /* our requests' Via, or NULL */
 	void *arg;
 	struct list closel;        /* legs finishing after their close */
 	uint32_t max_se;           /* session interval we accept, s */
@@ -139,6 +143,9 @@ bool legset_callid_ours(struct legset *ls, const struct pl *callid,
 bool legset_request(struct legset *ls, const struct sip_msg *msg);
 bool legset_response(struct legset *ls, const struct sip_msg *msg);
 int  leg_contact_print(struct re_printf *pf, const struct leg *leg);
+/* The send handler of a request without Contact; arg is the legset. */
+int  leg_via_send(enum sip_transp tp, const struct sa *src,
+		  const struct sa *dst, struct mbuf *mb, void *arg);
 int  leg_contact_send(enum sip_transp tp, const struct sa *src,
 		      const struct sa *dst, struct mbuf *mb, void *arg);
 void leg_sdp_sent(struct leg *leg, const struct pl *sdp);

@@ -17,7 +17,8 @@ void leg_ack_send(struct leg *leg, uint32_t cseq, const struct pl *sdp)
 	int err;
 
 	err = sip_drequestf(NULL, leg->ls->sip, false, "ACK", leg->dlg, cseq,
-			    NULL, NULL, NULL, NULL, "%H", body_print_sdp, sdp);
+			    NULL, leg_via_send, NULL, leg->ls, "%H",
+			    body_print_sdp, sdp);
 	if (err)
 		LOGW(SUB_SIP, "ACK on %s: %m", sip_dialog_callid(leg->dlg),
 		     err);
@@ -40,7 +41,7 @@ void leg_bye(struct leg *leg)
 
 	/* Fire and forget: libre keeps the request until it completes. */
 	err = sip_drequestf(NULL, leg->ls->sip, true, "BYE", leg->dlg, 0,
-			    NULL, NULL, NULL, NULL,
+			    NULL, leg_via_send, NULL, leg->ls,
 			    "Content-Length: 0\r\n\r\n");
 	if (err)
 		LOGW(SUB_SIP, "BYE on %s: %m", sip_dialog_callid(leg->dlg),

@@ -144,6 +144,15 @@ static void prack_resp(int err, const struct sip_msg *msg, void *arg)
 }
 
 
+static int prack_via_send(enum sip_transp tp, const struct sa *src,
+			  const struct sa *dst, struct mbuf *mb, void *arg)
+{
+	struct fork *f = arg;
+
+	return leg_via_send(tp, src, dst, mb, f->leg.ls);
+}
+
+
 static int prack_send(struct fork *f, uint32_t rseq, uint32_t cseq,
 		      const struct prack_out *pk)
 {
@@ -159,8 +168,10 @@ static int prack_send(struct fork *f, uint32_t rseq, uint32_t cseq,
 	/* A PRACK of ours still pending (its 1xx came right before): this
 	 * one goes on its own, without a handler. */
 	err = sip_drequestf(f->prack ? NULL : &f->prack, c->ls->sip, true,
-			    "PRACK", f->leg.dlg, 0, NULL, NULL,
-			    f->prack ? NULL : prack_resp, f->prack ? NULL : f,
+			    "PRACK", f->leg.dlg, 0, NULL,
+			    f->prack ? leg_via_send : prack_via_send,
+			    f->prack ? NULL : prack_resp,
+			    f->prack ? (void *)c->ls : (void *)f,
 			    "RAck: %u %u INVITE\r\n"
 			    "%s"
 			    "%H",

@@ -61,6 +61,7 @@ static void cmr_choose(struct call *call, const struct subscriber *callee,
 		       const char *caller)
 {
 	const char *id = evlog_call_id(call->cr);
+	char base[128];
 	struct streamer *st = call->srv->conf.streamer;
 	int err;
 
@@ -94,9 +95,14 @@ static void cmr_choose(struct call *call, const struct subscriber *callee,
 	call->rt_ops[0] = call->rt.mode == MODE_HTTP ? &modehttp_rt : NULL;
 	call->rt_ops[1] = call->rt.as_possible ? &modeas_rt : NULL;
 
+	/* The caller's URL names the address its INVITE arrived on (or the
+	 * advertised one); the callee's keeps conf.http_base, the address
+	 * our requests to it leave from. */
 	if (call->bt.mode == MODE_HTTP &&
-	    modehttp_url(call->url_bt, sizeof(call->url_bt),
-			 call->srv->conf.http_base, call->bt.resid, id)) {
+	    (sipsrv_http_base(call->srv, &call->msg->dst, base,
+			      sizeof(base)) ||
+	     modehttp_url(call->url_bt, sizeof(call->url_bt), base,
+			  call->bt.resid, id))) {
 		call->bt.mode = MODE_OFF;
 		call->bt_ops = NULL;
 	}

@@ -234,6 +234,12 @@ static void adv_handler(const struct sa *local, struct sa *out, void *arg)
 }
 
 
+static int via_handler(const struct sa *src, struct mbuf *mb, void *arg)
+{
+	return sipsrv_request_prep(arg, src, mb, NULL);
+}
+
+
 /* RFC 3261 8.2.2.3: tags in Require that we do not support give 420,
  * with those tags in Unsupported. */
 static bool require_unsupported(struct sipsrv *srv, const struct sip_msg *msg)
@@ -474,6 +480,7 @@ int sipsrv_alloc(struct sipsrv **sp, const struct sipsrv_conf *conf)
 	tmr_init(&srv->tmr_shutdown);
 
 	srv->ls.advh = adv_handler;
+	srv->ls.viah = via_handler;
 	srv->ls.arg = srv;
 	srv->ls.max_se = 7200;
 	err = hash_alloc(&srv->ls.legs, 4096);
