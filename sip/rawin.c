@@ -726,3 +726,13 @@ bool rawin_adopt(struct rawin *r, const struct sip_msg *msg)
 
 	return !pl_strcmp(&msg->callid, r->callid);
 }
+
+
+/* Whether a received packet is our probe, which no capture shows. */
+bool rawin_is_probe(const struct rawin *r, const uint8_t *pkt, size_t len)
+{
+	if (!r || !pkt)
+		return false;
+
+	return memmem(pkt, len, r->callid, strlen(r->callid)) != NULL;
+}

@@ -228,9 +228,12 @@ static void trace_handler(bool tx, enum sip_transp tp, const struct sa *src,
 			  const struct sa *dst, const uint8_t *pkt,
 			  size_t len, void *arg)
 {
-	(void)tx;
+	struct sipsrv *srv = arg;
 	(void)tp;
-	(void)arg;
+
+	/* Our own start-up probe (rawin.c) is no traffic. */
+	if (!tx && rawin_is_probe(srv->rawin, pkt, len))
+		return;
 
 	(void)pcapw_udp(src, dst, pkt, len);
 }
@@ -304,7 +307,7 @@ int sipsrv_alloc(struct sipsrv **sp, const struct sipsrv_conf *conf)
 	}
 
 	err = sip_alloc(&srv->sip, srv->dnsc, 4096, 4096, 1024,
-			"cmrlab/" CMRLAB_VERSION, NULL, NULL);
+			"cmrlab/" CMRLAB_VERSION, NULL, srv);
 	if (err)
 		goto out;
 	srv->ls.sip = srv->sip;

@@ -171,6 +171,7 @@ int  rawin_answer(struct mbuf **mbp, const struct mbuf *req, uint16_t scode,
 		  const char *reason, uint64_t tag);
 int  rawin_alloc(struct rawin **rp, const struct sa *laddr);
 bool rawin_adopt(struct rawin *r, const struct sip_msg *msg);
+bool rawin_is_probe(const struct rawin *r, const uint8_t *pkt, size_t len);
 
 /* body.c: session and early-session SDP in message bodies (RFC 3959
  * early-session, RFC 2046 multipart/mixed, RFC 5621) */
