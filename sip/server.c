@@ -32,44 +32,6 @@ bool sipsrv_digits(const struct pl *pl, size_t maxlen)
 }
 
 
-bool sipsrv_msg_valid(const struct sip_msg *msg, const char **why)
-{
-	const char *w = NULL;
-
-	if (!pl_isset(&msg->callid))
-		w = "missing Call-ID";
-	else if (!pl_isset(&msg->cseq.met))
-		w = "missing or bad CSeq";
-	else if (!pl_isset(&msg->from.auri) || !pl_isset(&msg->to.auri))
-		w = "missing From or To";
-	else if (!pl_isset(&msg->via.branch))
-		w = "missing Via branch";
-	else if (msg->req && !pl_isset(&msg->from.tag))
-		w = "missing From tag";
-	else if (msg->req && pl_cmp(&msg->cseq.met, &msg->met) &&
-		 !(!pl_strcmp(&msg->met, "ACK") &&
-		   !pl_strcmp(&msg->cseq.met, "INVITE")) &&
-		 !(!pl_strcmp(&msg->met, "CANCEL") &&
-		   !pl_strcmp(&msg->cseq.met, "INVITE")))
-		w = "CSeq method does not match the request";
-	else if (msg->req && pl_isset(&msg->maxfwd) &&
-		 !sipsrv_digits(&msg->maxfwd, 3))
-		w = "bad Max-Forwards";
-	else if (pl_isset(&msg->clen) && !sipsrv_digits(&msg->clen, 9))
-		w = "bad Content-Length";
-	/* RFC 3261 18.3: over UDP the body must be as long as stated
-	 * (libre uses Content-Length only to frame TCP). */
-	else if (pl_isset(&msg->clen) && msg->tp == SIP_TRANSP_UDP &&
-		 pl_u32(&msg->clen) > mbuf_get_left(msg->mb))
-		w = "Content-Length larger than the message";
-
-	if (why)
-		*why = w;
-
-	return w == NULL;
-}
-
-
 static bool advertising(const struct sipsrv *srv)
 {
 	return srv && sa_isset(&srv->conf.advertise, SA_ADDR);
@@ -294,14 +256,36 @@ static bool request_handler(const struct sip_msg *msg, void *arg)
 	struct sipsrv *srv = arg;
 	bool ack = !pl_strcmp(&msg->met, "ACK");
 	const char *why;
+	uint16_t scode;
+	uint32_t clen;
 
-	if (!sipsrv_msg_valid(msg, &why)) {
-		LOGI(SUB_SIP, "400 to %r from %J: %s", &msg->met, &msg->src,
-		     why);
-		if (!ack && pl_isset(&msg->via.branch))
-			(void)sip_reply(srv->sip, msg, 400, why);
+	if (rawin_adopt(srv->rawin, msg))
+		return true;
+
+	scode = sipval_request(msg, &why);
+	if (scode == 501) {
+		/* RFC 3261 21.5.2: a method nobody defined */
+		LOGI(SUB_SIP, "501 to %r from %J", &msg->met, &msg->src);
+		(void)sip_replyf(srv->sip, msg, 501, "Not Implemented",
+				 "Allow: " ALLOW "\r\n"
+				 "Content-Length: 0\r\n\r\n");
 		return true;
 	}
+	if (scode) {
+		LOGI(SUB_SIP, "%u to %r from %J: %s", scode, &msg->met,
+		     &msg->src, why);
+		if (!ack)
+			(void)sip_reply(srv->sip, msg, scode,
+					scode == 400 ? why :
+					sipval_reason(scode));
+		return true;
+	}
+
+	/* RFC 3261 18.3: octets of a datagram after Content-Length are not
+	 * part of the message (RFC 4475 3.1.1.8). */
+	if (msg->tp == SIP_TRANSP_UDP && pl_isset(&msg->clen) &&
+	    sipval_u32(&msg->clen, &clen) && clen < mbuf_get_left(msg->mb))
+		msg->mb->end = msg->mb->pos + clen;
 
 	/* In-dialog requests belong to a call, or to nobody. */
 	if (pl_isset(&msg->to.tag)) {
@@ -329,6 +313,16 @@ static bool request_handler(const struct sip_msg *msg, void *arg)
 		}
 		if (require_unsupported(srv, msg))
 			return true;
+	}
+
+	/* RFC 4475 3.3.15: no answer of ours could carry an SDP. */
+	if (!pl_strcmp(&msg->met, "INVITE") && !sipval_accepts_sdp(msg)) {
+		(void)sip_replyf(srv->sip, msg, 406, "Not Acceptable",
+				 "Accept: application/sdp\r\n"
+				 "Warning: 399 cmrlab \"Accept allows no "
+				 "application/sdp\"\r\n"
+				 "Content-Length: 0\r\n\r\n");
+		return true;
 	}
 
 	if (!pl_strcmp(&msg->met, "REGISTER")) {
@@ -391,9 +385,12 @@ static void trace_handler(bool tx, enum sip_transp tp, const struct sa *src,
 			  const struct sa *dst, const uint8_t *pkt,
 			  size_t len, void *arg)
 {
-	(void)tx;
+	struct sipsrv *srv = arg;
 	(void)tp;
-	(void)arg;
+
+	/* Our own start-up probe (rawin.c) is no traffic. */
+	if (!tx && rawin_is_probe(srv->rawin, pkt, len))
+		return;
 
 	(void)pcapw_udp(src, dst, pkt, len);
 }
@@ -403,6 +400,7 @@ static void destructor(void *arg)
 {
 	struct sipsrv *srv = arg;
 
+	mem_deref(srv->rawin);       /* its UDP helper before the socket */
 	tmr_cancel(&srv->tmr_expire);
 	tmr_cancel(&srv->tmr_shutdown);
 	b2bua_shutdown(srv);
@@ -494,7 +492,7 @@ int sipsrv_alloc(struct sipsrv **sp, const struct sipsrv_conf *conf)
 	}
 
 	err = sip_alloc(&srv->sip, srv->dnsc, 4096, 4096, 1024,
-			"cmrlab/" CMRLAB_VERSION, NULL, NULL);
+			"cmrlab/" CMRLAB_VERSION, NULL, srv);
 	if (err)
 		goto out;
 	srv->ls.sip = srv->sip;
@@ -512,6 +510,11 @@ int sipsrv_alloc(struct sipsrv **sp, const struct sipsrv_conf *conf)
 			  srv);
 	err |= sip_listen(&srv->lsnr_rsp, srv->sip, false, response_handler,
 			  srv);
+	if (err)
+		goto out;
+
+	/* After the listener: the probe it sends comes back to it. */
+	err = rawin_alloc(&srv->rawin, &srv->conf.laddr);
 	if (err)
 		goto out;
 

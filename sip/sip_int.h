@@ -130,6 +130,7 @@ struct sipsrv {
 	void *done_arg;
 	uint64_t deadline;         /* shutdown gives up waiting then */
 	bool shutting_down;
+	struct rawin *rawin;       /* looks at datagrams before libre */
 };
 
 /* rel100.c: RFC 3262 rules as pure functions */
@@ -167,8 +168,6 @@ int  sipsrv_http_base(const struct sipsrv *srv, const struct sa *local,
  * left alone and *contact is src. */
 int  sipsrv_request_prep(const struct sipsrv *srv, const struct sa *src,
 			 struct mbuf *mb, struct sa *contact);
-bool sipsrv_msg_valid(const struct sip_msg *msg, const char **why);
-bool sipsrv_digits(const struct pl *pl, size_t maxlen);
 
 /* listen.c: the SIP transports, on one address or on every local one */
 enum { SIPSRV_LISTEN_MAX = 32 };
@@ -177,6 +176,36 @@ int  sipsrv_listen(struct sipsrv *srv);
 unsigned sipsrv_listen_order(struct sa *out, unsigned max,
 			     const struct sa *cand, unsigned ncand, int af,
 			     const struct sa *adv, const struct sa *primary);
+bool sipsrv_digits(const struct pl *pl, size_t maxlen);
+
+/* validate.c: is a decoded request well formed enough to be handled (RFC
+ * 3261, RFC 4475)?  0, or the status code to answer (400, 416, 501) and
+ * why; for 400 the why is the reason phrase. */
+uint16_t sipval_request(const struct sip_msg *msg, const char **why);
+bool sipval_method_known(const struct pl *met);
+/* An INVITE whose Accept allows application/sdp (or has no Accept). */
+bool sipval_accepts_sdp(const struct sip_msg *msg);
+bool sipval_u32(const struct pl *pl, uint32_t *v);
+bool sipval_tokenc(char c);
+const char *sipval_reason(uint16_t scode);
+
+/* rawin.c: the UDP datagrams libre's decoder would drop (RFC 4475) */
+enum rawin_verdict {
+	RAWIN_PASS = 0,            /* libre decodes it: nothing to do */
+	RAWIN_REWRITTEN,           /* RFC 2543 request: a branch was added */
+	RAWIN_ANSWER,              /* answer scode statelessly, drop it */
+	RAWIN_DROP,                /* not a request we can answer */
+};
+
+struct rawin;
+
+enum rawin_verdict rawin_check(struct mbuf *mb, uint16_t *scode,
+			       const char **why);
+int  rawin_answer(struct mbuf **mbp, const struct mbuf *req, uint16_t scode,
+		  const char *reason, uint64_t tag);
+int  rawin_alloc(struct rawin **rp, const struct sa *laddr);
+bool rawin_adopt(struct rawin *r, const struct sip_msg *msg);
+bool rawin_is_probe(const struct rawin *r, const uint8_t *pkt, size_t len);
 
 /* body.c: session and early-session SDP in message bodies (RFC 3959
  * early-session, RFC 2046 multipart/mixed, RFC 5621) */

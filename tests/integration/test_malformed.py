@@ -1,5 +1,5 @@
-"""Malformed and oversized SIP over UDP and TCP: 400, 513 or silence, never
-a crash."""
+"""Malformed and oversized SIP over UDP and TCP: 400 (505 for another SIP
+version), 513 or silence, never a crash."""
 
 import random
 import socket
@@ -53,8 +53,10 @@ def malformed_cases():
             "Content-Length": "Content-Length: -5"})), ok),
         ("header without colon", req(base(extra=("NoColonHere",))), ok),
         ("bad request line", b"HELLO WORLD\r\n\r\n", ok),
+        # RFC 3261 8.2.6 and RFC 4475 3.1.2.16: 505 over UDP.
         ("bad SIP version", req(base()).replace(b"SIP/2.0\r\n",
-                                                b"SIP/7.0\r\n", 1), ok),
+                                                b"SIP/7.0\r\n", 1),
+         {400, 505}),
         ("bad Request-URI", req(base()).replace(b"sip:bob@127.0.0.1 ",
                                                 b"::::@@@ ", 1), ok),
         ("random bytes", bytes(rnd.getrandbits(8) for _ in range(2000)),
