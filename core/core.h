@@ -148,6 +148,8 @@ struct binding {
 struct subscriber;
 struct table;
 
+enum { SUBSCRIBER_ID_MAX = 64 };
+
 /** Time limits of calls, from the profile's "limits" line; 0: none. */
 struct table_limits {
 	uint32_t ring_s;      /* the longest a callee rings (default 180) */

@@ -239,6 +239,14 @@ void route_invite(struct sipsrv *srv, const struct sip_msg *msg)
 		goto out;
 	}
 
+	/* RFC 3261 8.1.1.8: an INVITE names its Contact, the dialog's
+	 * remote target (an RFC 2543 one may not have it). */
+	if (!sip_msg_hdr(msg, SIP_HDR_CONTACT)) {
+		reject(srv, msg, cr, 400, "Missing Contact",
+		       "the INVITE has no Contact");
+		goto out;
+	}
+
 	err = call_alloc(&call, srv, cr);
 	if (err)
 		goto out;

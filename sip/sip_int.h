@@ -189,7 +189,8 @@ bool sipval_u32(const struct pl *pl, uint32_t *v);
 bool sipval_tokenc(char c);
 const char *sipval_reason(uint16_t scode);
 
-/* rawin.c: the UDP datagrams libre's decoder would drop (RFC 4475) */
+/* rawmsg.c and rawin.c: the UDP datagrams libre's decoder would drop
+ * (RFC 4475) */
 enum rawin_verdict {
 	RAWIN_PASS = 0,            /* libre decodes it: nothing to do */
 	RAWIN_REWRITTEN,           /* RFC 2543 request: a branch was added */
@@ -203,6 +204,8 @@ enum rawin_verdict rawin_check(struct mbuf *mb, uint16_t *scode,
 			       const char **why);
 int  rawin_answer(struct mbuf **mbp, const struct mbuf *req, uint16_t scode,
 		  const char *reason, uint64_t tag);
+void rawin_reply_addr(const struct mbuf *req, const struct sa *src,
+		      struct sa *dst);
 int  rawin_alloc(struct rawin **rp, const struct sa *laddr);
 bool rawin_adopt(struct rawin *r, const struct sip_msg *msg);
 bool rawin_is_probe(const struct rawin *r, const uint8_t *pkt, size_t len);

@@ -124,3 +124,29 @@ def max_forwards_zero(t):
             pass
     finally:
         sink.close()
+
+
+@test
+def escaped_user_routed(t):
+    """RFC 3261 19.1.4 / RFC 4475 3.1.1.3: an escaped character of a
+    Request-URI or To user is that character: sip:%63arol is carol (480,
+    no contact), sip:%62ob registers bob; an escaped NUL names nobody."""
+    srv = t.server()
+    cl = SipClient(srv, "udp")
+    try:
+        for user, code in (("%63arol", 480), ("c%61rol", 480),
+                           ("carol%00", 404), ("%6", 404)):
+            r = invite(cl, user)
+            check(r.status == code, "INVITE sip:%s: %s, expected %d"
+                  % (user, r.first, code))
+        r = cl.transact("REGISTER", "sip:%s:%d" % (HOST, srv.sip),
+                        from_user="%62ob", to_user="%62ob",
+                        headers=["Contact: <sip:bob@%s:%d>" % (HOST, 5999),
+                                 "Expires: 60"])
+        check(r.status == 200, "REGISTER sip:%%62ob: %s" % r.first)
+        subs = srv.api_json("/api/v1/subscribers/bob")
+        binds = [b.get("uri") for b in subs.get("bindings", [])]
+        check(any("5999" in (u or "") for u in binds),
+              "bob's bindings after REGISTER as %%62ob: %r" % binds)
+    finally:
+        cl.close()

@@ -143,6 +143,29 @@ static void test_subscriber_add_find_and_defaults(void **state)
 	pl.l = 4;
 	assert_null(table_subscriber_pl(t, &pl));
 
+	/* RFC 3261 19.1.4: an escaped character is that character (RFC
+	 * 4475 3.1.1.3); a bad escape or an escaped NUL names nobody. */
+	{
+		static const struct {
+			const char *user;
+			bool found;
+		} v[] = {
+			{"%61lice", true}, {"%61%6c%69%63%65", true},
+			{"al%69ce", true}, {"alic%65", true},
+			{"%41lice", false}, {"alice%00", false},
+			{"al%00ice", false}, {"alic%6", false},
+			{"alic%", false}, {"%zzlice", false},
+			{"%61lic", false},
+		};
+
+		for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
+			pl_set_str(&pl, v[i].user);
+			if ((table_subscriber_pl(t, &pl) == s) != v[i].found)
+				fail_msg("'%s': found %d, want %d", v[i].user,
+					 !v[i].found, v[i].found);
+		}
+	}
+
 	/* What a new subscriber gets without being told. */
 	assert_int_equal(subscriber_mode(s), MODE_AUTO);
 	assert_string_equal(subscriber_cmr(s, DIR_BT, NULL),
