@@ -429,20 +429,22 @@ static void refusedh(struct leg *leg, const struct sip_msg *msg,
 
 
 const struct leg_h call_caller_h = {
-	.refusedh = refusedh,
-	.offerh  = relay_offerh,
-	.reqh    = relay_reqh,
-	.endh    = endh,
-	.ackh    = a_ackh,
-	.prackh  = a_prackh,
-	.cancelh = a_cancelh,
+	.offerh     = relay_offerh,
+	.reqh       = relay_reqh,
+	.endh       = endh,
+	.ackh       = a_ackh,
+	.prackh     = a_prackh,
+	.refusedh   = refusedh,
+	.ackanswerh = relay_ackanswerh,
+	.cancelh    = a_cancelh,
 };
 
 const struct leg_h call_callee_h = {
-	.refusedh = refusedh,
-	.offerh  = relay_offerh,
-	.reqh    = relay_reqh,
-	.endh    = endh,
+	.offerh     = relay_offerh,
+	.reqh       = relay_reqh,
+	.endh       = endh,
+	.refusedh   = refusedh,
+	.ackanswerh = relay_ackanswerh,
 };
 
 /* ---- call end --------------------------------------------------------- */

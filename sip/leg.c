@@ -114,7 +114,7 @@ void leg_reset(struct leg *leg)
 				 "Server Internal Error");
 	leg->pst = mem_deref(leg->pst);
 	leg->pmsg = mem_deref(leg->pmsg);
-	leg->oreq = mem_deref(leg->oreq);
+	leg_offer_abandon(leg);
 	leg->lsdp = mem_deref(leg->lsdp);
 	leg->rsdp = mem_deref(leg->rsdp);
 	leg->dlg = mem_deref(leg->dlg);

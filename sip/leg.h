@@ -92,6 +92,10 @@ struct leg_h {
 	 * answer is owed). */
 	void (*refusedh)(struct leg *leg, const struct sip_msg *msg,
 			 uint16_t scode, void *arg);
+	/* The answer to an offer we made in a 2xx (to the peer's re-INVITE
+	 * without SDP) came in the peer's ACK. */
+	void (*ackanswerh)(struct leg *leg, const struct sip_msg *ack,
+			   void *arg);
 	/* UAS: the caller's CANCEL (487 went already). */
 	void (*cancelh)(struct leg *leg, void *arg);
 };
@@ -123,6 +127,11 @@ struct leg {
 	leg_resp_h *oresph;
 	void *oarg;
 	bool oinvite;
+	bool ohold;                /* hold the ACK of an offer in its 2xx */
+	bool oack_due;             /* ... held: leg_ack_held() sends it */
+	uint32_t oack_cseq;
+	bool ack_held;             /* UAC: the INVITE's ACK waits (late
+				    * offer): no re-INVITE before it */
 
 	/* RFC 4028 session timer. */
 	struct tmr tmr_se;
@@ -156,6 +165,8 @@ int  leg_offer(struct leg *leg, bool invite, const struct pl *sdp,
 	       leg_resp_h *resph, void *arg);
 int  leg_answer(struct leg *leg, uint16_t scode, const char *reason,
 		const struct pl *sdp);
+int  leg_ack_held(struct leg *leg, const struct pl *sdp);
+void leg_offer_abandon(struct leg *leg);
 int  leg_relay(struct leg *leg, const struct sip_msg *msg,
 	       leg_resp_h *resph, void *arg);
 int  leg_reply(struct sip *sip, struct sip_strans **stp,

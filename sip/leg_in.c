@@ -18,9 +18,31 @@
 /* ---- requests from the peer ------------------------------------------- */
 
 /* A 2xx to the peer's re-INVITE or UPDATE with our SDP (or none). */
+struct cmsg {
+	const struct leg *leg;
+	const struct sip_msg *msg;
+};
+
+
+/* A target refresh's 2xx names our Contact (RFC 3261 12.2.2, RFC 3311),
+ * on whichever side of the call the leg is: the address the request
+ * arrived on. */
+static int contact_print(struct re_printf *pf, const struct cmsg *cm)
+{
+	struct sip_contact contact;
+	struct sa addr;
+
+	cm->leg->ls->advh(&cm->msg->dst, &addr, cm->leg->ls->arg);
+	sip_contact_set(&contact, cm->leg->cuser, &addr, cm->msg->tp);
+
+	return sip_contact_print(pf, &contact);
+}
+
+
 static int ok_reply(struct leg *leg, struct sip_strans **stp,
 		    const struct sip_msg *msg, const struct pl *sdp)
 {
+	struct cmsg cm = { leg, msg };
 	bool invite = !pl_strcmp(&msg->met, "INVITE");
 	struct mbuf *mb = NULL;
 	struct sa dst;
@@ -32,7 +54,7 @@ static int ok_reply(struct leg *leg, struct sip_strans **stp,
 			  "Allow: " LEG_ALLOW "\r\n"
 			  "%H"
 			  "%H",
-			  leg_contact_print, leg,
+			  contact_print, &cm,
 			  leg_session_print, leg,
 			  body_print_sdp, sdp);
 	if (err)
@@ -235,6 +257,8 @@ static void ack_in(struct leg *leg, const struct sip_msg *msg)
 	if (leg->oa.st == OA_LOCAL_OFFER && mbuf_get_left(msg->mb)) {
 		leg_sdp_got(leg, msg);
 		(void)oa_remote_answer(&leg->oa);
+		if (leg->h && leg->h->ackanswerh)
+			leg->h->ackanswerh(leg, msg, leg->arg);
 	}
 }
 
@@ -312,6 +336,10 @@ bool legset_response(struct legset *ls, const struct sip_msg *msg)
 	}
 	if (!leg)
 		return false;
+
+	/* Our offerless re-INVITE's 2xx again: its ACK is held. */
+	if (leg->oack_due && msg->cseq.num == leg->oack_cseq)
+		return true;
 
 	leg_ack_send(leg, msg->cseq.num, NULL);
 

@@ -6,6 +6,7 @@
  * longer knows the dialog: it ends (RFC 3261 12.2.1.2) and the owner hears
  * so through its end handler.
  */
+#include <errno.h>
 #include <string.h>
 #include <re.h>
 #include "sip/sip_int.h"
@@ -56,6 +57,22 @@ static bool peer_gone(int err, const struct sip_msg *msg)
 }
 
 
+/* Our offer is dropped unanswered (its leg is going): libre will not call
+ * back, so the owner hears it here, once. */
+void leg_offer_abandon(struct leg *leg)
+{
+	leg_resp_h *resph = leg->oresph;
+
+	if (!leg->oreq)
+		return;
+
+	leg->oresph = NULL;
+	leg->oreq = mem_deref(leg->oreq);
+	if (resph)
+		resph(ECONNABORTED, NULL, leg->oarg);
+}
+
+
 static void offer_resp(int err, const struct sip_msg *msg, void *arg)
 {
 	struct leg *leg = arg;
@@ -67,13 +84,23 @@ static void offer_resp(int err, const struct sip_msg *msg, void *arg)
 
 	leg->oreq = mem_deref(leg->oreq);
 
+	leg->oresph = NULL;
+
 	if (!err && msg && msg->scode < 300) {
-		if (leg->oinvite)
-			leg_ack_send(leg, msg->cseq.num, NULL);
 		if (mbuf_get_left(msg->mb) && leg->oa.st == OA_LOCAL_OFFER) {
 			leg_sdp_got(leg, msg);
 			(void)oa_remote_answer(&leg->oa);
 		}
+		else if (mbuf_get_left(msg->mb) && leg->ohold &&
+			 !oa_remote_offer(&leg->oa)) {
+			/* Our re-INVITE had no offer: the 2xx has one and
+			 * our ACK will carry the answer (leg_ack_held). */
+			leg_sdp_got(leg, msg);
+			leg->oack_due = true;
+			leg->oack_cseq = msg->cseq.num;
+		}
+		if (leg->oinvite && !leg->oack_due)
+			leg_ack_send(leg, msg->cseq.num, NULL);
 		if (leg->se)
 			leg_session_start(leg, msg, false);
 	}
@@ -96,6 +123,33 @@ static void offer_resp(int err, const struct sip_msg *msg, void *arg)
 }
 
 
+/* RFC 4028 sections 7.4 and 8: a request that refreshes the session says
+ * so, and who refreshes next. */
+static int session_hdrs(struct re_printf *pf, const struct leg *leg)
+{
+	if (!leg->se)
+		return 0;
+
+	return re_hprintf(pf, "Supported: timer\r\n"
+			  "Session-Expires: %u;refresher=%s\r\n",
+			  leg->se, leg->refresh_us ? "uac" : "uas");
+}
+
+
+/* The ACK held for the offer in the 2xx to our offerless re-INVITE, with
+ * the answer. */
+int leg_ack_held(struct leg *leg, const struct pl *sdp)
+{
+	if (!leg->oack_due)
+		return EINVAL;
+
+	leg->oack_due = false;
+	leg_ack_send(leg, leg->oack_cseq, sdp);
+
+	return 0;
+}
+
+
 /*
  * An offer of ours: a re-INVITE (invite) or an UPDATE, with sdp (an
  * UPDATE without SDP refreshes the session).  resph gets the final
@@ -107,7 +161,12 @@ int leg_offer(struct leg *leg, bool invite, const struct pl *sdp,
 	bool with = pl_isset(sdp);
 	int err;
 
-	if (leg->oreq || leg->pst || leg->gone)
+	if (leg->oreq || leg->pst || leg->gone || leg->oack_due)
+		return EBUSY;
+
+	/* RFC 3261 14.1: no re-INVITE while an INVITE transaction of the
+	 * dialog is open (our 2xx not yet ACKed, or our ACK held). */
+	if (invite && (leg->ok.mb || leg->ack_held))
 		return EBUSY;
 
 	if (with) {
@@ -119,14 +178,15 @@ int leg_offer(struct leg *leg, bool invite, const struct pl *sdp,
 	leg->oresph = resph;
 	leg->oarg = arg;
 	leg->oinvite = invite;
+	leg->ohold = invite && !with;
 
 	err = sip_drequestf(&leg->oreq, leg->ls->sip, true,
 			    invite ? "INVITE" : "UPDATE", leg->dlg, 0, NULL,
 			    leg_contact_send, offer_resp, leg,
 			    "Allow: " LEG_ALLOW "\r\n"
-			    "%s"
+			    "%H"
 			    "%H",
-			    leg->se ? "Supported: timer\r\n" : "",
+			    session_hdrs, leg,
 			    body_print_sdp, with ? sdp : NULL);
 	if (err) {
 		if (with)
@@ -168,11 +228,52 @@ static bool relay_hdr(const struct sip_hdr *h, const struct sip_msg *msg,
 }
 
 
+/* A relayed request in flight: its leg, for the Contact, and the owner's
+ * handler. */
+struct lrelay {
+	struct leg *leg;
+	leg_resp_h *resph;
+	void *arg;
+};
+
+
+static void lrelay_destructor(void *arg)
+{
+	struct lrelay *lr = arg;
+
+	mem_deref(lr->leg);
+}
+
+
+static int lrelay_send(enum sip_transp tp, const struct sa *src,
+		       const struct sa *dst, struct mbuf *mb, void *arg)
+{
+	struct lrelay *lr = arg;
+
+	return leg_contact_send(tp, src, dst, mb, lr->leg);
+}
+
+
+static void lrelay_resp(int err, const struct sip_msg *msg, void *arg)
+{
+	struct lrelay *lr = arg;
+
+	if (!err && msg && msg->scode < 200)
+		return;
+
+	if (lr->resph)
+		lr->resph(err, msg, lr->arg);
+	mem_deref(lr);
+}
+
+
 /* msg (a request from the other side) on this leg: same method, body and
- * the headers that describe the body. */
+ * the headers that describe the body.  resph gets the final response (or
+ * an error), exactly once. */
 int leg_relay(struct leg *leg, const struct sip_msg *msg,
 	      leg_resp_h *resph, void *arg)
 {
+	struct lrelay *lr = NULL;
 	struct mbuf *hdrs;
 	struct le *le;
 	char met[32];
@@ -182,8 +283,15 @@ int leg_relay(struct leg *leg, const struct sip_msg *msg,
 		return ENOTCONN;
 
 	hdrs = mbuf_alloc(256);
-	if (!hdrs)
-		return ENOMEM;
+	lr = mem_zalloc(sizeof(*lr), lrelay_destructor);
+	if (!hdrs || !lr) {
+		err = ENOMEM;
+		goto out;
+	}
+
+	lr->leg = mem_ref(leg);
+	lr->resph = resph;
+	lr->arg = arg;
 
 	pl_strcpy(&msg->met, met, sizeof(met));
 	for (le = list_head(&msg->hdrl); le && !err; le = le->next)
@@ -192,15 +300,18 @@ int leg_relay(struct leg *leg, const struct sip_msg *msg,
 		goto out;
 
 	err = sip_drequestf(NULL, leg->ls->sip, true, met, leg->dlg, 0, NULL,
-			    leg_contact_send, resph, arg,
+			    lrelay_send, lrelay_resp, lr,
 			    "%b"
 			    "Content-Length: %zu\r\n"
 			    "\r\n"
 			    "%b",
 			    hdrs->buf, hdrs->end, mbuf_get_left(msg->mb),
 			    mbuf_buf(msg->mb), mbuf_get_left(msg->mb));
+	if (!err)
+		lr = NULL;       /* libre's now, until lrelay_resp */
  out:
 	mem_deref(hdrs);
+	mem_deref(lr);
 
 	return err;
 }

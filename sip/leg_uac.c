@@ -62,10 +62,20 @@ static void fork_destructor(void *arg)
 static void destructor(void *arg)
 {
 	struct uac *c = arg;
+	struct le *le;
 
 	list_unlink(&c->cle);
 	tmr_cancel(&c->tmr_c);
 	mem_deref(c->req);
+
+	/* A fork someone still holds outlives us: it forgets us and leaves
+	 * the registry. */
+	for (le = list_head(&c->forks); le; le = le->next) {
+		struct fork *f = le->data;
+
+		f->leg.uac = NULL;
+		leg_unlink(&f->leg);
+	}
 	list_flush(&c->forks);
 	leg_reset(&c->tleg);
 	mem_deref(c->target);
@@ -136,7 +146,7 @@ static void prack_resp(int err, const struct sip_msg *msg, void *arg)
 	struct fork *f = arg;
 	struct uac *c = f->leg.uac;
 
-	if (!err && msg && msg->scode < 200)
+	if (!c || (!err && msg && msg->scode < 200))
 		return;
 
 	if (c->h && c->h->prackh && !c->closed)
@@ -327,14 +337,19 @@ static void answered(struct uac *c, const struct sip_msg *msg)
 		return;
 	}
 
+	/* The ACK is due from here on: should the owner end the call in
+	 * its handler, uac_close() sends it before the BYE. */
 	c->winner = f;
+	f->ack_due = true;
+	f->leg.ack_held = true;
 	if (c->h && c->h->answerh)
 		defer = c->h->answerh(c, &f->leg, msg, c->arg);
 
-	if (defer)
-		f->ack_due = true;
-	else
+	if (!defer && f->ack_due) {
+		f->ack_due = false;
+		f->leg.ack_held = false;
 		leg_ack_send(&f->leg, f->ok_cseq, NULL);
+	}
 }
 
 
@@ -442,7 +457,8 @@ int uac_alloc(struct uac **cp, struct legset *ls, const char *target,
 	if (err)
 		goto out;
 
-	c->cseq = sip_dialog_lseq(c->tleg.dlg);
+	/* libre counts the dialog's CSeq on as it prints the request. */
+	c->cseq = sip_dialog_lseq(c->tleg.dlg) - 1;
 	tmr_start(&c->tmr_c, timer_c_ms(c), timer_c, c);
 
  out:
@@ -463,6 +479,7 @@ int uac_ack(struct uac *c, const struct pl *sdp)
 		return EINVAL;
 
 	f->ack_due = false;
+	f->leg.ack_held = false;
 	leg_ack_send(&f->leg, f->ok_cseq, sdp);
 
 	return 0;
@@ -514,6 +531,8 @@ bool uac_late_2xx(struct legset *ls, struct leg *leg, const struct sip_msg *msg)
 
 	if (leg) {
 		c = leg->uac;
+		if (!c)
+			return false;
 	}
 	else {
 		for (le = list_head(hash_list(ls->legs,
@@ -579,6 +598,7 @@ void uac_close(struct uac *c)
 		f->leg.arg = NULL;
 		if (f->ack_due) {
 			f->ack_due = false;
+			f->leg.ack_held = false;
 			leg_ack_send(&f->leg, f->ok_cseq, NULL);
 		}
 		if (f->answered)

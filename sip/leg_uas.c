@@ -204,6 +204,7 @@ int uas_progress(struct uas *u, uint16_t scode, const char *reason,
 	if (err)
 		return err;
 
+	/* The next RSeq counts only once its 1xx went (RFC 3262 s. 3). */
 	if (reliable)
 		++u->rseq;
 
@@ -218,8 +219,11 @@ int uas_progress(struct uas *u, uint16_t scode, const char *reason,
 			  &rh,
 			  hdrs ? hdrs : none_print, harg,
 			  body_print, &bo);
-	if (err)
+	if (err) {
+		if (reliable)
+			--u->rseq;
 		return err;
+	}
 
 	if (pl_isset(sdp))
 		leg_sdp_sent(&u->leg, sdp);

@@ -100,6 +100,13 @@ static void offer_resp(int err, const struct sip_msg *msg, void *arg)
 	if (!pl_isset(&sdp) && other)
 		(void)leg_sdp(other, false, &sdp);
 
+	/* A re-INVITE without an offer, relayed as one: the other side's
+	 * offer in its 2xx is ours, and our ACK there waits for the answer
+	 * in this side's ACK (relay_ackanswerh).  No offer came back: ours
+	 * is the SDP we sent last on this side. */
+	if (!pl_isset(&sdp))
+		(void)leg_sdp(r->from, true, &sdp);
+
 	/* Toward the caller, a mode may keep its own o= line going. */
 	if (r->from->uas && call->bt_ops && call->bt_ops->sdp_to_caller &&
 	    !call->bt_ops->sdp_to_caller(call, &sdp, &mb))
@@ -136,16 +143,6 @@ void relay_offerh(struct leg *leg, const struct sip_msg *msg,
 		return;
 	}
 
-	/* A re-INVITE without an offer: ours is the SDP we sent last, and
-	 * the answer comes in the ACK. */
-	if (!pl_isset(sdp)) {
-		struct pl last = PL_INIT;
-
-		(void)leg_sdp(leg, true, &last);
-		(void)leg_answer(leg, 200, "OK", &last);
-		return;
-	}
-
 	r = relay_alloc(call, leg, msg);
 	if (!r) {
 		(void)leg_answer(leg, 500, "Server Internal Error", NULL);
@@ -171,6 +168,30 @@ void relay_offerh(struct leg *leg, const struct sip_msg *msg,
 
 	evlog_event(call->cr, "offer-relay", "\"by\":\"%s\","
 		    "\"method\":\"%r\"", who(leg), &msg->met);
+}
+
+
+/* The answer to an offer we made in a 2xx, in the ACK: for the other
+ * side's held ACK (the offerless re-INVITE relayed above). */
+void relay_ackanswerh(struct leg *leg, const struct sip_msg *ack,
+		      void *arg)
+{
+	struct call *call = arg;
+	struct leg *other = other_leg(call, leg);
+	struct body_view bv;
+	struct mbuf *mb = NULL;
+	struct pl sdp;
+
+	if (!other || !other->oack_due || body_parse(&bv, ack))
+		return;
+
+	sdp = bv.session;
+	if (other->uas && call->bt_ops && call->bt_ops->sdp_to_caller &&
+	    !call->bt_ops->sdp_to_caller(call, &bv.session, &mb))
+		pl_set_mbuf(&sdp, mb);
+
+	(void)leg_ack_held(other, &sdp);
+	mem_deref(mb);
 }
 
 

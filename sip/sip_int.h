@@ -394,6 +394,8 @@ void relay_offerh(struct leg *leg, const struct sip_msg *msg,
 		  const struct pl *sdp, void *arg);
 void relay_reqh(struct leg *leg, const struct sip_msg *msg,
 		struct sip_strans *st, void *arg);
+void relay_ackanswerh(struct leg *leg, const struct sip_msg *ack,
+		      void *arg);
 struct leg *call_callee_leg(const struct call *call);
 
 bool b2bua_request(struct sipsrv *srv, const struct sip_msg *msg);
