@@ -52,6 +52,16 @@
  *
  * A message without a body (or with a Content-Length of 0) has no SDP
  * and no error, whatever its Content-Type says.
+ *
+ * The last line of an SDP often has no line end of its own: inside a
+ * multipart the CRLF before a delimiter belongs to the delimiter (RFC
+ * 2046 section 5.1.1), so a sender that writes "m=...\r\n--boundary" gives
+ * the part no final CRLF, and a lone body without one is common too.  The
+ * view keeps the bytes as they are (it points into the message):
+ * body_sdp_decode() is the one place where an SDP we received reaches
+ * libre's sdp_decode(), which drops a last line without CR or LF (libre
+ * 1.1.0 answers EBADMSG).  It copies the SDP once, as its readers did
+ * before, with the missing line end appended.
  */
 #include <string.h>
 #include <re.h>
@@ -636,6 +646,61 @@ int body_parse(struct body_view *bv, const struct sip_msg *msg)
 
 	return body_parse_raw(bv, ct ? &ct->val : NULL, cd ? &cd->val : NULL,
 			      &body);
+}
+
+
+/* The line end that the SDP's last line lacks: none after a LF, the LF
+ * after a lone CR, otherwise CRLF (RFC 4566 section 5). */
+static const char *eol_missing(const struct pl *sdp)
+{
+	if (!sdp || !sdp->l)
+		return "";
+
+	switch (sdp->p[sdp->l - 1]) {
+
+	case '\n':
+		return "";
+
+	case '\r':
+		return "\n";
+
+	default:
+		return "\r\n";
+	}
+}
+
+
+int body_sdp_decode(struct sdp_session *sess, const struct pl *sdp,
+		    bool offer)
+{
+	const char *eol;
+	struct mbuf *mb;
+	int err;
+
+	if (!sess || !sdp || (sdp->l && !sdp->p))
+		return EINVAL;
+
+	eol = eol_missing(sdp);
+
+	mb = mbuf_alloc(sdp->l + strlen(eol));
+	if (!mb)
+		return ENOMEM;
+
+	/* An empty SDP is decoded as such: no media, as before. */
+	if (sdp->l) {
+		err  = mbuf_write_pl(mb, sdp);
+		err |= mbuf_write_str(mb, eol);
+		if (err)
+			goto out;
+	}
+
+	mb->pos = 0;
+	err = sdp_decode(sess, mb, offer);
+
+ out:
+	mem_deref(mb);
+
+	return err;
 }
 
 

@@ -238,6 +238,10 @@ struct body_out {
 int  body_parse(struct body_view *bv, const struct sip_msg *msg);
 int  body_parse_raw(struct body_view *bv, const struct pl *ctype,
 		    const struct pl *disp, const struct pl *body);
+/* libre's sdp_decode() of a received SDP (a view of body_parse()), with
+ * the final line end added when its last line has none. */
+int  body_sdp_decode(struct sdp_session *sess, const struct pl *sdp,
+		     bool offer);
 int  body_out_init(struct body_out *bo, const struct pl *session,
 		   const struct pl *early);
 /* Content-Type, Content-Disposition, Content-Length, the blank line and
