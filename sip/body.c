@@ -57,11 +57,17 @@
  * multipart the CRLF before a delimiter belongs to the delimiter (RFC
  * 2046 section 5.1.1), so a sender that writes "m=...\r\n--boundary" gives
  * the part no final CRLF, and a lone body without one is common too.  The
- * view keeps the bytes as they are (it points into the message):
- * body_sdp_decode() is the one place where an SDP we received reaches
- * libre's sdp_decode(), which drops a last line without CR or LF (libre
- * 1.1.0 answers EBADMSG).  It copies the SDP once, as its readers did
- * before, with the missing line end appended.
+ * view keeps the bytes as they are (it points into the message); the two
+ * ways out of this file add what is missing instead:
+ *
+ * - body_sdp_decode() is the one place where an SDP we received reaches
+ *   libre's sdp_decode(), which drops a last line without CR or LF
+ *   (libre 1.1.0 answers EBADMSG).  It copies the SDP once, as its
+ *   readers did before, with the missing line end appended.
+ * - body_print() ends every SDP it prints with a line end, so an SDP we
+ *   pass on (the caller's to the callee, the callee's re-offered to the
+ *   caller) reaches the next parser whole.  An SDP that ends in a line
+ *   end, CRLF or LF, is printed unchanged.
  */
 #include <string.h>
 #include <re.h>
@@ -775,9 +781,10 @@ int body_print(struct re_printf *pf, const struct body_out *bo)
 				  "%s"
 				  "Content-Length: %zu\r\n"
 				  "\r\n"
-				  "%r",
+				  "%r%s",
 				  e ? "Content-Disposition: early-session\r\n"
-				  : "", one->l, one);
+				  : "", one->l + strlen(eol_missing(one)), one,
+				  eol_missing(one));
 	}
 
 	b = bo->boundary;
@@ -787,21 +794,22 @@ int body_print(struct re_printf *pf, const struct body_out *bo)
 		return EINVAL;
 
 	/* Each part: "--" boundary CRLF, its two header lines, CRLF, the
-	 * SDP, CRLF; then "--" boundary "--" CRLF. */
+	 * SDP with its final line end, CRLF; then "--" boundary "--"
+	 * CRLF. */
 	len = 2 * (2 + bl + 2 + (sizeof(part_head) - 1) + 2 + 2 + 2) +
-		strlen("session") + s->l +
-		strlen("early-session") + e->l +
+		strlen("session") + s->l + strlen(eol_missing(s)) +
+		strlen("early-session") + e->l + strlen(eol_missing(e)) +
 		2 + bl + 2 + 2;
 
 	return re_hprintf(pf, "Content-Type: multipart/mixed;boundary=%H\r\n"
 			  "Content-Length: %zu\r\n"
 			  "\r\n"
-			  "--%s\r\n%ssession\r\n\r\n%r\r\n"
-			  "--%s\r\n%searly-session\r\n\r\n%r\r\n"
+			  "--%s\r\n%ssession\r\n\r\n%r%s\r\n"
+			  "--%s\r\n%searly-session\r\n\r\n%r%s\r\n"
 			  "--%s--\r\n",
 			  boundary_print, b, len,
-			  b, part_head, s,
-			  b, part_head, e,
+			  b, part_head, s, eol_missing(s),
+			  b, part_head, e, eol_missing(e),
 			  b);
 }
 

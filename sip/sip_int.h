@@ -246,7 +246,8 @@ int  body_out_init(struct body_out *bo, const struct pl *session,
 		   const struct pl *early);
 /* Content-Type, Content-Disposition, Content-Length, the blank line and
  * the body, for a %H that ends the format of sip_treplyf/sip_drequestf
- * (it ends the headers).  Both SDPs need body_out_init()'s boundary. */
+ * (it ends the headers).  Both SDPs need body_out_init()'s boundary.
+ * Each SDP is printed with a final line end, added when it has none. */
 int  body_print(struct re_printf *pf, const struct body_out *bo);
 /* The same for a session SDP alone, or no body when sdp is NULL/empty. */
 int  body_print_sdp(struct re_printf *pf, const struct pl *sdp);

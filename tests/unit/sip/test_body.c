@@ -533,6 +533,9 @@ static void expect_print(const struct body_out *bo, const char *want)
 static void test_print(void **state)
 {
 	static const struct pl s = PL(SDP_S), e = PL(SDP_E), none = PL_INIT;
+	static const struct pl s_noeol = PL(SDP_S_NOEOL);
+	static const struct pl e_noeol = PL(SDP_E_NOEOL);
+	static const struct pl lf = PL(SDP_LF), lf_noeol = PL(SDP_LF_NOEOL);
 	long mark = leakcheck_mark();
 	struct body_out bo;
 	char *want;
@@ -563,8 +566,54 @@ static void test_print(void **state)
 	expect_print(&bo, want);
 	mem_deref(want);
 
+	/* An SDP whose last line has no line end gets one, counted in
+	 * Content-Length; an LF ending stays as it is. */
+	bo.session = &s_noeol;
+	bo.early = NULL;
+	assert_int_equal(0, re_sdprintf(&want,
+		"Content-Type: application/sdp\r\n"
+		"Content-Length: %zu\r\n\r\n" SDP_S, strlen(SDP_S)));
+	expect_print(&bo, want);
+	mem_deref(want);
+
+	bo.session = NULL;
+	bo.early = &lf_noeol;
+	assert_int_equal(0, re_sdprintf(&want,
+		"Content-Type: application/sdp\r\n"
+		"Content-Disposition: early-session\r\n"
+		"Content-Length: %zu\r\n\r\n" SDP_LF_NOEOL "\r\n",
+		strlen(SDP_LF_NOEOL "\r\n")));
+	expect_print(&bo, want);
+	mem_deref(want);
+
+	bo.session = &lf;
+	bo.early = NULL;
+	assert_int_equal(0, re_sdprintf(&want,
+		"Content-Type: application/sdp\r\n"
+		"Content-Length: %zu\r\n\r\n" SDP_LF, strlen(SDP_LF)));
+	expect_print(&bo, want);
+	mem_deref(want);
+
+	/* In a multipart each part gets its own CRLF before the
+	 * delimiter's. */
+	bo.session = &s_noeol;
+	bo.early = &e_noeol;
+	strcpy(bo.boundary, "cmrlab-x");
+	assert_int_equal(0, re_sdprintf(&want,
+		"Content-Type: multipart/mixed;boundary=cmrlab-x\r\n"
+		"Content-Length: %zu\r\n\r\n"
+		"--cmrlab-x\r\n" PART_S "\r\n"
+		"--cmrlab-x\r\n" PART_E "\r\n"
+		"--cmrlab-x--\r\n",
+		strlen("--cmrlab-x\r\n" PART_S "\r\n"
+		       "--cmrlab-x\r\n" PART_E "\r\n"
+		       "--cmrlab-x--\r\n")));
+	expect_print(&bo, want);
+	mem_deref(want);
+
 	/* Both need a boundary. */
 	bo.session = &s;
+	bo.early = &e;
 	assert_int_equal(0, re_sdprintf(&want,
 		"Content-Type: multipart/mixed;boundary=cmrlab-x\r\n"
 		"Content-Length: %zu\r\n\r\n"
@@ -681,9 +730,17 @@ struct rt {
 	size_t sl;
 	const char *e;
 	size_t el;
+	const char *ws;            /* what comes back; NULL: s */
+	size_t wsl;
+	const char *we;            /* NULL: e */
+	size_t wel;
 };
 
-#define RT(name, s, e) {name, s, sizeof(s) - 1, e, sizeof(e) - 1}
+#define RT(name, s, e) {name, s, sizeof(s) - 1, e, sizeof(e) - 1, \
+		NULL, 0, NULL, 0}
+/* An SDP without a final line end comes back with it. */
+#define RTW(name, s, e, ws, we) {name, s, sizeof(s) - 1, e, sizeof(e) - 1, \
+		ws, sizeof(ws) - 1, we, sizeof(we) - 1}
 
 static const char nul_sdp[] = "v=0\r\ns=\0binary\r\n";
 
@@ -694,10 +751,18 @@ static const struct rt rts[] = {
 	RT("LF-only SDPs", SDP_LF, SDP_LF),
 	RT("SDPs with dashes and our prefix", "v=0\r\n--cmrlab-\r\n--\r\n",
 	   "--cmrlab-0123456789abcdef\r\n--cmrlab---\r\n"),
-	RT("no final line end", "v=0", "v=0\r\nm=audio 1 RTP/AVP 0"),
+	RTW("no final line end", "v=0", "v=0\r\nm=audio 1 RTP/AVP 0",
+	    "v=0\r\n", "v=0\r\nm=audio 1 RTP/AVP 0\r\n"),
+	RTW("session without final line end", SDP_S_NOEOL, "",
+	    SDP_S, ""),
+	RTW("early-session without final line end", "", SDP_E_NOEOL,
+	    "", SDP_E),
+	RTW("lone CR at the end", "v=0\r", SDP_LF_NOEOL, "v=0\r\n",
+	    SDP_LF_NOEOL "\r\n"),
+	RT("LF at the end", "v=0\n", "v=0\r\nm=audio 1 RTP/AVP 0\n"),
 	RT("CRLFs at both ends", "\r\n\r\nv=0\r\n\r\n", "\r\n"),
 	{"a NUL byte", nul_sdp, sizeof(nul_sdp) - 1, SDP_E,
-	 sizeof(SDP_E) - 1},
+	 sizeof(SDP_E) - 1, NULL, 0, NULL, 0},
 };
 
 
@@ -738,8 +803,10 @@ static void test_round_trip_raw(void **state)
 		split((char *)mb->buf, mb->end - 1, &ct, &cd, &body);
 
 		assert_int_equal(0, body_parse_raw(&bv, &ct, &cd, &body));
-		check_bytes(&bv.session, r->s, r->sl);
-		check_bytes(&bv.early, r->e, r->el);
+		check_bytes(&bv.session, r->ws ? r->ws : r->s,
+			    r->ws ? r->wsl : r->sl);
+		check_bytes(&bv.early, r->we ? r->we : r->e,
+			    r->we ? r->wel : r->el);
 		assert_int_equal(r->sl && r->el, bv.multipart);
 
 		mem_deref(mb);
@@ -787,8 +854,10 @@ static void test_round_trip_msg(void **state)
 				 mbuf_get_left(msg->mb));
 
 		assert_int_equal(0, body_parse(&bv, msg));
-		check_bytes(&bv.session, r->s, r->sl);
-		check_bytes(&bv.early, r->e, r->el);
+		check_bytes(&bv.session, r->ws ? r->ws : r->s,
+			    r->ws ? r->wsl : r->sl);
+		check_bytes(&bv.early, r->we ? r->we : r->e,
+			    r->we ? r->wel : r->el);
 		assert_int_equal(r->sl && r->el, bv.multipart);
 
 		mem_deref(msg);
