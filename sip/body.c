@@ -52,6 +52,22 @@
  *
  * A message without a body (or with a Content-Length of 0) has no SDP
  * and no error, whatever its Content-Type says.
+ *
+ * The last line of an SDP often has no line end of its own: inside a
+ * multipart the CRLF before a delimiter belongs to the delimiter (RFC
+ * 2046 section 5.1.1), so a sender that writes "m=...\r\n--boundary" gives
+ * the part no final CRLF, and a lone body without one is common too.  The
+ * view keeps the bytes as they are (it points into the message); the two
+ * ways out of this file add what is missing instead:
+ *
+ * - body_sdp_decode() is the one place where an SDP we received reaches
+ *   libre's sdp_decode(), which drops a last line without CR or LF
+ *   (libre 1.1.0 answers EBADMSG).  It copies the SDP once, as its
+ *   readers did before, with the missing line end appended.
+ * - body_print() ends every SDP it prints with a line end, so an SDP we
+ *   pass on (the caller's to the callee, the callee's re-offered to the
+ *   caller) reaches the next parser whole.  An SDP that ends in a line
+ *   end, CRLF or LF, is printed unchanged.
  */
 #include <string.h>
 #include <re.h>
@@ -639,6 +655,61 @@ int body_parse(struct body_view *bv, const struct sip_msg *msg)
 }
 
 
+/* The line end that the SDP's last line lacks: none after a LF, the LF
+ * after a lone CR, otherwise CRLF (RFC 4566 section 5). */
+static const char *eol_missing(const struct pl *sdp)
+{
+	if (!sdp || !sdp->l)
+		return "";
+
+	switch (sdp->p[sdp->l - 1]) {
+
+	case '\n':
+		return "";
+
+	case '\r':
+		return "\n";
+
+	default:
+		return "\r\n";
+	}
+}
+
+
+int body_sdp_decode(struct sdp_session *sess, const struct pl *sdp,
+		    bool offer)
+{
+	const char *eol;
+	struct mbuf *mb;
+	int err;
+
+	if (!sess || !sdp || (sdp->l && !sdp->p))
+		return EINVAL;
+
+	eol = eol_missing(sdp);
+
+	mb = mbuf_alloc(sdp->l + strlen(eol));
+	if (!mb)
+		return ENOMEM;
+
+	/* An empty SDP is decoded as such: no media, as before. */
+	if (sdp->l) {
+		err  = mbuf_write_pl(mb, sdp);
+		err |= mbuf_write_str(mb, eol);
+		if (err)
+			goto out;
+	}
+
+	mb->pos = 0;
+	err = sdp_decode(sess, mb, offer);
+
+ out:
+	mem_deref(mb);
+
+	return err;
+}
+
+
 int body_out_init(struct body_out *bo, const struct pl *session,
 		  const struct pl *early)
 {
@@ -710,9 +781,10 @@ int body_print(struct re_printf *pf, const struct body_out *bo)
 				  "%s"
 				  "Content-Length: %zu\r\n"
 				  "\r\n"
-				  "%r",
+				  "%r%s",
 				  e ? "Content-Disposition: early-session\r\n"
-				  : "", one->l, one);
+				  : "", one->l + strlen(eol_missing(one)), one,
+				  eol_missing(one));
 	}
 
 	b = bo->boundary;
@@ -722,21 +794,22 @@ int body_print(struct re_printf *pf, const struct body_out *bo)
 		return EINVAL;
 
 	/* Each part: "--" boundary CRLF, its two header lines, CRLF, the
-	 * SDP, CRLF; then "--" boundary "--" CRLF. */
+	 * SDP with its final line end, CRLF; then "--" boundary "--"
+	 * CRLF. */
 	len = 2 * (2 + bl + 2 + (sizeof(part_head) - 1) + 2 + 2 + 2) +
-		strlen("session") + s->l +
-		strlen("early-session") + e->l +
+		strlen("session") + s->l + strlen(eol_missing(s)) +
+		strlen("early-session") + e->l + strlen(eol_missing(e)) +
 		2 + bl + 2 + 2;
 
 	return re_hprintf(pf, "Content-Type: multipart/mixed;boundary=%H\r\n"
 			  "Content-Length: %zu\r\n"
 			  "\r\n"
-			  "--%s\r\n%ssession\r\n\r\n%r\r\n"
-			  "--%s\r\n%searly-session\r\n\r\n%r\r\n"
+			  "--%s\r\n%ssession\r\n\r\n%r%s\r\n"
+			  "--%s\r\n%searly-session\r\n\r\n%r%s\r\n"
 			  "--%s--\r\n",
 			  boundary_print, b, len,
-			  b, part_head, s,
-			  b, part_head, e,
+			  b, part_head, s, eol_missing(s),
+			  b, part_head, e, eol_missing(e),
 			  b);
 }
 

@@ -45,7 +45,6 @@ static int session_decode(struct sdp_session **sessp, struct sdp_media **mp,
 {
 	struct sdp_session *sess = NULL;
 	struct sdp_media *m = NULL;
-	struct mbuf *mb = NULL;
 	int err;
 
 	err = sdp_session_alloc(&sess, laddr);
@@ -65,18 +64,11 @@ static int session_decode(struct sdp_session **sessp, struct sdp_media **mp,
 	if (err)
 		goto out;
 
-	mb = mbuf_alloc(offer->l);
-	if (!mb) {
-		err = ENOMEM;
-		goto out;
-	}
-	(void)mbuf_write_pl(mb, offer);
-	mb->pos = 0;
-
-	err = sdp_decode(sess, mb, true);
+	/* The offer's last line may lack its CRLF (a lone body, or the
+	 * last line of a multipart part). */
+	err = body_sdp_decode(sess, offer, true);
 
  out:
-	mem_deref(mb);
 	if (err) {
 		mem_deref(m);
 		mem_deref(sess);

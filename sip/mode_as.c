@@ -139,7 +139,6 @@ int modeas_answer(struct asmedia *a, const struct pl *sdp, struct media *m,
 {
 	const struct sdp_format *fmt;
 	const struct sa *dst;
-	struct mbuf *mb;
 	int err;
 
 	if (!a || !sdp || !pl_isset(sdp))
@@ -147,14 +146,10 @@ int modeas_answer(struct asmedia *a, const struct pl *sdp, struct media *m,
 	if (!a->offered || a->answered)
 		return EPROTO;
 
-	mb = mbuf_alloc(sdp->l);
-	if (!mb)
-		return ENOMEM;
-	(void)mbuf_write_pl(mb, sdp);
-	mb->pos = 0;
-
-	err = sdp_decode(a->sdp, mb, false);
-	mem_deref(mb);
+	/* A multipart's last SDP line often has no CRLF of its own. */
+	err = body_sdp_decode(a->sdp, sdp, false);
+	if (err == ENOMEM)
+		return err;
 	if (err) {
 		evlog_event(cr, "early-session-answer", "\"dir\":\"%s\","
 			    "\"usable\":false,\"why\":\"bad SDP\"",

@@ -379,20 +379,22 @@ static void expire_handler(void *arg)
  * datagram between the same addresses and ports, also when it travelled
  * over TCP: one SIP message per packet is what Wireshark and tshark decode
  * without reassembly, and the capture is there to show the SIP exchange,
- * not TCP segments.
+ * not TCP segments.  The ports of a TCP packet are its connection's:
+ * sipcap.c (srv->cap) corrects the destination libre gives a response.
  */
 static void trace_handler(bool tx, enum sip_transp tp, const struct sa *src,
 			  const struct sa *dst, const uint8_t *pkt,
 			  size_t len, void *arg)
 {
 	struct sipsrv *srv = arg;
-	(void)tp;
+	struct sa s = *src, d = *dst;
 
 	/* Our own start-up probe (rawin.c) is no traffic. */
 	if (!tx && rawin_is_probe(srv->rawin, pkt, len))
 		return;
 
-	(void)pcapw_udp(src, dst, pkt, len);
+	sipcap_addrs(srv->cap, tx, tp, &s, &d, pkt, len, loop_now_ms());
+	(void)pcapw_udp(&s, &d, pkt, len);
 }
 
 
@@ -408,7 +410,10 @@ static void destructor(void *arg)
 	mem_deref(srv->lsnr_req);
 	mem_deref(srv->lsnr_rsp);
 	sip_close(srv->sip, true);
+	/* The stack may outlive us; the trace handler's srv does not. */
+	sip_set_trace_handler(srv->sip, NULL);
 	mem_deref(srv->sip);
+	mem_deref(srv->cap);
 	mem_deref(srv->dnsc);
 	mem_deref(srv->ls.legs);
 }
@@ -491,13 +496,19 @@ int sipsrv_alloc(struct sipsrv **sp, const struct sipsrv_conf *conf)
 		goto out;
 	}
 
+	if (pcapw_active()) {
+		err = sipcap_alloc(&srv->cap);
+		if (err)
+			goto out;
+	}
+
 	err = sip_alloc(&srv->sip, srv->dnsc, 4096, 4096, 1024,
 			"cmrlab/" CMRLAB_VERSION, NULL, srv);
 	if (err)
 		goto out;
 	srv->ls.sip = srv->sip;
 
-	if (pcapw_active())
+	if (srv->cap)
 		sip_set_trace_handler(srv->sip, trace_handler);
 
 	err = sipsrv_listen(srv);

@@ -118,6 +118,7 @@ uint16_t oa_refusal_scode(int err);
 struct sipsrv {
 	struct sipsrv_conf conf;
 	struct sip *sip;
+	struct sipcap *cap;        /* serve --pcap only */
 	struct dnsc *dnsc;
 	struct sip_lsnr *lsnr_req;
 	struct sip_lsnr *lsnr_rsp;
@@ -144,6 +145,24 @@ int  rel100_rack_parse(const struct pl *val, uint32_t *rseq, uint32_t *cseq,
 bool rel100_rack_matches(const struct sip_msg *prack, uint32_t rseq,
 			 uint32_t cseq);
 enum rel100_rseq rel100_rseq_check(bool first, uint32_t last, uint32_t rseq);
+
+/* sipcap.c: the addresses serve --pcap records for each SIP message.
+ * Given the trace handler's src and dst, sets dst of a response sent on
+ * TCP or TLS to the peer of the connection its request came in on (libre
+ * passes the Via address); now is loop_now_ms(). */
+struct sipcap;
+
+enum {
+	SIPCAP_MAX = 4096,              /* transactions remembered */
+	SIPCAP_OPEN_MS = 3600 * 1000,   /* kept that long for a final ... */
+	SIPCAP_DONE_MS = 64 * 500,      /* ... and 64*T1 after it */
+};
+
+int  sipcap_alloc(struct sipcap **scp);
+void sipcap_addrs(struct sipcap *sc, bool tx, enum sip_transp tp,
+		  struct sa *src, struct sa *dst, const uint8_t *pkt,
+		  size_t len, uint64_t now);
+uint32_t sipcap_count(const struct sipcap *sc);
 
 /* server.c helpers */
 /* The address that names us toward a peer (Contact, SDP c= and o=, URLs):
@@ -238,11 +257,16 @@ struct body_out {
 int  body_parse(struct body_view *bv, const struct sip_msg *msg);
 int  body_parse_raw(struct body_view *bv, const struct pl *ctype,
 		    const struct pl *disp, const struct pl *body);
+/* libre's sdp_decode() of a received SDP (a view of body_parse()), with
+ * the final line end added when its last line has none. */
+int  body_sdp_decode(struct sdp_session *sess, const struct pl *sdp,
+		     bool offer);
 int  body_out_init(struct body_out *bo, const struct pl *session,
 		   const struct pl *early);
 /* Content-Type, Content-Disposition, Content-Length, the blank line and
  * the body, for a %H that ends the format of sip_treplyf/sip_drequestf
- * (it ends the headers).  Both SDPs need body_out_init()'s boundary. */
+ * (it ends the headers).  Both SDPs need body_out_init()'s boundary.
+ * Each SDP is printed with a final line end, added when it has none. */
 int  body_print(struct re_printf *pf, const struct body_out *bo);
 /* The same for a session SDP alone, or no body when sdp is NULL/empty. */
 int  body_print_sdp(struct re_printf *pf, const struct pl *sdp);

@@ -22,6 +22,15 @@
 #define SDP_LF "v=0\no=- 3 3 IN IP4 192.0.2.3\ns=-\n" \
 	"c=IN IP4 192.0.2.3\nt=0 0\nm=audio 6000 RTP/AVP 0\n"
 
+/* The same SDPs with no line end after their last line, as a sender
+ * leaves them when it counts the CRLF before a delimiter as the part's. */
+#define SDP_S_NOEOL "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\n" \
+	"c=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0"
+#define SDP_E_NOEOL "v=0\r\no=- 2 2 IN IP4 192.0.2.9\r\ns=-\r\n" \
+	"c=IN IP4 192.0.2.9\r\nt=0 0\r\nm=audio 5000 RTP/AVP 8"
+#define SDP_LF_NOEOL "v=0\no=- 3 3 IN IP4 192.0.2.3\ns=-\n" \
+	"c=IN IP4 192.0.2.3\nt=0 0\nm=audio 6000 RTP/AVP 0"
+
 #define CT_SDP "Content-Type: application/sdp\r\n"
 #define PART_S CT_SDP "Content-Disposition: session\r\n\r\n" SDP_S
 #define PART_E CT_SDP "Content-Disposition: early-session\r\n\r\n" SDP_E
@@ -62,6 +71,12 @@ static const struct vec vecs[] = {
 	 false},
 	{"SDP with LF line ends", "application/sdp", NULL, SDP_LF, 0,
 	 SDP_LF, NULL, false},
+	{"SDP without a final CRLF", "application/sdp", NULL, SDP_S_NOEOL,
+	 0, SDP_S_NOEOL, NULL, false},
+	{"early-session SDP without a final CRLF", "application/sdp",
+	 "early-session", SDP_E_NOEOL, 0, NULL, SDP_E_NOEOL, false},
+	{"LF-only SDP without a final LF", "application/sdp", NULL,
+	 SDP_LF_NOEOL, 0, SDP_LF_NOEOL, NULL, false},
 	{"no body", "application/sdp", NULL, "", 0, NULL, NULL, false},
 	{"no body, no Content-Type", NULL, NULL, "", 0, NULL, NULL, false},
 	{"no body, unknown type", "text/plain", NULL, "", 0, NULL, NULL,
@@ -118,6 +133,22 @@ static const struct vec vecs[] = {
 	 "\thandling=optional\r\nc:application/sdp\r\n"
 	 "Content-ID: <x@y>\r\n\r\n" SDP_E "\r\n--b--", 0, NULL, SDP_E,
 	 true},
+	/* RFC 2046 5.1.1: the CRLF before a delimiter is the delimiter's,
+	 * so these parts end without a CRLF of their own ... */
+	{"last SDP line without its own CRLF", MP, NULL,
+	 "--b\r\n" CT_SDP "Content-Disposition: session\r\n\r\n"
+	 SDP_S_NOEOL "\r\n--b\r\n" CT_SDP
+	 "Content-Disposition: early-session\r\n\r\n" SDP_E_NOEOL
+	 "\r\n--b--\r\n", 0, SDP_S_NOEOL, SDP_E_NOEOL, true},
+	{"early-session part alone without its own CRLF", MP, NULL,
+	 "--b\r\n" CT_SDP "Content-Disposition: early-session\r\n\r\n"
+	 SDP_E_NOEOL "\r\n--b--", 0, NULL, SDP_E_NOEOL, true},
+	{"LF-only SDP without a final LF in a multipart", MP, NULL,
+	 "--b\r\n" CT_SDP "\r\n" SDP_LF_NOEOL "\r\n--b--", 0,
+	 SDP_LF_NOEOL, NULL, true},
+	/* ... and these keep a CRLF of their own before it. */
+	{"last SDP line with its own CRLF", MP, NULL,
+	 "--b\r\n" PART_E "\r\n--b--\r\n", 0, NULL, SDP_E, true},
 	{"SDP with LF line ends inside a CRLF multipart", MP, NULL,
 	 "--b\r\n" CT_SDP "\r\n" SDP_LF "\r\n--b--", 0, SDP_LF, NULL, true},
 	{"empty part", MP, NULL,
@@ -502,6 +533,9 @@ static void expect_print(const struct body_out *bo, const char *want)
 static void test_print(void **state)
 {
 	static const struct pl s = PL(SDP_S), e = PL(SDP_E), none = PL_INIT;
+	static const struct pl s_noeol = PL(SDP_S_NOEOL);
+	static const struct pl e_noeol = PL(SDP_E_NOEOL);
+	static const struct pl lf = PL(SDP_LF), lf_noeol = PL(SDP_LF_NOEOL);
 	long mark = leakcheck_mark();
 	struct body_out bo;
 	char *want;
@@ -532,8 +566,54 @@ static void test_print(void **state)
 	expect_print(&bo, want);
 	mem_deref(want);
 
+	/* An SDP whose last line has no line end gets one, counted in
+	 * Content-Length; an LF ending stays as it is. */
+	bo.session = &s_noeol;
+	bo.early = NULL;
+	assert_int_equal(0, re_sdprintf(&want,
+		"Content-Type: application/sdp\r\n"
+		"Content-Length: %zu\r\n\r\n" SDP_S, strlen(SDP_S)));
+	expect_print(&bo, want);
+	mem_deref(want);
+
+	bo.session = NULL;
+	bo.early = &lf_noeol;
+	assert_int_equal(0, re_sdprintf(&want,
+		"Content-Type: application/sdp\r\n"
+		"Content-Disposition: early-session\r\n"
+		"Content-Length: %zu\r\n\r\n" SDP_LF_NOEOL "\r\n",
+		strlen(SDP_LF_NOEOL "\r\n")));
+	expect_print(&bo, want);
+	mem_deref(want);
+
+	bo.session = &lf;
+	bo.early = NULL;
+	assert_int_equal(0, re_sdprintf(&want,
+		"Content-Type: application/sdp\r\n"
+		"Content-Length: %zu\r\n\r\n" SDP_LF, strlen(SDP_LF)));
+	expect_print(&bo, want);
+	mem_deref(want);
+
+	/* In a multipart each part gets its own CRLF before the
+	 * delimiter's. */
+	bo.session = &s_noeol;
+	bo.early = &e_noeol;
+	strcpy(bo.boundary, "cmrlab-x");
+	assert_int_equal(0, re_sdprintf(&want,
+		"Content-Type: multipart/mixed;boundary=cmrlab-x\r\n"
+		"Content-Length: %zu\r\n\r\n"
+		"--cmrlab-x\r\n" PART_S "\r\n"
+		"--cmrlab-x\r\n" PART_E "\r\n"
+		"--cmrlab-x--\r\n",
+		strlen("--cmrlab-x\r\n" PART_S "\r\n"
+		       "--cmrlab-x\r\n" PART_E "\r\n"
+		       "--cmrlab-x--\r\n")));
+	expect_print(&bo, want);
+	mem_deref(want);
+
 	/* Both need a boundary. */
 	bo.session = &s;
+	bo.early = &e;
 	assert_int_equal(0, re_sdprintf(&want,
 		"Content-Type: multipart/mixed;boundary=cmrlab-x\r\n"
 		"Content-Length: %zu\r\n\r\n"
@@ -650,9 +730,17 @@ struct rt {
 	size_t sl;
 	const char *e;
 	size_t el;
+	const char *ws;            /* what comes back; NULL: s */
+	size_t wsl;
+	const char *we;            /* NULL: e */
+	size_t wel;
 };
 
-#define RT(name, s, e) {name, s, sizeof(s) - 1, e, sizeof(e) - 1}
+#define RT(name, s, e) {name, s, sizeof(s) - 1, e, sizeof(e) - 1, \
+		NULL, 0, NULL, 0}
+/* An SDP without a final line end comes back with it. */
+#define RTW(name, s, e, ws, we) {name, s, sizeof(s) - 1, e, sizeof(e) - 1, \
+		ws, sizeof(ws) - 1, we, sizeof(we) - 1}
 
 static const char nul_sdp[] = "v=0\r\ns=\0binary\r\n";
 
@@ -663,10 +751,18 @@ static const struct rt rts[] = {
 	RT("LF-only SDPs", SDP_LF, SDP_LF),
 	RT("SDPs with dashes and our prefix", "v=0\r\n--cmrlab-\r\n--\r\n",
 	   "--cmrlab-0123456789abcdef\r\n--cmrlab---\r\n"),
-	RT("no final line end", "v=0", "v=0\r\nm=audio 1 RTP/AVP 0"),
+	RTW("no final line end", "v=0", "v=0\r\nm=audio 1 RTP/AVP 0",
+	    "v=0\r\n", "v=0\r\nm=audio 1 RTP/AVP 0\r\n"),
+	RTW("session without final line end", SDP_S_NOEOL, "",
+	    SDP_S, ""),
+	RTW("early-session without final line end", "", SDP_E_NOEOL,
+	    "", SDP_E),
+	RTW("lone CR at the end", "v=0\r", SDP_LF_NOEOL, "v=0\r\n",
+	    SDP_LF_NOEOL "\r\n"),
+	RT("LF at the end", "v=0\n", "v=0\r\nm=audio 1 RTP/AVP 0\n"),
 	RT("CRLFs at both ends", "\r\n\r\nv=0\r\n\r\n", "\r\n"),
 	{"a NUL byte", nul_sdp, sizeof(nul_sdp) - 1, SDP_E,
-	 sizeof(SDP_E) - 1},
+	 sizeof(SDP_E) - 1, NULL, 0, NULL, 0},
 };
 
 
@@ -707,8 +803,10 @@ static void test_round_trip_raw(void **state)
 		split((char *)mb->buf, mb->end - 1, &ct, &cd, &body);
 
 		assert_int_equal(0, body_parse_raw(&bv, &ct, &cd, &body));
-		check_bytes(&bv.session, r->s, r->sl);
-		check_bytes(&bv.early, r->e, r->el);
+		check_bytes(&bv.session, r->ws ? r->ws : r->s,
+			    r->ws ? r->wsl : r->sl);
+		check_bytes(&bv.early, r->we ? r->we : r->e,
+			    r->we ? r->wel : r->el);
 		assert_int_equal(r->sl && r->el, bv.multipart);
 
 		mem_deref(mb);
@@ -756,8 +854,10 @@ static void test_round_trip_msg(void **state)
 				 mbuf_get_left(msg->mb));
 
 		assert_int_equal(0, body_parse(&bv, msg));
-		check_bytes(&bv.session, r->s, r->sl);
-		check_bytes(&bv.early, r->e, r->el);
+		check_bytes(&bv.session, r->ws ? r->ws : r->s,
+			    r->ws ? r->wsl : r->sl);
+		check_bytes(&bv.early, r->we ? r->we : r->e,
+			    r->we ? r->wel : r->el);
 		assert_int_equal(r->sl && r->el, bv.multipart);
 
 		mem_deref(msg);
@@ -843,6 +943,215 @@ static void test_msg(void **state)
 }
 
 
+/* An SDP session like the readers' (mode_as.c, mode_gw.c): one audio
+ * line with PCMU and PCMA.  One that reads an answer has sent its offer
+ * (libre matches the answer's m= lines against the offer's). */
+static void sdp_reader(struct sdp_session **sessp, struct sdp_media **mp,
+		       bool answer)
+{
+	struct mbuf *mb = NULL;
+	struct sa laddr;
+
+	assert_int_equal(0, sa_set_str(&laddr, "127.0.0.1", 30000));
+	assert_int_equal(0, sdp_session_alloc(sessp, &laddr));
+	assert_int_equal(0, sdp_media_add(mp, *sessp, "audio", 30000,
+					  "RTP/AVP"));
+	assert_int_equal(0, sdp_format_add(NULL, *mp, false, "0", "PCMU",
+					   8000, 1, NULL, NULL, NULL, false,
+					   NULL));
+	assert_int_equal(0, sdp_format_add(NULL, *mp, false, "8", "PCMA",
+					   8000, 1, NULL, NULL, NULL, false,
+					   NULL));
+	if (answer) {
+		assert_int_equal(0, sdp_encode(&mb, *sessp, true));
+		mem_deref(mb);
+	}
+}
+
+
+struct dvec {
+	const char *name;
+	const char *sdp;
+	const char *addr;          /* the media address it names */
+	uint16_t port;
+	int pt;
+};
+
+static const struct dvec dvecs[] = {
+	{"CRLF line ends", SDP_S, "192.0.2.1", 4000, 0},
+	{"no final CRLF", SDP_S_NOEOL, "192.0.2.1", 4000, 0},
+	{"early-session, no final CRLF", SDP_E_NOEOL, "192.0.2.9", 5000, 8},
+	{"LF line ends", SDP_LF, "192.0.2.3", 6000, 0},
+	{"LF line ends, no final LF", SDP_LF_NOEOL, "192.0.2.3", 6000, 0},
+	{"a lone CR at the end", SDP_E_NOEOL "\r", "192.0.2.9", 5000, 8},
+	{"the last line is c=", "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\n"
+	 "t=0 0\r\nm=audio 7000 RTP/AVP 8\r\nc=IN IP4 192.0.2.7",
+	 "192.0.2.7", 7000, 8},
+};
+
+
+/* body_sdp_decode(): the last line counts whether or not it has a line
+ * end, as an offer and as an answer; the bytes it reads stay as they
+ * are. */
+static void test_sdp_decode(void **state)
+{
+	long mark = leakcheck_mark();
+	size_t i;
+	int k;
+
+	(void)state;
+
+	for (i = 0; i < ARRAY_SIZE(dvecs); i++) {
+		const struct dvec *v = &dvecs[i];
+		size_t n = strlen(v->sdp);
+		char *buf = dup_exact(v->sdp, n);
+
+		for (k = 0; k < 2; k++) {
+			struct sdp_session *sess = NULL;
+			struct sdp_media *m = NULL;
+			const struct sdp_format *fmt;
+			struct pl pl;
+			struct sa want;
+			int err;
+
+			pl_of(&pl, buf, n);
+			sdp_reader(&sess, &m, k == 1);
+
+			err = body_sdp_decode(sess, &pl, k == 0);
+			if (err)
+				fail_msg("\"%s\" (%s): error %d", v->name,
+					 k ? "answer" : "offer", err);
+
+			assert_int_equal(0, sa_set_str(&want, v->addr,
+						       v->port));
+			if (!sa_cmp(sdp_media_raddr(m), &want, SA_ALL))
+				fail_msg("\"%s\": address %J", v->name,
+					 sdp_media_raddr(m));
+			fmt = sdp_media_rformat(m, NULL);
+			assert_non_null(fmt);
+			assert_int_equal(v->pt, fmt->pt);
+			assert_memory_equal(v->sdp, buf, n);
+
+			mem_deref(m);
+			mem_deref(sess);
+		}
+
+		free(buf);
+	}
+
+	leakcheck_assert(mark);
+}
+
+
+/* What the readers get from whole messages: the early-session answer of
+ * a PRACK and a gateway-mode offer, in each framing that leaves the last
+ * line without a CRLF of its own, decoded from body_parse()'s view. */
+struct wvec {
+	const char *name;
+	const char *hdrs;
+	const char *body;
+	bool early;                /* read the early-session SDP */
+	const char *addr;
+	uint16_t port;
+	int pt;
+};
+
+#define PART_E_NOEOL CT_SDP "Content-Disposition: early-session\r\n\r\n" \
+	SDP_E_NOEOL
+#define PART_S_NOEOL CT_SDP "Content-Disposition: session\r\n\r\n" \
+	SDP_S_NOEOL
+
+static const struct wvec wvecs[] = {
+	{"PRACK: multipart, no CRLF before the delimiter",
+	 "Content-Type: " MP "\r\n",
+	 "--b\r\n" PART_E_NOEOL "\r\n--b--\r\n", true, "192.0.2.9", 5000,
+	 8},
+	{"PRACK: multipart, its own CRLF before the delimiter's",
+	 "Content-Type: " MP "\r\n",
+	 "--b\r\n" PART_E "\r\n--b--\r\n", true, "192.0.2.9", 5000, 8},
+	{"PRACK: multipart, both parts without CRLF",
+	 "Content-Type: " MP "\r\n",
+	 "--b\r\n" PART_S_NOEOL "\r\n--b\r\n" PART_E_NOEOL "\r\n--b--",
+	 true, "192.0.2.9", 5000, 8},
+	{"PRACK: lone early-session body without CRLF",
+	 CT_SDP "Content-Disposition: early-session\r\n", SDP_E_NOEOL, true,
+	 "192.0.2.9", 5000, 8},
+	{"INVITE: lone offer without CRLF", CT_SDP, SDP_S_NOEOL, false,
+	 "192.0.2.1", 4000, 0},
+	{"INVITE: lone LF-only offer without LF", CT_SDP, SDP_LF_NOEOL, false,
+	 "192.0.2.3", 6000, 0},
+	{"INVITE: multipart offer, no CRLF before the delimiter",
+	 "Content-Type: " MP "\r\n",
+	 "--b\r\n" PART_S_NOEOL "\r\n--b--\r\n", false, "192.0.2.1", 4000,
+	 0},
+};
+
+
+static void test_sdp_from_msg(void **state)
+{
+	long mark = leakcheck_mark();
+	size_t i;
+
+	(void)state;
+
+	for (i = 0; i < ARRAY_SIZE(wvecs); i++) {
+		const struct wvec *v = &wvecs[i];
+		struct sdp_session *sess = NULL;
+		struct sdp_media *m = NULL;
+		struct body_view bv;
+		struct sip_msg *msg;
+		struct sa want;
+
+		msg = sipmsg_decodef(INVITE "%sContent-Length: %zu\r\n\r\n%s",
+				     v->hdrs, strlen(v->body), v->body);
+
+		assert_int_equal(0, body_parse(&bv, msg));
+		sdp_reader(&sess, &m, v->early);
+		if (body_sdp_decode(sess, v->early ? &bv.early : &bv.session,
+				    !v->early))
+			fail_msg("\"%s\": not decoded", v->name);
+
+		assert_int_equal(0, sa_set_str(&want, v->addr, v->port));
+		if (!sa_cmp(sdp_media_raddr(m), &want, SA_ALL))
+			fail_msg("\"%s\": address %J", v->name,
+				 sdp_media_raddr(m));
+		assert_non_null(sdp_media_rformat(m, NULL));
+		assert_int_equal(v->pt, sdp_media_rformat(m, NULL)->pt);
+
+		mem_deref(m);
+		mem_deref(sess);
+		mem_deref(msg);
+	}
+
+	leakcheck_assert(mark);
+}
+
+
+static void test_sdp_decode_args(void **state)
+{
+	static const struct pl s = PL(SDP_S);
+	struct sdp_session *sess = NULL;
+	struct sdp_media *m = NULL;
+	struct pl bad = {NULL, 3};
+	long mark = leakcheck_mark();
+
+	(void)state;
+
+	sdp_reader(&sess, &m, false);
+	assert_int_equal(EINVAL, body_sdp_decode(NULL, &s, true));
+	assert_int_equal(EINVAL, body_sdp_decode(sess, NULL, true));
+	assert_int_equal(EINVAL, body_sdp_decode(sess, &bad, true));
+
+	/* Nothing is no media, as libre decodes an empty buffer. */
+	assert_int_equal(0, body_sdp_decode(sess, &pl_null, true));
+	assert_int_equal(0, sdp_media_rport(m));
+
+	mem_deref(m);
+	mem_deref(sess);
+	leakcheck_assert(mark);
+}
+
+
 /* libre and libc allocate some things once, on first use (the random
  * generator, stdio); one round of what the tests do makes those before
  * any mark is taken. */
@@ -885,6 +1194,9 @@ int main(void)
 		cmocka_unit_test(test_round_trip_raw),
 		cmocka_unit_test(test_round_trip_msg),
 		cmocka_unit_test(test_msg),
+		cmocka_unit_test(test_sdp_decode),
+		cmocka_unit_test(test_sdp_from_msg),
+		cmocka_unit_test(test_sdp_decode_args),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

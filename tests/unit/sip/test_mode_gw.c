@@ -229,6 +229,54 @@ static void test_peek(void **state)
 }
 
 
+/* An offer whose last line has no line end of its own (a lone body
+ * sent that way, or the last part of a multipart, RFC 2046 5.1.1) is
+ * answered like any other; LF-only line ends too. */
+static void test_offer_without_final_crlf(void **state)
+{
+	static const struct {
+		const char *offer;
+		const char *mline;     /* in the answer */
+		uint16_t port;         /* the offer's, for peek */
+		int pt;
+	} v[] = {
+		{OFFER("m=audio 40020 RTP/AVP 8 0", ""), " RTP/AVP 8\r\n",
+		 40020, 8},
+		{OFFER("m=audio 40022 RTP/AVP 0\r\n", "a=rtpmap:0 PCMU/8000"),
+		 " RTP/AVP 0\r\n", 40022, 0},
+		{OFFER("m=audio 40024 RTP/AVP 0 8\r\n", "a=sendrecv"),
+		 " RTP/AVP 0\r\n", 40024, 0},
+		{"v=0\no=alice 42 1 IN IP4 127.0.0.1\ns=-\n"
+		 "c=IN IP4 127.0.0.1\nt=0 0\nm=audio 40026 RTP/AVP 8",
+		 " RTP/AVP 8\r\n", 40026, 8},
+		{"v=0\no=alice 42 1 IN IP4 127.0.0.1\ns=-\n"
+		 "c=IN IP4 127.0.0.1\nt=0 0\nm=audio 40028 RTP/AVP 0\n",
+		 " RTP/AVP 0\r\n", 40028, 0},
+	};
+	long mark = leakcheck_mark();
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct pl o = plz(v[i].offer);
+		struct sa a;
+		int err, pt;
+		char *ans = answer_for(v[i].offer, &err);
+
+		if (err)
+			fail_msg("offer %zu: no answer (%d)", i, err);
+		assert_non_null(strstr(ans, v[i].mline));
+		assert_non_null(strstr(ans, "a=sendonly"));
+		mem_deref(ans);
+
+		assert_int_equal(0, modegw_peek(&o, &a, &pt));
+		assert_int_equal(v[i].port, sa_port(&a));
+		assert_int_equal(v[i].pt, pt);
+	}
+
+	leakcheck_assert(mark);
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_offers_refused),
 		cmocka_unit_test(test_reoffer_keeps_origin),
 		cmocka_unit_test(test_peek),
+		cmocka_unit_test(test_offer_without_final_crlf),
 	};
 
 	return cmocka_run_group_tests_name("sip/mode_gw", tests, setup,
