@@ -402,7 +402,7 @@ static void destructor(void *arg)
 {
 	struct sipsrv *srv = arg;
 
-	mem_deref(srv->rawin);       /* its UDP helper before the socket */
+	srv->rawin = mem_deref(srv->rawin); /* its UDP helper first */
 	tmr_cancel(&srv->tmr_expire);
 	tmr_cancel(&srv->tmr_shutdown);
 	b2bua_shutdown(srv);
