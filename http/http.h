@@ -28,5 +28,9 @@ const struct sa *httpd_laddr(const struct httpd *h);
 int httpd_url(const struct httpd *h, char *buf, size_t sz);
 /** --advertise: the address the URLs the server hands out name. */
 int httpd_advertise(struct httpd *h, const struct sa *ip);
+/** --api-token-file: from now on every /api/... request needs
+ *  "Authorization: Bearer TOKEN" (token copied; NULL or "" lifts the
+ *  requirement).  /healthz, /metrics and /r/ID stay open. */
+int httpd_token_set(struct httpd *h, const char *token);
 
 #endif

@@ -22,6 +22,7 @@ struct httpd {
 	struct event *tmr;          /* MHD's next timeout */
 	struct sa laddr;            /* as bound */
 	struct sa adv;              /* --advertise, or unset */
+	char *token;                /* the API's bearer token, or NULL */
 	char url[64];               /* "http://ADDR:PORT" */
 	uint64_t reqs[HTTPD_CLASSES];
 };
@@ -59,6 +60,11 @@ enum httpd_route httpd_route_parse(const char *url, const char **idp);
  * for a server on 0.0.0.0 or :: without --advertise the address this
  * request arrived on (never the unspecified address). */
 const char *httpd_req_base(struct httpreq *rq);
+
+/** Checks an Authorization header value (NULL: none) against the API's
+ *  bearer token: 0 when it is "Bearer TOKEN", ENOENT when there is none,
+ *  EPROTO when its scheme is not Bearer, EACCES for another token. */
+int httpd_auth_check(const char *authz, const char *token);
 
 /** Queues resp with the status, counts it, and releases resp (NULL resp:
  *  out of memory, the connection is closed). */

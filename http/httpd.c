@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <event2/event.h>
 #include <microhttpd.h>
@@ -215,6 +216,111 @@ enum MHD_Result httpd_error(struct httpreq *rq, unsigned code,
 }
 
 
+/*
+ * RFC 6750 section 2.1: credentials = "Bearer" 1*SP b64token.  The scheme
+ * is case-insensitive (RFC 9110 section 11.1) and the whitespace around a
+ * field value is not part of it (section 5.5); the token must match
+ * exactly.  libre's mem_seccmp compares it in constant time, so the time
+ * taken does not tell a client how much of its guess was right; only the
+ * length may show, as with every comparison of this kind.
+ */
+int httpd_auth_check(const char *authz, const char *token)
+{
+	static const char scheme[] = "Bearer";
+	const size_t sl = sizeof(scheme) - 1;
+	size_t len;
+
+	if (!token || !*token)
+		return EINVAL;
+	if (!authz)
+		return ENOENT;
+
+	while (*authz == ' ' || *authz == '\t')
+		++authz;
+	len = strlen(authz);
+	while (len && (authz[len - 1] == ' ' || authz[len - 1] == '\t'))
+		--len;
+	if (!len)
+		return ENOENT;
+
+	if (len < sl || strncasecmp(authz, scheme, sl) ||
+	    (len > sl && authz[sl] != ' '))
+		return EPROTO;
+
+	authz += sl;
+	len -= sl;
+	while (len && *authz == ' ') {
+		++authz;
+		--len;
+	}
+
+	if (len != strlen(token) ||
+	    mem_seccmp((const uint8_t *)authz, (const uint8_t *)token, len))
+		return EACCES;
+
+	return 0;
+}
+
+
+/* 401 with the challenge of RFC 6750 section 3 and a JSON body that says
+ * what was wrong; the log names the client. */
+static enum MHD_Result unauthorized(struct httpreq *rq, int why)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct MHD_Response *resp;
+	const char *msg;
+	char *body = NULL;
+	struct sa peer;
+
+	switch (why) {
+
+	case ENOENT:
+		msg = "the API needs Authorization: Bearer TOKEN";
+		break;
+
+	case EPROTO:
+		msg = "Authorization is not a Bearer token";
+		break;
+
+	default:
+		msg = "wrong token";
+		break;
+	}
+
+	ci = MHD_get_connection_info(rq->conn,
+				     MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	sa_init(&peer, AF_UNSPEC);
+	if (ci && ci->client_addr)
+		(void)sa_set_sa(&peer, ci->client_addr);
+	LOGI(SUB_HTTP, "%s %s from %J: 401, %s", rq->method, rq->url, &peer,
+	     msg);
+
+	if (re_sdprintf(&body, "{\"error\":%H,\"field\":\"authorization\"}\n",
+			jsonw_str, msg))
+		return MHD_NO;
+
+	resp = httpd_resp_mem(body, str_len(body), "application/json");
+	if (resp && MHD_add_response_header(resp,
+					    MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					    "Bearer realm=\"cmrlab\"")
+	    != MHD_YES) {
+		MHD_destroy_response(resp);
+		resp = NULL;
+	}
+
+	return httpd_send(rq, 401, resp);
+}
+
+
+/* /api and everything under it: the routes of api.c that change or show
+ * the table and the calls, and any path a later version adds there. */
+static bool api_path(const char *url)
+{
+	return !strncmp(url, "/api", 4) &&
+		(url[4] == '\0' || url[4] == '/');
+}
+
+
 enum MHD_Result httpd_not_allowed(struct httpreq *rq)
 {
 	struct MHD_Response *resp;
@@ -277,6 +383,19 @@ static enum MHD_Result access_h(void *cls, struct MHD_Connection *conn,
 	rq.head = !strcmp(method, MHD_HTTP_METHOD_HEAD);
 	rq.base[0] = '\0';
 
+	/* With a token, the API answers only those who show it, whatever
+	 * they ask for: 401 before 404 or 405.  /healthz, /metrics and the
+	 * resources that phones fetch from Alert-Info URLs stay open. */
+	if (rq.h->token && api_path(url)) {
+		int why = httpd_auth_check(
+			MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+				MHD_HTTP_HEADER_AUTHORIZATION),
+			rq.h->token);
+
+		if (why)
+			return unauthorized(&rq, why);
+	}
+
 	route = httpd_route_parse(url, &id);
 
 	switch (route) {
@@ -308,6 +427,8 @@ static void destructor(void *arg)
 
 	if (h->mhd)
 		MHD_stop_daemon(h->mhd);
+
+	mem_deref(h->token);
 }
 
 
@@ -339,6 +460,27 @@ int httpd_advertise(struct httpd *h, const struct sa *ip)
 	sa_cpy(&h->adv, ip);
 
 	return url_make(h);
+}
+
+
+int httpd_token_set(struct httpd *h, const char *token)
+{
+	char *t = NULL;
+	int err;
+
+	if (!h)
+		return EINVAL;
+
+	if (token && *token) {
+		err = str_dup(&t, token);
+		if (err)
+			return err;
+	}
+
+	mem_deref(h->token);
+	h->token = t;
+
+	return 0;
 }
 
 

@@ -678,6 +678,129 @@ static void test_metrics(void **state)
 }
 
 
+/* ---- the API's bearer token ------------------------------------------- */
+
+#define TOKEN "s3cr3t-T0ken_0123456789"
+
+
+/* A 401 of the API: the challenge, and JSON that names the header. */
+static void assert_401(struct reply *rep, const char *msg)
+{
+	char want[160];
+
+	snprintf(want, sizeof(want),
+		 "{\"error\":\"%s\",\"field\":\"authorization\"}\n", msg);
+
+	assert_int_equal(rep->code, 401);
+	assert_non_null(hdr(rep, "WWW-Authenticate"));
+	assert_string_equal(hdr(rep, "WWW-Authenticate"),
+			    "Bearer realm=\"cmrlab\"");
+	assert_string_equal(hdr(rep, "Content-Type"), "application/json");
+	assert_int_equal(rep->blen, strlen(want));
+	assert_memory_equal(rep->body, want, rep->blen);
+}
+
+
+static void test_token(void **state)
+{
+	static const char *const open_paths[] = {
+		"/healthz", "/metrics", "/r/t1", "/r/ringback-default",
+	};
+	static const char *const api_paths[] = {
+		"/api/v1/calls", "/api/v1/calls/x", "/api/v1/subscribers",
+		"/api/v1/subscribers/alice", "/api/v1/resources",
+		"/api/v1/resources/t1", "/api/v1/nosuch", "/api/v2/calls",
+		"/api", "/api/",
+	};
+	struct env env;
+	struct reply rep;
+	(void)state;
+
+	env_start(&env);
+	assert_int_equal(httpd_token_set(NULL, TOKEN), EINVAL);
+	assert_int_equal(httpd_token_set(env.h, TOKEN), 0);
+
+	/* Every API path, known or not, wants the token first. */
+	for (size_t i = 0; i < ARRAY_SIZE(api_paths); i++) {
+		fetch(&env, &rep, "GET", api_paths[i], NULL);
+		assert_401(&rep, "the API needs Authorization: Bearer TOKEN");
+		reply_reset(&rep);
+	}
+
+	fetch(&env, &rep, "GET", "/api/v1/calls",
+	      "Authorization: Bearer " TOKEN "\r\n");
+	assert_int_equal(rep.code, 200);
+	assert_true(rep.body[0] == '[');
+	reply_reset(&rep);
+
+	fetch(&env, &rep, "GET", "/api/v1/subscribers/alice",
+	      "authorization: bearer " TOKEN "\r\n");
+	assert_int_equal(rep.code, 200);
+	assert_true(body_has(&rep, "\"id\":\"alice\""));
+	reply_reset(&rep);
+
+	fetch(&env, &rep, "GET", "/api/v1/calls",
+	      "Authorization: Bearer s3cr3t-T0ken_012345678\r\n");
+	assert_401(&rep, "wrong token");
+	reply_reset(&rep);
+
+	fetch(&env, &rep, "GET", "/api/v1/calls",
+	      "Authorization: Basic czNjcjN0\r\n");
+	assert_401(&rep, "Authorization is not a Bearer token");
+	reply_reset(&rep);
+
+	/* HEAD: the same status and challenge, no body. */
+	fetch(&env, &rep, "HEAD", "/api/v1/calls", NULL);
+	assert_int_equal(rep.code, 401);
+	assert_string_equal(hdr(&rep, "WWW-Authenticate"),
+			    "Bearer realm=\"cmrlab\"");
+	assert_int_equal(rep.blen, 0);
+	reply_reset(&rep);
+
+	/* 401 before 405 and 404: without the token nothing is told. */
+	fetch(&env, &rep, "DELETE", "/api/v1/subscribers/alice", NULL);
+	assert_401(&rep, "the API needs Authorization: Bearer TOKEN");
+	reply_reset(&rep);
+	fetch(&env, &rep, "DELETE", "/api/v1/subscribers/alice",
+	      "Authorization: Bearer " TOKEN "\r\n");
+	assert_int_equal(rep.code, 405);
+	reply_reset(&rep);
+	fetch(&env, &rep, "GET", "/api/v1/nosuch",
+	      "Authorization: Bearer " TOKEN "\r\n");
+	assert_int_equal(rep.code, 404);
+	reply_reset(&rep);
+
+	/* What phones and monitors fetch stays open. */
+	for (size_t i = 0; i < ARRAY_SIZE(open_paths); i++) {
+		fetch(&env, &rep, "GET", open_paths[i], NULL);
+		assert_int_equal(rep.code, 200);
+		assert_null(hdr(&rep, "WWW-Authenticate"));
+		reply_reset(&rep);
+	}
+
+	/* Lifted again: the API answers without it. */
+	assert_int_equal(httpd_token_set(env.h, NULL), 0);
+	fetch(&env, &rep, "GET", "/api/v1/calls", NULL);
+	assert_int_equal(rep.code, 200);
+	reply_reset(&rep);
+
+	/* Replaced: only the new one counts. */
+	assert_int_equal(httpd_token_set(env.h, TOKEN), 0);
+	assert_int_equal(httpd_token_set(env.h, TOKEN "-2"), 0);
+	fetch(&env, &rep, "GET", "/api/v1/calls",
+	      "Authorization: Bearer " TOKEN "\r\n");
+	assert_401(&rep, "wrong token");
+	reply_reset(&rep);
+	fetch(&env, &rep, "GET", "/api/v1/calls",
+	      "Authorization: Bearer " TOKEN "-2\r\n");
+	assert_int_equal(rep.code, 200);
+	reply_reset(&rep);
+
+	/* The server frees the token (env_stop's balance). */
+	env_stop(&env);
+}
+
+
 /* ---- lifetime and start-up -------------------------------------------- */
 
 struct swap {
@@ -876,6 +999,7 @@ int main(void)
 		cmocka_unit_test(test_api),
 		cmocka_unit_test(test_calls),
 		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_token),
 		cmocka_unit_test(test_reload_during_download),
 		cmocka_unit_test(test_stop_during_download),
 		cmocka_unit_test(test_bind),
