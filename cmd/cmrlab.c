@@ -20,7 +20,12 @@
 #include "http/http.h"
 #include "rtp/rtp.h"
 
-enum { EXIT_USAGE = 2, HARD_STOP_MS = 1500 };
+enum {
+	EXIT_USAGE = 2,
+	HARD_STOP_MS = 1500,
+	TOKEN_MIN = 16,
+	TOKEN_MAX = 256,
+};
 
 struct serve {
 	struct sa sip_addr;
@@ -31,6 +36,8 @@ struct serve {
 	const char *log_json;
 	const char *pcap;
 	const char *state_dir;
+	const char *token_file;
+	char token[TOKEN_MAX + 1];  /* the API's bearer token, or "" */
 	unsigned max_calls;
 	struct sipsrv *sip;
 	struct httpd *httpd;
@@ -75,6 +82,15 @@ static void usage_serve(FILE *f)
 		"and URLs\n"
 		"                       (default: the address a request "
 		"arrived on)\n"
+		"  --api-token-file FILE\n"
+		"                       the API (/api/...) needs "
+		"'Authorization: Bearer\n"
+		"                       TOKEN', TOKEN the first line of FILE "
+		"(16-256\n"
+		"                       printable ASCII characters, no "
+		"spaces); required\n"
+		"                       when --http is not a loopback "
+		"address\n"
 		"  --rtp-ports LO-HI    RTP port range (default "
 		"20000-29999)\n"
 		"  --profile FILE       profile file (default: the embedded "
@@ -184,6 +200,100 @@ static int advertise_parse(struct sa *sa, const char *s)
  bad:
 	fprintf(stderr, "cmrlab: --advertise: '%s' %s\n", arg, why);
 	return EINVAL;
+}
+
+
+/* --api-token-file: the token is the file's first line without its
+ * trailing CR and LF, 16 to 256 printable ASCII characters other than
+ * the space (what RFC 6750's b64token allows and more, but nothing that
+ * could not travel in a header as it is).  The rest of the file is
+ * ignored.  Errors name the file and the reason. */
+static int token_read(char *tok, size_t sz, const char *path)
+{
+	char buf[TOKEN_MAX + 3];   /* a maximal line, CR, LF */
+	const char *why = NULL;
+	size_t n, len;
+	FILE *f;
+	int err = 0;
+
+	f = fopen(path, "r");
+	if (!f) {
+		err = errno;
+		goto out;
+	}
+	errno = 0;
+	n = fread(buf, 1, sizeof(buf), f);
+	if (ferror(f))
+		err = errno ? errno : EIO;
+	fclose(f);
+	if (err)
+		goto out;
+
+	if (!n) {
+		why = "the file is empty";
+		goto out;
+	}
+
+	for (len = 0; len < n && buf[len] != '\n'; len++)
+		;
+	if (len == n && n == sizeof(buf)) {
+		why = "the token is longer than 256 characters";
+		goto out;
+	}
+	while (len && (buf[len - 1] == '\r' || buf[len - 1] == '\n'))
+		--len;
+
+	if (!len) {
+		why = "the first line is empty";
+		goto out;
+	}
+	if (len < TOKEN_MIN || len > TOKEN_MAX || len >= sz) {
+		why = len < TOKEN_MIN ?
+			"the token is shorter than 16 characters" :
+			"the token is longer than 256 characters";
+		goto out;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] < 0x21 || buf[i] > 0x7e) {
+			why = "the token has a space or a byte that is not "
+				"printable ASCII";
+			goto out;
+		}
+	}
+
+	memcpy(tok, buf, len);
+	tok[len] = '\0';
+
+ out:
+	if (err)
+		fprintf(stderr, "cmrlab: --api-token-file: %s: %s\n", path,
+			strerror(err));
+	else if (why)
+		fprintf(stderr, "cmrlab: --api-token-file: %s: %s\n", path,
+			why);
+	memset(buf, 0, sizeof(buf));
+
+	return err ? err : why ? EINVAL : 0;
+}
+
+
+/* 127.0.0.0/8 and ::1; 0.0.0.0 and :: listen on every address, so they
+ * are not.  (libre 1.1.0's sa_is_loopback() takes 127.0.0.1 alone.) */
+static bool loopback(const struct sa *sa)
+{
+	uint8_t a6[16];
+
+	if (sa_af(sa) == AF_INET)
+		return (sa_in(sa) >> 24) == 127;
+
+	if (sa_af(sa) == AF_INET6) {
+		static const uint8_t one[16] = { [15] = 1 };
+
+		sa_in6(sa, a6);
+		return !memcmp(a6, one, sizeof(a6));
+	}
+
+	return false;
 }
 
 
@@ -362,6 +472,11 @@ static int serve_run(struct serve *sv)
 	}
 	if (sa_isset(&sv->advertise, SA_ADDR))
 		(void)httpd_advertise(sv->httpd, &sv->advertise);
+	/* Before the loop runs, so no request is ever answered without it. */
+	if (sv->token[0] && httpd_token_set(sv->httpd, sv->token)) {
+		fprintf(stderr, "cmrlab: out of memory\n");
+		goto out;
+	}
 
 	/* RTP goes out from the SIP address's IP, ports from --rtp-ports. */
 	if (streamer_alloc(&sv->streamer, &sv->sip_addr, sv->rtp_lo,
@@ -439,7 +554,7 @@ static int serve_run(struct serve *sv)
 static int cmd_serve(int argc, char *argv[])
 {
 	enum { O_SIP = 256, O_HTTP, O_RTP, O_PROFILE, O_LOGJSON, O_PCAP,
-	       O_STATE, O_LEVEL, O_MAXCALLS, O_ADVERTISE };
+	       O_STATE, O_LEVEL, O_MAXCALLS, O_ADVERTISE, O_TOKEN };
 	static const struct option opts[] = {
 		{"sip",       required_argument, NULL, O_SIP},
 		{"http",      required_argument, NULL, O_HTTP},
@@ -451,6 +566,7 @@ static int cmd_serve(int argc, char *argv[])
 		{"log-level", required_argument, NULL, O_LEVEL},
 		{"max-calls", required_argument, NULL, O_MAXCALLS},
 		{"advertise", required_argument, NULL, O_ADVERTISE},
+		{"api-token-file", required_argument, NULL, O_TOKEN},
 		{"help",      no_argument,       NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -493,6 +609,7 @@ static int cmd_serve(int argc, char *argv[])
 		case O_LOGJSON:  sv.log_json = optarg; break;
 		case O_PCAP:     sv.pcap = optarg; break;
 		case O_STATE:    sv.state_dir = optarg; break;
+		case O_TOKEN:    sv.token_file = optarg; break;
 
 		case O_LEVEL:
 			if (!strcmp(optarg, "error"))      lvl = LVL_ERROR;
@@ -547,6 +664,20 @@ static int cmd_serve(int argc, char *argv[])
 		return EXIT_USAGE;
 	}
 
+	/* Given, the token guards the API on any address (the operator
+	 * asked for it); not given, only loopback keeps the API, which can
+	 * change the live table, off the network. */
+	if (sv.token_file) {
+		if (token_read(sv.token, sizeof(sv.token), sv.token_file))
+			return EXIT_USAGE;
+	}
+	else if (!loopback(&sv.http_addr)) {
+		re_fprintf(stderr, "cmrlab: --http %J is not a loopback "
+			   "address: the API would be open to the network; "
+			   "give --api-token-file FILE\n", &sv.http_addr);
+		return EXIT_USAGE;
+	}
+
 	if (libre_init())
 		return 1;
 	log_setup(lvl);
@@ -556,6 +687,7 @@ static int cmd_serve(int argc, char *argv[])
 	}
 
 	ret = serve_run(&sv);
+	memset(sv.token, 0, sizeof(sv.token));
 
 	loop_close();
 	libre_close();

@@ -13,7 +13,7 @@ import cmrtest
 from cmrtest import (
     AsCaller, Fail, GwCaller, HOST, READY_TIMEOUT, RtpSink, Server, SipMsg,
     body_parts, callee_done, check, contacts_of, curl, gw_callee,
-    gw_early_media, gw_sdp, info, only_sdp, register_ok, run_call,
+    gw_early_media, gw_sdp, info, new_id, only_sdp, register_ok, run_call,
     sdp_media, sdp_origin, sipp_trace, spawn, test, wait_until)
 
 # sip/call.c builds the caller's Alert-Info URL from conf.http_base, the
@@ -28,12 +28,24 @@ ARRIVAL_EXACT = os.environ.get("CMRTEST_ARRIVAL_EXACT") == "1"
 
 class WildServer(Server):
     """A Server whose SIP and HTTP listeners are on bind, "0.0.0.0" or
-    "[::]", with the ports Server picked."""
+    "[::]", with the ports Server picked.  An HTTP listener off loopback
+    needs --api-token-file: the server gets one with self.token, and
+    http_get (so api_json and calls) shows it."""
 
     def __init__(self, tmp, bind, **kw):
         Server.__init__(self, tmp, **kw)
         self.bind = bind
         self.loopback = "::1" if bind.startswith("[") else HOST
+        self.token = "tok-%s" % new_id("wild")
+        self.token_file = os.path.join(tmp, self.name + ".token")
+        with open(self.token_file, "w") as f:
+            f.write(self.token + "\n")
+        self.extra += ["--api-token-file", self.token_file]
+
+    def http_get(self, path, headers=None):
+        h = {"Authorization": "Bearer " + self.token}
+        h.update(headers or {})
+        return Server.http_get(self, path, h)
 
     @property
     def base(self):
