@@ -722,10 +722,11 @@ def session_timer_expiry_bye(t):
 
 # ---- 14: BYE in the early dialog ------------------------------------------
 
-@test
-def early_bye_from_caller_487(t):
-    """RFC 3261 section 15: a BYE in an early dialog gets 200 and ends the
-    INVITE with 487 (15.1.2); the B2BUA cancels the callee's INVITE."""
+def early_bye(t, crossing):
+    """alice BYEs the early dialog of bob's 180; bob gets CANCEL and
+    answers it 200 and the INVITE 487, or (crossing) 200: that 200 crossed
+    the CANCEL, and the server must ACK it and end it with BYE (RFC 3261
+    13.2.2.4, 15) while alice still gets 487."""
     with parties(t) as (srv, alice, bob):
         d = alice.invite("bob", body=sdp(alice.media, 1, "alice"))
         inv = bob.next_request("INVITE")
@@ -740,12 +741,34 @@ def early_bye_from_caller_487(t):
               "expected 200" % r.first)
         can = bob.next_request("CANCEL", 5)
         bob.reply(can, 200)
-        bob.reply(inv, 487)
+        if crossing:
+            bob.reply(inv, 200, tag="b1", body=sdp(bob.media, 1, "bob"))
+            ack = bob.next_request("ACK", 3)
+            check(tag_param(ack.get("to")) == "b1", "ACK of the crossing "
+                  "200 with To tag %r" % tag_param(ack.get("to")))
+            bye = bob.next_request("BYE", 3)
+            check(ack.idx < bye.idx, "the BYE came before the ACK")
+            bob.reply(bye, 200)
+        else:
+            bob.reply(inv, 487)
+            bob.wait(lambda m: is_req("ACK")(m) and m.cseq() == "%s ACK"
+                     % inv.cseq().split()[0], 3, what="ACK of the 487")
         fin = alice.wait(d.match_rsp("1 INVITE"), 5, what="final response")
         check(fin.status == 487, "the INVITE ended %s, expected 487"
               % fin.first)
         d.ack_error(fin)
-        bob.wait(lambda m: is_req("ACK")(m) and m.cseq() == "%s ACK"
-                 % inv.cseq().split()[0], 3, what="ACK of the 487")
         rec = call_of(srv, d.call_id)
         check(rec.get("state") == "ended", "state %r" % rec.get("state"))
+        alice.barrier()
+        oks = alice.matching(d.match_rsp("1 INVITE", status=200))
+        check(not oks, "the caller got %s after its BYE" % oks)
+
+
+@test
+def early_bye_from_caller_487(t):
+    """RFC 3261 section 15: a BYE in an early dialog gets 200 and ends the
+    INVITE with 487 (15.1.2); the B2BUA cancels the callee's INVITE; when
+    the callee's 200 crosses that CANCEL, the server ACKs it and sends BYE
+    (13.2.2.4), and the caller still gets 487."""
+    early_bye(t, False)
+    early_bye(t, True)
