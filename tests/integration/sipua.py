@@ -41,9 +41,14 @@ on that satisfies pred, or fails the test with the UA's ladder (every
 message sent and received, in order); ua.matching(pred, after) lists them
 without waiting, for negative checks after a barrier; ua.barrier() is an
 OPTIONS to the server and its 200 (the server handles one socket's
-messages in order).  ua.save(path) writes the full trace, sent and
-received, with times.  sdp() builds a session description and
-media_lines() picks the lines two SDPs are compared on.
+messages in order), then ua.sync(), which makes sure every datagram
+already queued on either socket has been read.  ua.answer_all(call_id)
+answers 200 whatever requests of a call came and were not handed out.
+ua.save(path) writes the full trace, sent and received, with times.
+sdp() builds a session description and media_lines() picks the lines two
+SDPs are compared on.  parties(t) starts a server and the two usual UAs
+(alice calling, bob registered) and saves their traces in t.tmp; with
+SIPUA_DEBUG=1 in the environment the server also writes a pcap there.
 '''
 
 import os

@@ -6,8 +6,8 @@ import re
 import time
 
 from cmrtest import (
-    HOST, call_of, check, ev_names, info, only_sdp, tag_param, tags_of,
-    slow_test, test, wait_event, wait_until)
+    HOST, RtpSink, call_of, check, ev_names, gw_sdp, info, only_sdp,
+    sdp_media, slow_test, tag_param, tags_of, test, wait_event, wait_until)
 from sipua import is_req, media_lines, parties, sdp, sdp_version
 
 BAD_EVENTS = ("leg-failed", "prack-timeout", "prack-failed", "no-ack",
@@ -39,17 +39,6 @@ def caller_bye(caller, d, callee):
     callee.reply(bye, 200)
     r = caller.wait(d.match_rsp(cs), 5, what="final response to the BYE")
     check(r.status == 200, "caller's BYE answered %s" % r.first)
-    return bye
-
-
-def callee_bye(callee, d, caller):
-    """The callee's BYE in its dialog d reaches the caller (which answers
-    200) and the callee gets 200.  Returns the BYE the caller got."""
-    cs = d.request("BYE")
-    bye = caller.next_request("BYE")
-    caller.reply(bye, 200)
-    r = callee.wait(d.match_rsp(cs), 5, what="final response to the BYE")
-    check(r.status == 200, "callee's BYE answered %s" % r.first)
     return bye
 
 
@@ -175,7 +164,10 @@ def rel18x_answer_then_200_without_sdp_100rel_caller(t):
 # ---- 3: gateway mode, the callee's SDP from a reliable 18x ---------------
 
 def gw_18x_sdp_call(t, allow_update):
-    from cmrtest import RtpSink, gw_sdp, sdp_media
+    """A gateway mode caller (P-Early-Media: supported, 100rel, a PCMU
+    offer toward an RtpSink); the callee's SDP comes in its reliable 183
+    and its 200 has none; the server re-offers the callee's media to the
+    caller by UPDATE (allow_update) or by re-INVITE after the ACK."""
     sink = RtpSink()
     try:
         with parties(t) as (srv, alice, bob):
@@ -238,7 +230,9 @@ def gw_18x_sdp_call(t, allow_update):
                            what="ACK of the re-INVITE's 200")
             bob.next_request("ACK")
             caller_bye(alice, dc, bob)
-            ended_clean(srv, d.call_id, "caller")
+            rec = ended_clean(srv, d.call_id, "caller")
+            check(rec.get("mode_bt") == "gateway", "the call ran in mode "
+                  "%r, not gateway" % rec.get("mode_bt"))
     finally:
         sink.close()
 
