@@ -505,16 +505,19 @@ def cseq_out_of_order_500(t):
         r = alice.wait(dc.match_rsp(cs), 5, what="final response")
         info("UPDATE CSeq 11 answered %s" % r.first)
         mark = bob.mark()
-        r = dc.transact("INFO", cseq=9, body=DTMF,
+        r = dc.transact("UPDATE", cseq=9)
+        check(r.status == 500, "UPDATE with CSeq 9 after 11 answered %s, "
+              "expected 500" % r.first)
+        r = dc.transact("INFO", cseq=10, body=DTMF,
                         ctype="application/dtmf-relay")
-        check(r.status == 500, "INFO with CSeq 9 after 11 answered %s, "
+        check(r.status == 500, "INFO with CSeq 10 after 11 answered %s, "
               "expected 500" % r.first)
         bob.barrier()
         got = [m.first for m in bob.matching(
             lambda m: m.status is None and m.first.split()[0] in
             ("INFO", "UPDATE"), mark)]
-        check(not got, "the out-of-order INFO went on: the callee got %s"
-              % got)
+        check(not got, "the out-of-order requests went on: the callee got "
+              "%s" % got)
         dc.cseq = 11
         caller_bye(alice, dc, bob)
         ended_clean(srv, dc.call_id, "caller")
@@ -548,6 +551,7 @@ def no_bye_before_ack(t):
         # The caller withholds its ACK for 1 s (no ACK of the 200's
         # retransmissions either).
         time.sleep(max(0.0, ok.t + 1.0 - time.monotonic()))
+        alice.sync()
         early = alice.matching(is_req("BYE"))
         n200 = len(alice.matching(d.match_rsp("1 INVITE", status=200)))
         info("before the ACK: %d copies of the 200, %d BYEs" % (n200,
