@@ -278,7 +278,7 @@ static void talk_over(void *arg)
 {
 	struct call *call = arg;
 
-	evlog_event(call->cr, "limit", "\"what\":\"call duration\","
+	evlog_event(call->cr, "limit", "\"limit\":\"call duration\","
 		    "\"seconds\":%u", call->talk_s);
 	call_end(call, 0, "maximum call duration");
 }
@@ -524,7 +524,7 @@ void call_ring_over(void *arg)
 {
 	struct call *call = arg;
 
-	evlog_event(call->cr, "limit", "\"what\":\"ring time\","
+	evlog_event(call->cr, "limit", "\"limit\":\"ring time\","
 		    "\"seconds\":%u", call->ring_s);
 	call_streams_stop(call, "ring time limit");
 	call_end(call, 408, "maximum ring time");

@@ -23,20 +23,18 @@ def limits_profile(t, line):
 
 
 def limit_event(srv, kind, timeout=5.0):
-    """The event log line of a "limit" event whose kind is kind.  The
-    server writes it as {"what":"limit", ..., "what":"<kind>", ...}: a
-    name twice, so the line is read as pairs, not as a dict (which would
-    keep only the last "what")."""
+    """The event log line of the "limit" event {"what":"limit",
+    "limit":"<kind>", ...}."""
     def found():
         with open(srv.log_json) as f:
             for line in f:
                 if not line.strip():
                     continue
-                pairs = json.loads(line, object_pairs_hook=list)
-                if ("what", "limit") in pairs and ("what", kind) in pairs:
-                    return pairs
+                ev = json.loads(line)
+                if ev.get("what") == "limit" and ev.get("limit") == kind:
+                    return ev
         return None
-    return wait_until(found, timeout, '"limit" event with "what":"%s" in '
+    return wait_until(found, timeout, '"limit" event with "limit":"%s" in '
                       'the event log' % kind)
 
 
