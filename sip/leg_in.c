@@ -204,6 +204,10 @@ static void bye_in(struct leg *leg, const struct sip_msg *msg)
 	leg->gone = true;
 	tmr_cancel(&leg->tmr_se);
 	rtx_stop(&leg->ok);
+
+	/* RFC 3261 15.1.2: requests of the peer still pending get 487. */
+	if (leg->pst)
+		(void)leg_answer(leg, 487, "Request Terminated", NULL);
 	if (leg->uas)
 		uas_bye_in((struct uas *)(void *)leg);
 
