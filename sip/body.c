@@ -53,6 +53,8 @@
  * A message without a body (or with a Content-Length of 0) has no SDP
  * and no error, whatever its Content-Type says.
  *
+ * The ways out (body_out.c) are described there.
+ *
  * The last line of an SDP often has no line end of its own: inside a
  * multipart the CRLF before a delimiter belongs to the delimiter (RFC
  * 2046 section 5.1.1), so a sender that writes "m=...\r\n--boundary" gives
@@ -74,13 +76,8 @@
 #include "sip/sip_int.h"
 
 
-/* Our boundaries: a fixed prefix that says who made them and 64 random
- * bits, so that one can be told from the SDP around it in a trace. */
-#define BOUNDARY_PREFIX "cmrlab-"
-
 enum {
 	BOUNDARY_MAX = 70,         /* RFC 2046 section 5.1.1 */
-	BOUNDARY_TRIES = 8,
 };
 
 enum disp_type { DISP_NONE, DISP_SESSION, DISP_EARLY, DISP_OTHER };
@@ -115,7 +112,7 @@ static bool is_lws(char c)
 
 
 /* RFC 3261 section 25.1: token. */
-static bool is_token(char c)
+bool body_is_token(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		(c >= '0' && c <= '9') || (c && strchr("-.!%*_+`'~", c));
@@ -142,7 +139,7 @@ static const char *find(const char *p, size_t l, const char *needle,
 }
 
 
-static bool occurs(const struct pl *pl, const char *s)
+bool body_occurs(const struct pl *pl, const char *s)
 {
 	return pl && pl->p && find(pl->p, pl->l, s, strlen(s)) != NULL;
 }
@@ -160,7 +157,7 @@ static void trim(struct pl *pl)
 }
 
 
-static bool boundary_valid(const char *p, size_t l)
+bool body_boundary_valid(const char *p, size_t l)
 {
 	size_t i;
 
@@ -197,7 +194,7 @@ static int param_next(struct pl *rest, struct pl *name, struct pl *val)
 		++p;
 
 	name->p = p;
-	while (p < end && is_token(*p))
+	while (p < end && body_is_token(*p))
 		++p;
 
 	name->l = p - name->p;
@@ -232,7 +229,7 @@ static int param_next(struct pl *rest, struct pl *name, struct pl *val)
 		}
 		else {
 			val->p = p;
-			while (p < end && is_token(*p))
+			while (p < end && body_is_token(*p))
 				++p;
 
 			val->l = p - val->p;
@@ -297,7 +294,7 @@ static int disp_decode(struct disp *d, const struct pl *val)
 		return 0;
 
 	type.p = pl.p;
-	while (pl.l && is_token(*pl.p)) {
+	while (pl.l && body_is_token(*pl.p)) {
 		++pl.p;
 		--pl.l;
 	}
@@ -453,7 +450,7 @@ static int part_parse(struct body_view *v, const char *p, const char *end)
 			continue;
 		}
 
-		while (q < eol && is_token(*q))
+		while (q < eol && body_is_token(*q))
 			++q;
 
 		name.p = p;
@@ -582,7 +579,7 @@ int body_parse_raw(struct body_view *bv, const struct pl *ctype,
 
 	if (msg_ctype_cmp(&ct, "multipart", "mixed")) {
 
-		if (!boundary_valid(bnd.p, bnd.l))
+		if (!body_boundary_valid(bnd.p, bnd.l))
 			return EBADMSG;
 
 		v.multipart = true;
@@ -652,176 +649,4 @@ int body_parse(struct body_view *bv, const struct sip_msg *msg)
 
 	return body_parse_raw(bv, ct ? &ct->val : NULL, cd ? &cd->val : NULL,
 			      &body);
-}
-
-
-/* The line end that the SDP's last line lacks: none after a LF, the LF
- * after a lone CR, otherwise CRLF (RFC 4566 section 5). */
-static const char *eol_missing(const struct pl *sdp)
-{
-	if (!sdp || !sdp->l)
-		return "";
-
-	switch (sdp->p[sdp->l - 1]) {
-
-	case '\n':
-		return "";
-
-	case '\r':
-		return "\n";
-
-	default:
-		return "\r\n";
-	}
-}
-
-
-int body_sdp_decode(struct sdp_session *sess, const struct pl *sdp,
-		    bool offer)
-{
-	const char *eol;
-	struct mbuf *mb;
-	int err;
-
-	if (!sess || !sdp || (sdp->l && !sdp->p))
-		return EINVAL;
-
-	eol = eol_missing(sdp);
-
-	mb = mbuf_alloc(sdp->l + strlen(eol));
-	if (!mb)
-		return ENOMEM;
-
-	/* An empty SDP is decoded as such: no media, as before. */
-	if (sdp->l) {
-		err  = mbuf_write_pl(mb, sdp);
-		err |= mbuf_write_str(mb, eol);
-		if (err)
-			goto out;
-	}
-
-	mb->pos = 0;
-	err = sdp_decode(sess, mb, offer);
-
- out:
-	mem_deref(mb);
-
-	return err;
-}
-
-
-int body_out_init(struct body_out *bo, const struct pl *session,
-		  const struct pl *early)
-{
-	char b[BODY_BOUNDARY_SZ];
-	int i;
-
-	if (!bo)
-		return EINVAL;
-
-	/* With 64 random bits a collision with the SDP is next to
-	 * impossible, but the boundary must not occur in the parts at all,
-	 * so it is checked rather than hoped for. */
-	for (i = 0; i < BOUNDARY_TRIES; i++) {
-
-		(void)re_snprintf(b, sizeof(b), BOUNDARY_PREFIX "%08x%08x",
-				  rand_u32(), rand_u32());
-
-		if (occurs(session, b) || occurs(early, b))
-			continue;
-
-		bo->session = session;
-		bo->early = early;
-		memcpy(bo->boundary, b, sizeof(b));
-
-		return 0;
-	}
-
-	return EAGAIN;
-}
-
-
-/* The boundary parameter's value, quoted when it holds characters that a
- * token may not (RFC 2045 section 5.1). */
-static int boundary_print(struct re_printf *pf, const char *b)
-{
-	const char *p;
-
-	for (p = b; *p; p++) {
-		if (!is_token(*p))
-			return re_hprintf(pf, "\"%s\"", b);
-	}
-
-	return re_hprintf(pf, "%s", b);
-}
-
-
-static const char part_head[] =
-	"Content-Type: application/sdp\r\nContent-Disposition: ";
-
-
-int body_print(struct re_printf *pf, const struct body_out *bo)
-{
-	const struct pl *s, *e, *one;
-	const char *b;
-	size_t bl, len;
-
-	if (!pf || !bo)
-		return EINVAL;
-
-	s = pl_isset(bo->session) ? bo->session : NULL;
-	e = pl_isset(bo->early) ? bo->early : NULL;
-
-	if (!s && !e)
-		return re_hprintf(pf, "Content-Length: 0\r\n\r\n");
-
-	if (!s || !e) {
-		one = s ? s : e;
-		return re_hprintf(pf, "Content-Type: application/sdp\r\n"
-				  "%s"
-				  "Content-Length: %zu\r\n"
-				  "\r\n"
-				  "%r%s",
-				  e ? "Content-Disposition: early-session\r\n"
-				  : "", one->l + strlen(eol_missing(one)), one,
-				  eol_missing(one));
-	}
-
-	b = bo->boundary;
-	bl = strnlen(b, sizeof(bo->boundary));
-	if (bl == sizeof(bo->boundary) || !boundary_valid(b, bl) ||
-	    occurs(s, b) || occurs(e, b))
-		return EINVAL;
-
-	/* Each part: "--" boundary CRLF, its two header lines, CRLF, the
-	 * SDP with its final line end, CRLF; then "--" boundary "--"
-	 * CRLF. */
-	len = 2 * (2 + bl + 2 + (sizeof(part_head) - 1) + 2 + 2 + 2) +
-		strlen("session") + s->l + strlen(eol_missing(s)) +
-		strlen("early-session") + e->l + strlen(eol_missing(e)) +
-		2 + bl + 2 + 2;
-
-	return re_hprintf(pf, "Content-Type: multipart/mixed;boundary=%H\r\n"
-			  "Content-Length: %zu\r\n"
-			  "\r\n"
-			  "--%s\r\n%ssession\r\n\r\n%r%s\r\n"
-			  "--%s\r\n%searly-session\r\n\r\n%r%s\r\n"
-			  "--%s--\r\n",
-			  boundary_print, b, len,
-			  b, part_head, s, eol_missing(s),
-			  b, part_head, e, eol_missing(e),
-			  b);
-}
-
-
-int body_print_sdp(struct re_printf *pf, const struct pl *sdp)
-{
-	struct body_out bo;
-	int err;
-
-	err = body_out_init(&bo, sdp, NULL);
-	if (err)
-		return err;
-
-	return body_print(pf, &bo);
 }

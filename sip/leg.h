@@ -167,6 +167,7 @@ int  leg_answer(struct leg *leg, uint16_t scode, const char *reason,
 		const struct pl *sdp);
 int  leg_ack_held(struct leg *leg, const struct pl *sdp);
 void leg_offer_abandon(struct leg *leg);
+bool leg_reinvite_pending(const struct leg *leg);
 int  leg_relay(struct leg *leg, const struct sip_msg *msg,
 	       leg_resp_h *resph, void *arg);
 int  leg_reply(struct sip *sip, struct sip_strans **stp,
@@ -217,6 +218,7 @@ void uas_close(struct uas *u, uint16_t scode, const char *reason);
 void uas_prack_in(struct uas *u, const struct sip_msg *msg);
 bool uas_ack_in(struct uas *u, const struct sip_msg *msg);
 void uas_bye_in(struct uas *u);
+void uas_closed_check(struct uas *u);
 
 /* leg_uac.c: the INVITE client side */
 struct prack_out {
@@ -259,6 +261,7 @@ bool uac_ringing(const struct uac *c);
 struct leg *uac_winner(const struct uac *c);
 const char *uac_target(const struct uac *c);
 void uac_close(struct uac *c);
+void uac_closed_check(struct uac *c);
 bool uac_late_2xx(struct legset *ls, struct leg *leg,
 		  const struct sip_msg *msg);
 

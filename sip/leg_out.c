@@ -30,15 +30,15 @@ void leg_ack_send(struct leg *leg, uint32_t cseq, const struct pl *sdp)
 }
 
 
-void leg_bye(struct leg *leg)
+bool leg_reinvite_pending(const struct leg *leg)
+{
+	return leg->oreq && leg->oinvite;
+}
+
+
+static void bye_send(struct leg *leg)
 {
 	int err;
-
-	if (leg->gone || !leg->dlg)
-		return;
-
-	leg->gone = true;
-	tmr_cancel(&leg->tmr_se);
 
 	/* Fire and forget: libre keeps the request until it completes. */
 	err = sip_drequestf(NULL, leg->ls->sip, true, "BYE", leg->dlg, 0,
@@ -47,6 +47,30 @@ void leg_bye(struct leg *leg)
 	if (err)
 		LOGW(SUB_SIP, "BYE on %s: %m", sip_dialog_callid(leg->dlg),
 		     err);
+}
+
+
+/* Ends the dialog (RFC 3261 15).  A re-INVITE of ours still pending
+ * keeps the leg (its closed owner waits, leg_reinvite_pending()) so that
+ * a 2xx crossing the BYE is still ACKed (13.2.2.4). */
+void leg_bye(struct leg *leg)
+{
+	if (leg->gone || !leg->dlg)
+		return;
+
+	leg->gone = true;
+	tmr_cancel(&leg->tmr_se);
+	bye_send(leg);
+}
+
+
+/* The owner of a closed leg may be done with it now. */
+static void closed_check(struct leg *leg)
+{
+	if (leg->uas)
+		uas_closed_check((struct uas *)(void *)leg);
+	else if (leg->uac)
+		uac_closed_check(leg->uac);
 }
 
 
@@ -99,6 +123,9 @@ static void offer_resp(int err, const struct sip_msg *msg, void *arg)
 			leg->oack_due = true;
 			leg->oack_cseq = msg->cseq.num;
 		}
+		/* Ending: the ACK goes at once, without an answer. */
+		if (leg->gone)
+			leg->oack_due = false;
 		if (leg->oinvite && !leg->oack_due)
 			leg_ack_send(leg, msg->cseq.num, NULL);
 		if (leg->se)
@@ -111,6 +138,10 @@ static void offer_resp(int err, const struct sip_msg *msg, void *arg)
 	mem_ref(leg);
 	if (resph)
 		resph(err, msg, rarg);
+
+	/* A closed owner waited for this response. */
+	if (leg->gone)
+		closed_check(leg);
 
 	if (peer_gone(err, msg) && !leg->gone) {
 		leg->gone = true;

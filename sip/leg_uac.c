@@ -82,9 +82,25 @@ static void destructor(void *arg)
 }
 
 
+/* A fork of ours still has a re-INVITE out (its BYE waits for it). */
+static bool forks_busy(const struct uac *c)
+{
+	struct le *le;
+
+	for (le = list_head(&c->forks); le; le = le->next) {
+		const struct fork *f = le->data;
+
+		if (leg_reinvite_pending(&f->leg))
+			return true;
+	}
+
+	return false;
+}
+
+
 static void finish(struct uac *c)
 {
-	if (!c->closed || c->req)
+	if (!c->closed || c->req || forks_busy(c))
 		return;
 
 	c->closed = false;
@@ -605,12 +621,14 @@ void uac_close(struct uac *c)
 			leg_bye(&f->leg);
 	}
 
-	if (!c->req) {
-		mem_deref(c);
-		return;
-	}
-
 	sip_request_cancel(c->req);
 	c->closed = true;
 	list_append(&c->ls->closel, &c->cle, c);
+	finish(c);
+}
+
+
+void uac_closed_check(struct uac *c)
+{
+	finish(c);
 }

@@ -32,7 +32,7 @@ static void destructor(void *arg)
 /* The layer's work after uas_close() is done. */
 static void finish(struct uas *u)
 {
-	if (!u->closed)
+	if (!u->closed || u->bye_due || leg_reinvite_pending(&u->leg))
 		return;
 
 	u->closed = false;
@@ -69,6 +69,7 @@ static void ok_expired(struct rtx *r)
 	struct uas *u = LEG_CONTAINER(r, struct uas, leg.ok);
 
 	/* 13.3.1.4: no ACK; the dialog ends with a BYE. */
+	u->bye_due = false;
 	leg_bye(&u->leg);
 	if (u->closed) {
 		finish(u);
@@ -385,6 +386,7 @@ bool uas_ack_in(struct uas *u, const struct sip_msg *msg)
 	}
 
 	if (u->bye_due) {
+		u->bye_due = false;
 		leg_bye(&u->leg);
 		finish(u);
 		return true;
@@ -421,27 +423,23 @@ void uas_close(struct uas *u, uint16_t scode, const char *reason)
 	u->leg.h = NULL;
 	u->leg.arg = NULL;
 
-	if (!u->final) {
+	if (!u->final)
 		(void)uas_reject(u, scode ? scode : 500,
 				 reason ? reason : "Server Internal Error",
 				 NULL);
-		mem_deref(u);
-		return;
-	}
-
-	if (u->final >= 300 || u->leg.gone) {
-		mem_deref(u);
-		return;
-	}
-
-	if (u->acked) {
+	else if (u->final < 300 && !u->leg.gone && u->acked)
 		leg_bye(&u->leg);
-		mem_deref(u);
-		return;
-	}
+	else if (u->final < 300 && !u->leg.gone)
+		u->bye_due = true;   /* after the ACK, or the 2xx's end */
 
-	/* The BYE waits for the ACK, or for the 2xx to time out. */
-	u->bye_due = true;
+	/* Kept while the BYE waits for the ACK or for our re-INVITE. */
 	u->closed = true;
 	list_append(&u->leg.ls->closel, &u->cle, u);
+	finish(u);
+}
+
+
+void uas_closed_check(struct uas *u)
+{
+	finish(u);
 }

@@ -255,6 +255,9 @@ struct body_out {
 /* 0 (empty view without a body), EBADMSG (malformed), ENOTSUP (a body we
  * do not handle: answer 415 with Accept: BODY_ACCEPT). */
 int  body_parse(struct body_view *bv, const struct sip_msg *msg);
+bool body_occurs(const struct pl *pl, const char *s);
+bool body_is_token(char c);
+bool body_boundary_valid(const char *p, size_t l);
 int  body_parse_raw(struct body_view *bv, const struct pl *ctype,
 		    const struct pl *disp, const struct pl *body);
 /* libre's sdp_decode() of a received SDP (a view of body_parse()), with

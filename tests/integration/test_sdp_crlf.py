@@ -210,7 +210,8 @@ def sdp_crlf_gw_answer_moved(t):
               ev.get("to") == "%s:%d" % (HOST, moved),
               "caller-media-changed %r, expected from %s:%d to %s:%d"
               % (ev, HOST, sink.port, HOST, moved))
-        wait_event(srv, "reinvite-callee-sent")
+        # The callee's scenario wants its ACK before the BYE.
+        wait_event(srv, "reinvite-callee-answered")
         cl.bye()
     finally:
         cl.close()
