@@ -7,7 +7,8 @@ import wave
 
 from cmrtest import (
     Fail, HOST, call_record, check, check_http_call_events, curl, raw_http,
-    run_call, test)
+    test)
+from cmrtest_sip import run_call
 
 
 @test
