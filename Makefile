@@ -78,7 +78,7 @@ asan:
 		test
 
 # No extern of ours may share a name with an export of the libraries we
-# link: libre would call our function instead of its own (STYLE.md).  The
+# link: libre would call our function instead of its own.  The
 # two deliberate overrides are fd_listen and fd_close (core/loop.c).
 check-symbols: $(BUILD)/cmrlab
 	@tests/check-symbols $(BUILD) $(MAIN_OBJ) $(LIB_OBJS)

@@ -1,9 +1,8 @@
 /**
- * @file cmrlab.c  Command line: serve | version (call, demo and conform
- *                 arrive with their issues)
+ * @file cmrlab.c  Command line: serve | version (docs/cli.md)
  *
- * Exit status: 0 success, 1 a check, a call or the start failed, 2 bad
- * usage or configuration.
+ * Exit status: 0 success, 1 a failure at run time, 2 bad usage or
+ * configuration.
  */
 #include <errno.h>
 #include <getopt.h>

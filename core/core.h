@@ -229,7 +229,7 @@ bool sipuri_equal(const struct pl *a, const struct pl *b);
 
 /* ---- profiles (profile.c, profile_dir.c) ------------------------------ */
 
-/** The embedded default profile of the contract. */
+/** The embedded default profile (profiles/README.md). */
 extern const char profile_default_text[];
 
 /** Parses profile text into t.  On error returns EINVAL and writes

@@ -24,9 +24,9 @@
 
 
 const char profile_default_text[] =
-	"# The embedded default profile (CONTRACT.md).  Every subscriber\n"
-	"# rings with the built-in tones, picks the delivery mode per call\n"
-	"# and needs no password.\n"
+	"# The embedded default profile (profiles/README.md).  Every\n"
+	"# subscriber rings with the built-in tones, picks the delivery\n"
+	"# mode per call and needs no password.\n"
 	"subscriber alice mode=auto cmrbt=ringback-default"
 	" cmrt=ringtone-default\n"
 	"subscriber bob mode=auto cmrbt=ringback-default"

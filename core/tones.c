@@ -5,7 +5,7 @@
  * names no file, so the two defaults are synthesized here at start-up
  * instead of being shipped as binary files.  They are 6 s of 8 kHz mono
  * 16-bit PCM: long enough that a client hears more than one ring cycle
- * (the contract asks for at least 5 s) and small (96 kB each).
+ * (at least 5 s) and small (96 kB each).
  *
  * The sound is built from a short list of notes.  Each note is a few
  * sine partials under an envelope with a soft attack and a faded end, so

@@ -4,8 +4,8 @@
  * Every answer is printed from the live table or the call event log at
  * the moment of the request; nothing is cached, so a reload or a new call
  * shows up in the next request.  Calls come from core's event stream,
- * never from SIP state (DESIGN.md).  Changing the table through PUT and
- * DELETE is not offered yet: those methods get 405.
+ * never from SIP state.  Changing the table through PUT and DELETE is
+ * not offered yet: those methods get 405 (docs/api.md).
  */
 #include <string.h>
 #include <microhttpd.h>

@@ -1,9 +1,9 @@
 /**
  * @file policy.c  Which delivery mode applies to a call, per direction
  *
- * CONTRACT.md "Choosing the delivery mode": a profile may pin a
- * subscriber's mode; in auto the caller's INVITE (CMRBT) or the callee's
- * reliable 18x (CMRT) decides.  A mode that cannot apply falls back to
+ * docs/wire.md, "Choosing the mode": a profile may pin a subscriber's
+ * mode; in auto the caller's INVITE (CMRBT) or the callee's reliable 18x
+ * (CMRT) decides.  A mode that cannot apply falls back to
  * HTTP mode, and the reason says why.
  */
 #include <string.h>

@@ -11,8 +11,8 @@
 
 /* Section 3: the interval starts at T1 and doubles.  RFC 3262 names no
  * upper bound; like RFC 3261's 2xx retransmission (13.3.1.4) we cap it
- * at T2, which the project's acceptance asks for, and still give up at
- * exactly 64*T1 (rel100_next). */
+ * at T2 (docs/wire.md), and still give up at exactly 64*T1
+ * (rel100_next). */
 uint32_t rel100_interval(uint32_t txc)
 {
 	if (txc >= 4)

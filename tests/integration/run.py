@@ -5,10 +5,11 @@ Usage: python3 tests/integration/run.py --binary build/cmrlab [-k NAME]
        [--keep] [--slow]
 
 The tests live in tests/integration/test_<subject>.py, one file per
-subject, over the shared helpers of cmrtest.py; this runner imports every
-test_*.py of its folder in name order and runs the tests in file order,
-then definition order.  -k NAME runs the tests whose name or subject (the
-file name without "test_" and ".py") contains NAME.
+subject, over the helpers of cmrtest.py, cmrtest_sip.py and
+cmrtest_media.py; this runner imports every test_*.py of its folder in
+name order and runs the tests in file order, then definition order.
+-k NAME runs the tests whose name or subject (the file name without
+"test_" and ".py") contains NAME.
 
 Every test starts its own server on free ports of 127.0.0.1 with its own
 temporary directory and JSON event log, waits for the readiness line,

@@ -2,7 +2,7 @@
 
 One UA is one party on 127.0.0.1 with its own socket (and, with alt=True,
 a second one, to name in a Via while sending from the first).  A reader
-thread takes every datagram of both sockets, parses it (cmrtest.SipMsg)
+thread takes every datagram of both sockets, parses it (cmrtest_sip.SipMsg)
 and appends it to ua.msgs with msg.src (its source address), msg.sock
 (0 main socket, 1 the second one), msg.t (time.monotonic() of arrival)
 and msg.idx (its index in ua.msgs, for after=).  Nothing is answered
@@ -59,7 +59,8 @@ import socket
 import threading
 import time
 
-from cmrtest import HOST, Fail, SipMsg, contacts_of, new_id, tag_param
+from cmrtest import HOST, Fail
+from cmrtest_sip import SipMsg, contacts_of, new_id, tag_param
 
 REASONS = {100: "Trying", 180: "Ringing", 183: "Session Progress",
            200: "OK", 481: "Call/Transaction Does Not Exist",

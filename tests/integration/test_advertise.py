@@ -11,10 +11,13 @@ import time
 
 import cmrtest
 from cmrtest import (
-    AsCaller, Fail, GwCaller, HOST, READY_TIMEOUT, RtpSink, Server, SipMsg,
-    body_parts, callee_done, check, contacts_of, curl, gw_callee,
-    gw_early_media, gw_sdp, info, new_id, only_sdp, register_ok, run_call,
-    sdp_media, sdp_origin, sipp_trace, spawn, test, wait_until)
+    Fail, HOST, READY_TIMEOUT, Server, check, curl, info, spawn, test,
+    wait_until)
+from cmrtest_sip import (
+    SipMsg, body_parts, callee_done, contacts_of, new_id, only_sdp,
+    register_ok, run_call, sdp_media, sdp_origin, sipp_trace)
+from cmrtest_media import (
+    AsCaller, GwCaller, RtpSink, gw_callee, gw_early_media, gw_sdp)
 
 # sip/call.c builds the caller's Alert-Info URL from conf.http_base, the
 # same for every call; until it asks sipsrv_http_base() with the address

@@ -6,11 +6,14 @@ import struct
 import time
 
 from cmrtest import (
-    AsCaller, HOST, RtpSink, STOP_LIMIT, SipClient, SipMsg, as_callee,
-    body_parts, call_of, callee_done, callee_got, cancel_streaming, check,
-    check_events, check_reliable_bt, disposition, ev_names, events_of, info,
-    register_ok, reliable_18x, rtp_analyse, rtp_stopped, sdp_media,
-    sipp_trace, slow_test, tags_of, test)
+    HOST, call_of, check, check_events, ev_names, events_of, info, slow_test,
+    test)
+from cmrtest_sip import (
+    SipClient, SipMsg, as_callee, body_parts, callee_done, callee_got,
+    disposition, register_ok, sdp_media, sipp_trace, tags_of)
+from cmrtest_media import (
+    AsCaller, RtpSink, STOP_LIMIT, cancel_streaming, check_reliable_bt,
+    reliable_18x, rtp_analyse, rtp_stopped)
 
 
 def sdp_answer(port, pt, user="alice"):

@@ -5,8 +5,8 @@ import hashlib
 import os
 import re
 
-from cmrtest import (
-    HOST, SipClient, check, invite, new_id, register, test)
+from cmrtest import HOST, check, test
+from cmrtest_sip import SipClient, invite, new_id, register
 
 
 def digest(user, password, method, uri, nonce, cnonce="0a4f113b"):

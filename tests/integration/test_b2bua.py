@@ -5,8 +5,9 @@ import re
 import socket
 
 from cmrtest import (
-    Fail, HOST, SipClient, call_record, check, check_events,
-    check_http_call_events, ev_names, invite, register_ok, run_call, test)
+    Fail, HOST, call_record, check, check_events, check_http_call_events,
+    ev_names, test)
+from cmrtest_sip import SipClient, invite, register_ok, run_call
 
 
 @test

@@ -6,10 +6,13 @@ import json
 import time
 
 from cmrtest import (
-    GW_ALLOW_NO_UPDATE, HOST, STOP_LIMIT, call_of, callee_done, callee_got,
-    check, check_gw_events, ev_names, events_of, gw_early_media, gw_parties,
-    gw_sdp, info, only_sdp, pem_values, rtp_analyse, rtp_stopped, sdp_media,
-    sdp_origin, sipp_trace, tag_param, test, via_branch, wait_event)
+    HOST, call_of, check, ev_names, events_of, info, test, wait_event)
+from cmrtest_sip import (
+    callee_done, callee_got, only_sdp, pem_values, sdp_media, sdp_origin,
+    sipp_trace, tag_param, via_branch)
+from cmrtest_media import (
+    GW_ALLOW_NO_UPDATE, STOP_LIMIT, check_gw_events, gw_early_media,
+    gw_parties, gw_sdp, rtp_analyse, rtp_stopped)
 
 
 def check_gw_reoffer(req, cl, r18, o1, callee, callee_pt, method, where):

@@ -2,10 +2,14 @@
 before and during the ringback, an offer without a codec to stream."""
 
 from cmrtest import (
-    body_parts, call_of, callee_done, callee_got, cancel_streaming, check,
-    check_events, check_gw_events, ev_names, events_of, gw_early_media,
-    gw_parties, info, only_sdp, pem_values, rtp_analyse, rtp_stopped,
-    sdp_media, sipp_trace, test, wait_event, wait_until)
+    call_of, check, check_events, ev_names, events_of, info, test, wait_event,
+    wait_until)
+from cmrtest_sip import (
+    body_parts, callee_done, callee_got, only_sdp, pem_values, sdp_media,
+    sipp_trace)
+from cmrtest_media import (
+    cancel_streaming, check_gw_events, gw_early_media, gw_parties, rtp_analyse,
+    rtp_stopped)
 
 
 @test

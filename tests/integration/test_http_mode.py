@@ -7,7 +7,8 @@ import wave
 
 from cmrtest import (
     Fail, HOST, call_record, check, check_http_call_events, curl, raw_http,
-    run_call, test)
+    test)
+from cmrtest_sip import run_call
 
 
 @test
@@ -40,7 +41,7 @@ def call_http_mode(t):
                                                      rec.get("id")))
     check_http_call_events(srv, rec, "caller")
 
-    # The resource itself (CONTRACT.md, HTTP mode).
+    # The resource itself (docs/api.md, /r/ID).
     st, h, body = curl(bt)
     check(st == 200, "GET %s: %d, expected 200" % (bt, st))
     check(h.get("content-type", "").split(";")[0].strip() == "audio/wav",

@@ -6,8 +6,10 @@ import re
 import time
 
 from cmrtest import (
-    HOST, RtpSink, call_of, check, ev_names, gw_sdp, info, only_sdp,
-    sdp_media, slow_test, tag_param, tags_of, test, wait_event, wait_until)
+    HOST, call_of, check, ev_names, info, slow_test, test, wait_event,
+    wait_until)
+from cmrtest_sip import only_sdp, sdp_media, tag_param, tags_of
+from cmrtest_media import RtpSink, gw_sdp
 from sipua import is_req, media_lines, parties, sdp, sdp_version
 
 BAD_EVENTS = ("leg-failed", "prack-timeout", "prack-failed", "no-ack",

@@ -5,8 +5,8 @@ import random
 import socket
 import time
 
-from cmrtest import (
-    Fail, HOST, SipClient, check, info, new_id, run_call, test)
+from cmrtest import Fail, HOST, check, info, test
+from cmrtest_sip import SipClient, new_id, run_call
 
 
 def malformed_cases():

@@ -7,8 +7,8 @@ import struct
 import subprocess
 import time
 
-from cmrtest import (
-    Fail, HOST, SipClient, SipMsg, check, info, register_ok, run_call, test)
+from cmrtest import Fail, HOST, check, info, test
+from cmrtest_sip import SipClient, SipMsg, register_ok, run_call
 
 
 def pcap_read(path):

@@ -5,9 +5,9 @@ import os
 import socket
 import struct
 
-from cmrtest import (
-    HOST, Sipp, SipClient, SipMsg, check, contacts_of, free_port, info,
-    invite, register_ok, tag_param, test)
+from cmrtest import HOST, check, free_port, info, test
+from cmrtest_sip import (
+    Sipp, SipClient, SipMsg, contacts_of, invite, register_ok, tag_param)
 
 
 def pcap_packets(path):

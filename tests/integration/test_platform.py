@@ -9,9 +9,8 @@ import subprocess
 import time
 
 import cmrtest
-from cmrtest import (
-    Fail, HOST, SDP_OFFER, SipClient, check, free_port, invite, register_ok,
-    run_call, test, wait_until)
+from cmrtest import Fail, HOST, check, free_port, test, wait_until
+from cmrtest_sip import SDP_OFFER, SipClient, invite, register_ok, run_call
 
 
 @test

@@ -1,8 +1,8 @@
 """The registrar: REGISTER bindings, refresh, removal, wildcard, 423 and
 404, and the bindings in the HTTP API."""
 
-from cmrtest import (
-    HOST, check, contacts_of, new_id, register, test)
+from cmrtest import HOST, check, test
+from cmrtest_sip import contacts_of, new_id, register
 
 
 @test

@@ -2,10 +2,12 @@
 delimiter, RFC 2046 5.1.1, or a lone body) is read by every reader."""
 
 from cmrtest import (
-    AsCaller, GwCaller, HOST, RtpSink, Sipp, as_callee, body_parts,
-    call_of, callee_done, check, check_gw_18x, events_of, free_udp_block,
-    gw_callee, gw_early_media, gw_sdp, info, only_sdp, reliable_18x,
-    rtp_analyse, rtp_stopped, sdp_media, sipp_trace, test, wait_event)
+    HOST, call_of, check, events_of, free_udp_block, info, test, wait_event)
+from cmrtest_sip import (
+    Sipp, as_callee, body_parts, callee_done, only_sdp, sdp_media, sipp_trace)
+from cmrtest_media import (
+    AsCaller, GwCaller, RtpSink, check_gw_18x, gw_callee, gw_early_media,
+    gw_sdp, reliable_18x, rtp_analyse, rtp_stopped)
 
 
 def last_line_open(sdp, where):

@@ -6,8 +6,8 @@ import re
 import socket
 import time
 
-from cmrtest import (
-    HOST, Fail, check, contacts_of, info, new_id, SipMsg, test)
+from cmrtest import HOST, Fail, check, info, test
+from cmrtest_sip import contacts_of, new_id, SipMsg
 
 MSGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
                     "rfc4475")
