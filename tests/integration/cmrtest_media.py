@@ -132,13 +132,23 @@ def rtp_analyse(pkts, pt, what, src=None):
     ssrcs = sorted(set(h[4] for h in hdrs))
     check(len(ssrcs) == 1, "%s: SSRC changed: %s"
           % (what, ["%08x" % s for s in ssrcs[:4]]))
+    # A tick of the streamer that came late (a loaded machine) skips the
+    # frames it missed: the timestamp follows the clock (RFC 3550 5.1),
+    # a step of whole frames.  A few are tolerated, counted and shown.
+    skipped = 0
     for a, b in zip(hdrs, hdrs[1:]):
+        step = (b[3] - a[3]) & 0xffffffff
         check((b[2] - a[2]) & 0xffff == 1,
               "%s: sequence %d followed by %d" % (what, a[2], b[2]))
-        check((b[3] - a[3]) & 0xffffffff == 160,
+        check(step and step % 160 == 0 and step <= 160 * 10,
               "%s: timestamp %d followed by %d (step %d, expected 160) at "
-              "seq %d" % (what, a[3], b[3], (b[3] - a[3]) & 0xffffffff,
-                          b[2]))
+              "seq %d" % (what, a[3], b[3], step, b[2]))
+        skipped += step // 160 - 1
+    if skipped:
+        info("%s: %d frame(s) skipped after late ticks" % (what, skipped))
+    check(skipped * 50 <= len(hdrs),
+          "%s: %d of %d frames skipped (over 2%%)" % (what, skipped,
+                                                      len(hdrs)))
     first, last = hdrs[0][0], hdrs[-1][0]
     n = len(hdrs)
     rate = (n - 1) / (last - first) if last > first else 0.0

@@ -7,9 +7,9 @@ with a scripted user agent (sipua.py) on each side."""
 import re
 import time
 
-from cmrtest import (
-    GW_ALLOW, HOST, Fail, RtpSink, check, contacts_of, gw_sdp, info, sdp_media,
-    slow_test, tag_param, test, wait_until)
+from cmrtest import HOST, Fail, check, info, slow_test, test, wait_until
+from cmrtest_sip import contacts_of, sdp_media, tag_param
+from cmrtest_media import GW_ALLOW, RtpSink, gw_sdp
 from sipua import UA, is_req, parties, sdp
 from test_legs import answered_call, caller_bye, ended_clean
 
