@@ -149,6 +149,11 @@ static void b_failh(struct uac *c, int err, const struct sip_msg *msg,
 			contacts_keep(b, msg);
 	}
 
+	/* The CMRT offer went to a fork of this INVITE: its stream ends
+	 * with it, while other contacts may still ring. */
+	if (call->rt_leg && call->rt_leg->uac == b->uac)
+		HOOK_RT(call, stop, call, "callee rejected");
+
 	evlog_event(call->cr, "leg-failed",
 		    "\"target\":%H,\"code\":%u,\"reason\":%H",
 		    jsonw_str, uac_target(b->uac), b->final, jsonw_str,

@@ -29,7 +29,8 @@
 #define LEG_CONTAINER(p, type, m) \
 	((type *)(void *)((char *)(p) - offsetof(type, m)))
 
-#define LEG_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, INFO"
+#define LEG_ALLOW \
+	"INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, INFO, MESSAGE, NOTIFY"
 
 struct leg;
 struct uas;
