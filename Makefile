@@ -14,7 +14,7 @@ DEFS     := -DCMRLAB_VERSION=\"$(VERSION)\" -D_GNU_SOURCE -DHAVE_INTTYPES_H -DHA
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) $(SAN) -I. $(PKG_CFLAGS) -MMD -MP
-LDLIBS     = $(PKG_LIBS) -lm
+LDLIBS     = $(PKG_LIBS) -lm -pthread
 
 SRCS  :=
 TESTS :=

@@ -41,6 +41,33 @@ int  loop_idle_add(loop_idle_h *ih, void *arg);
 void loop_idle_remove(loop_idle_h *ih, void *arg);
 
 
+/* ---- work off the loop (job.c) ---------------------------------------- */
+
+/*
+ * A job runs one function on a thread of its own and reports its result
+ * on the loop.  The work may touch only memory that the starter handed
+ * over through arg and that no other thread uses until the done handler
+ * runs: never the live table, the loop, libevent, or libre's timers and
+ * sockets.  mem_deref of a running job cancels it and joins the thread;
+ * its done handler is then never called.
+ */
+struct job;
+
+/** On the worker thread: returns 0 or an errno; polls job_cancelled()
+ *  every few milliseconds and then returns ECANCELED. */
+typedef int  (job_work_h)(const struct job *job, void *arg);
+/** On the loop, after the work returned; err is its return value. */
+typedef void (job_done_h)(int err, void *arg);
+
+int  job_start(struct job **jp, job_work_h *wh, job_done_h *dh, void *arg);
+/** Asks the work to stop; its done handler still comes. */
+void job_cancel(struct job *job);
+/** From any thread: whether the job was asked to stop.  NULL: false. */
+bool job_cancelled(const struct job *job);
+/** Whether the done handler is still to come. */
+bool job_running(const struct job *job);
+
+
 /* ---- log (log.c) ------------------------------------------------------ */
 
 enum log_sub { SUB_CORE = 0, SUB_SIP, SUB_HTTP, SUB_RTP, SUB_LIB,
@@ -240,6 +267,36 @@ int profile_parse(struct table *t, const char *name, const char *basedir,
 /** Reads and parses a profile file (NULL path: the embedded default). */
 int profile_load(struct table *t, const char *path, char *err,
 		 size_t errsz);
+
+
+/* ---- profile reload off the loop (reload.c) --------------------------- */
+
+/*
+ * Loads a profile into a new table on a job's thread (profile_load, then
+ * the prepare hook, which converts the media), and hands the table to the
+ * loop; the live table is not touched.  A start while a load runs queues
+ * one more load (requests coalesce), which begins when the running one
+ * has been reported.  mem_deref cancels a load in progress.
+ */
+struct reload;
+
+/** On the worker thread, with the table just loaded: may change t only
+ *  (and what arg owns), polls job_cancelled(job); 0 or an errno. */
+typedef int  (reload_prep_h)(struct table *t, const struct job *job,
+			     void *arg);
+/** On the loop: err 0 and t the new table (reference it to keep it), or
+ *  err, t NULL and msg a "FILE:LINE: message" text. */
+typedef void (reload_done_h)(int err, struct table *t, const char *msg,
+			     void *arg);
+
+/** path NULL: the embedded default profile.  ph may be NULL. */
+int  reload_alloc(struct reload **rp, const char *path, reload_prep_h *ph,
+		  reload_done_h *dh, void *arg);
+/** Starts a load, or queues one more behind the running load. */
+int  reload_start(struct reload *r);
+bool reload_busy(const struct reload *r);
+/** Whether one more load is queued behind the running one. */
+bool reload_queued(const struct reload *r);
 
 
 /* ---- built-in audio (tones.c) ----------------------------------------- */

@@ -1,0 +1,312 @@
+/**
+ * @file test_job.c  Work off the loop: it runs beside the loop, its result
+ *                   comes back on the loop, cancelling stops it
+ *
+ * The work functions here never assert (cmocka's assertions belong to the
+ * test's thread); they record into atomics, and the tests assert after
+ * the loop has returned.  That the loop really runs while a job works is
+ * shown without any timing: the work waits until the loop's timer has
+ * ticked a few times, which can only happen if the loop is free.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+#include <re.h>
+#include "core/core.h"
+#include "tests/unit/leakcheck.h"
+#include "tests/unit/looprun.h"
+
+enum {
+	TICK_MS = 2,
+	TICKS_NEEDED = 5,
+	WORK_LIMIT_MS = 10000,  /* a work never spins longer than this */
+	WATCHDOG_MS = 15000,
+};
+
+struct rec {
+	/* written by the work */
+	atomic_bool work_ran;
+	atomic_bool work_on_loop_thread;
+	atomic_bool saw_cancel;
+	/* written by the loop */
+	atomic_uint ticks;
+	unsigned done_calls;
+	int done_err;
+	bool done_on_loop_thread;
+	pthread_t loop_thread;
+	struct job *job;        /* dropped by the done handler if set */
+	bool drop_in_done;
+	struct tmr tick;
+};
+
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+
+static void pause_ms(unsigned ms)
+{
+	struct timespec ts = { 0, (long)ms * 1000000L };
+
+	(void)nanosleep(&ts, NULL);
+}
+
+
+static void rec_init(struct rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->loop_thread = pthread_self();
+	tmr_init(&r->tick);
+}
+
+
+static void tick_h(void *arg)
+{
+	struct rec *r = arg;
+
+	atomic_fetch_add(&r->ticks, 1);
+	tmr_start(&r->tick, TICK_MS, tick_h, r);
+}
+
+
+static void done_h(int err, void *arg)
+{
+	struct rec *r = arg;
+
+	++r->done_calls;
+	r->done_err = err;
+	r->done_on_loop_thread = pthread_equal(pthread_self(),
+					       r->loop_thread);
+	if (r->drop_in_done)
+		r->job = mem_deref(r->job);
+	loop_stop();
+}
+
+
+/* Returns EALREADY once the loop has ticked TICKS_NEEDED times. */
+static int work_waits_for_ticks(const struct job *job, void *arg)
+{
+	struct rec *r = arg;
+	const uint64_t t0 = now_ms();
+	(void)job;
+
+	atomic_store(&r->work_ran, true);
+	atomic_store(&r->work_on_loop_thread,
+		     pthread_equal(pthread_self(), r->loop_thread));
+
+	while (atomic_load(&r->ticks) < TICKS_NEEDED) {
+		if (now_ms() - t0 > WORK_LIMIT_MS)
+			return ETIMEDOUT;
+		pause_ms(1);
+	}
+
+	return EALREADY;
+}
+
+
+/* Runs until cancelled, as a long conversion would. */
+static int work_until_cancelled(const struct job *job, void *arg)
+{
+	struct rec *r = arg;
+	const uint64_t t0 = now_ms();
+
+	atomic_store(&r->work_ran, true);
+
+	while (!job_cancelled(job)) {
+		if (now_ms() - t0 > WORK_LIMIT_MS)
+			return ETIMEDOUT;
+		pause_ms(1);
+	}
+
+	atomic_store(&r->saw_cancel, true);
+
+	return ECANCELED;
+}
+
+
+static void cancel_h(void *arg)
+{
+	struct rec *r = arg;
+
+	job_cancel(r->job);
+}
+
+
+/* The work runs on another thread while the loop keeps ticking; its
+ * result arrives on the loop thread, once. */
+static void test_done_on_loop(void **state)
+{
+	long mark = leakcheck_mark();
+	struct rec r;
+	(void)state;
+
+	rec_init(&r);
+	tmr_start(&r.tick, TICK_MS, tick_h, &r);
+
+	assert_int_equal(job_start(&r.job, work_waits_for_ticks, done_h, &r),
+			 0);
+	assert_true(job_running(r.job));
+	looprun(WATCHDOG_MS);
+	tmr_cancel(&r.tick);
+
+	assert_true(atomic_load(&r.work_ran));
+	assert_false(atomic_load(&r.work_on_loop_thread));
+	assert_int_equal(r.done_calls, 1);
+	assert_int_equal(r.done_err, EALREADY);
+	assert_true(r.done_on_loop_thread);
+	assert_false(job_running(r.job));
+	assert_false(job_cancelled(r.job));
+
+	r.job = mem_deref(r.job);
+	leakcheck_assert(mark);
+}
+
+
+/* job_cancel reaches the work; its done handler still comes. */
+static void test_cancel_reports(void **state)
+{
+	long mark = leakcheck_mark();
+	struct tmr t;
+	struct rec r;
+	(void)state;
+
+	rec_init(&r);
+	tmr_init(&t);
+
+	assert_int_equal(job_start(&r.job, work_until_cancelled, done_h, &r),
+			 0);
+	tmr_start(&t, 20, cancel_h, &r);
+	looprun(WATCHDOG_MS);
+	tmr_cancel(&t);
+
+	assert_true(atomic_load(&r.saw_cancel));
+	assert_int_equal(r.done_calls, 1);
+	assert_int_equal(r.done_err, ECANCELED);
+	assert_true(job_cancelled(r.job));
+
+	r.job = mem_deref(r.job);
+	leakcheck_assert(mark);
+}
+
+
+/* Dropping a running job cancels it and joins the thread at once; the
+ * done handler never comes, not even from a later loop run. */
+static void test_deref_running(void **state)
+{
+	long mark = leakcheck_mark();
+	struct tmr t;
+	struct rec r;
+	(void)state;
+
+	rec_init(&r);
+	tmr_init(&t);
+
+	assert_int_equal(job_start(&r.job, work_until_cancelled, done_h, &r),
+			 0);
+	tmr_start(&t, 20, looprun_stop, NULL);
+	looprun(WATCHDOG_MS);
+
+	assert_true(job_running(r.job));
+	r.job = mem_deref(r.job);
+
+	/* mem_deref returned: the thread was joined. */
+	assert_true(atomic_load(&r.work_ran));
+	assert_true(atomic_load(&r.saw_cancel));
+
+	tmr_start(&t, 20, looprun_stop, NULL);
+	looprun(WATCHDOG_MS);
+	assert_int_equal(r.done_calls, 0);
+
+	leakcheck_assert(mark);
+}
+
+
+/* The done handler may drop the last reference to its own job. */
+static void test_done_drops_job(void **state)
+{
+	long mark = leakcheck_mark();
+	struct rec r;
+	(void)state;
+
+	rec_init(&r);
+	r.drop_in_done = true;
+	tmr_start(&r.tick, TICK_MS, tick_h, &r);
+
+	assert_int_equal(job_start(&r.job, work_waits_for_ticks, done_h, &r),
+			 0);
+	looprun(WATCHDOG_MS);
+	tmr_cancel(&r.tick);
+
+	assert_int_equal(r.done_calls, 1);
+	assert_null(r.job);
+
+	leakcheck_assert(mark);
+}
+
+
+static void test_args(void **state)
+{
+	struct job *job = NULL;
+	long mark = leakcheck_mark();
+	(void)state;
+
+	assert_int_equal(job_start(NULL, work_until_cancelled, done_h, NULL),
+			 EINVAL);
+	assert_int_equal(job_start(&job, NULL, done_h, NULL), EINVAL);
+	assert_null(job);
+	assert_false(job_cancelled(NULL));
+	assert_false(job_running(NULL));
+	job_cancel(NULL);
+
+	leakcheck_assert(mark);
+}
+
+
+static int group_setup(void **state)
+{
+	struct rec r;
+	(void)state;
+
+	if (libre_init() || loop_init())
+		return -1;
+
+	/* The first thread of the process makes allocations that stay
+	 * (leakcheck.h): one round here, before any mark. */
+	rec_init(&r);
+	tmr_start(&r.tick, TICK_MS, tick_h, &r);
+	if (job_start(&r.job, work_waits_for_ticks, done_h, &r))
+		return -1;
+	if (loop_run())
+		return -1;
+	tmr_cancel(&r.tick);
+	mem_deref(r.job);
+
+	return 0;
+}
+
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_done_on_loop),
+		cmocka_unit_test(test_cancel_reports),
+		cmocka_unit_test(test_deref_running),
+		cmocka_unit_test(test_done_drops_job),
+		cmocka_unit_test(test_args),
+	};
+
+	return cmocka_run_group_tests_name("core/job", tests, group_setup,
+					   looprun_teardown);
+}
