@@ -422,9 +422,12 @@ uint32_t wav_duration_ms(const uint8_t *data, size_t size)
 	struct wav_info w;
 	uint64_t ms;
 
-	/* Only PCM has ever had a duration here: the table and the profile
-	 * use it to decide what is playable audio. */
-	if (wav_parse(&w, data, size) || w.format != WAV_PCM)
+	/* The table and the profile use the duration to decide what is
+	 * playable audio, so it is 0 for what rtp/media.c does not
+	 * convert: of the float formats that is all but 32 and 64 bits. */
+	if (wav_parse(&w, data, size))
+		return 0;
+	if (w.format == WAV_FLOAT && w.bits != 32 && w.bits != 64)
 		return 0;
 
 	ms = (uint64_t)w.datasz * 1000 / ((uint64_t)w.rate * w.block_align);

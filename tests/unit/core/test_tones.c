@@ -213,6 +213,14 @@ static const struct wvec wvecs[] = {
 	V("RIFF size past the end, chunks complete",
 	  "RIFF" "\xff\xff\xff\xff" "WAVE" FMT_8K_MONO16
 	  "data" "\x80\x3e\0\0", 16000, 0, true, 1000),
+	V("IEEE float 32 bit mono 8 kHz, 500 ms",
+	  RIFF_HDR "fmt " "\x10\0\0\0" "\x03\0" "\x01\0" "\x40\x1f\0\0"
+	  "\x00\x7d\0\0" "\x04\0" "\x20\0" "data" "\x80\x3e\0\0", 16000, 0,
+	  false, 500),
+	V("IEEE float 64 bit mono 8 kHz, 250 ms",
+	  RIFF_HDR "fmt " "\x10\0\0\0" "\x03\0" "\x01\0" "\x40\x1f\0\0"
+	  "\x00\xfa\0\0" "\x08\0" "\x40\0" "data" "\x80\x3e\0\0", 16000, 0,
+	  false, 250),
 	V("empty data chunk",
 	  RIFF_HDR FMT_8K_MONO16 "data" "\0\0\0\0", 0, 0, false, 0),
 
@@ -249,9 +257,9 @@ static const struct wvec wvecs[] = {
 	  RIFF_HDR "fmt " "\x10\0\0\0" "\x01\0" "\x01\0" "\x40\x1f\0\0"
 	  "\x01\0\0\0" "\x02\0" "\x10\0" "data" "\x80\x3e\0\0", 16000, 0,
 	  false, 0),
-	V("IEEE float is not PCM",
+	V("IEEE float 16 bit (not converted)",
 	  RIFF_HDR "fmt " "\x10\0\0\0" "\x03\0" "\x01\0" "\x40\x1f\0\0"
-	  "\x00\x7d\0\0" "\x04\0" "\x20\0" "data" "\x80\x3e\0\0", 16000, 0,
+	  "\x80\x3e\0\0" "\x02\0" "\x10\0" "data" "\x80\x3e\0\0", 16000, 0,
 	  false, 0),
 	V("fmt chunk too short",
 	  RIFF_HDR "fmt " "\x0e\0\0\0" "\x01\0" "\x01\0" "\x40\x1f\0\0"
