@@ -4,6 +4,11 @@
  * libre's debug output, libevent's log callback and libmicrohttpd's
  * external logger all end up here, so an operator reads one stream (on
  * stderr; stdout carries only the readiness line).
+ *
+ * log_emit() may also be called from a job's thread (core/job.c): it
+ * formats into its own stack buffer (libre's %m uses strerror_r), reads
+ * levels that change only at start-up, and writes one line with one
+ * fprintf, which stdio locks, so lines never interleave.
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -43,15 +43,23 @@
  *
  * The result never changes after media_from_wav() returns, so any number
  * of streams may send from the same frames at once.
+ *
+ * A conversion takes about 0.3 s of CPU per minute of 44.1 kHz audio, far
+ * too long for the loop, so the table's WAV resources are converted on a
+ * job's thread (media_table.c, core/reload.c).  Nothing here keeps state
+ * between calls or touches anything but its arguments and its own
+ * buffers, which is what makes that safe, and every long loop polls
+ * job_cancelled() every few milliseconds of work, so that a cancelled
+ * conversion ends at once with ECANCELED and frees what it made.
  */
 #include <limits.h>
 #include <math.h>
 #include <string.h>
-#include <strings.h>
 #include <re.h>
 #include <rem.h>
 #include "core/core.h"
 #include "rtp/rtp.h"
+#include "rtp/rtp_int.h"
 
 
 enum {
@@ -65,6 +73,13 @@ enum {
 	SINC_RES   = 256,       /* table entries per zero crossing */
 	SINC_LEN   = SINC_ZEROS * SINC_RES + 2,
 	POLY_MAX   = 1 << 20,   /* weights in the polyphase tables */
+
+	/* How often the long loops ask whether the job was cancelled (a
+	 * power of two, in units of their iterations): each stretch is
+	 * well under a millisecond of work. */
+	POLL_DECODE = 1 << 15,  /* input frames */
+	POLL_POLY   = 1 << 10,  /* output samples, a few hundred taps each */
+	POLL_DIRECT = 1 << 8,   /* output samples, evaluated kernel */
 };
 
 #define SINC_BETA   8.0     /* Kaiser window: about 80 dB side lobes */
@@ -179,13 +194,16 @@ static int format_check(const struct wav_info *w, unsigned *widthp)
 
 
 /* Step 2: every frame of the data chunk as one mono sample. */
-static void decode(float *mono, size_t n, const struct wav_info *w,
-		   unsigned width)
+static int decode(float *mono, size_t n, const struct wav_info *w,
+		  unsigned width, const struct job *job)
 {
 	const uint8_t *p = w->data;
 
 	for (size_t i = 0; i < n; i++) {
 		double sum = 0.0;
+
+		if (!(i & (POLL_DECODE - 1)) && job_cancelled(job))
+			return ECANCELED;
 
 		for (unsigned c = 0; c < w->channels; c++) {
 			sum += sample_read(p, w->format, width);
@@ -194,6 +212,8 @@ static void decode(float *mono, size_t n, const struct wav_info *w,
 
 		mono[i] = (float)(sum / w->channels);
 	}
+
+	return 0;
 }
 
 
@@ -294,7 +314,8 @@ static uint32_t gcd(uint32_t a, uint32_t b)
  * large, and the caller falls back to resample_direct().
  */
 static int resample_poly(int16_t *out, size_t nout, const float *in,
-			 size_t nin, uint32_t rate, const struct sinc *s)
+			 size_t nin, uint32_t rate, const struct sinc *s,
+			 const struct job *job)
 {
 	const uint32_t g = gcd(rate, MEDIA_SRATE);
 	const uint32_t den = MEDIA_SRATE / g, num = rate / g;
@@ -331,6 +352,11 @@ static int resample_poly(int16_t *out, size_t nout, const float *in,
 		const float *w = wt + (size_t)(pos % den) * taps;
 		double acc = 0.0;
 
+		if (!(o & (POLL_POLY - 1)) && job_cancelled(job)) {
+			mem_deref(wt);
+			return ECANCELED;
+		}
+
 		/* Away from the ends every tap has an input sample; near
 		 * them the missing ones count as silence. */
 		if (base >= reach && base + reach < nin) {
@@ -359,13 +385,17 @@ static int resample_poly(int16_t *out, size_t nout, const float *in,
 
 /* The sinc resampler for any rate: the kernel is evaluated afresh at the
  * exact time of every output sample. */
-static void resample_direct(int16_t *out, size_t nout, const float *in,
-			    size_t nin, uint32_t rate, const struct sinc *s)
+static int resample_direct(int16_t *out, size_t nout, const float *in,
+			   size_t nin, uint32_t rate, const struct sinc *s,
+			   const struct job *job)
 {
 	for (size_t o = 0; o < nout; o++) {
 		const double t = (double)o * rate / MEDIA_SRATE;
 		const double jlo = ceil(t - s->half), jhi = floor(t + s->half);
 		double acc = 0.0, wsum = 0.0;
+
+		if (!(o & (POLL_DIRECT - 1)) && job_cancelled(job))
+			return ECANCELED;
 
 		for (double j = jlo; j <= jhi; j += 1.0) {
 			double w = sinc_weight(s, t - j);
@@ -377,6 +407,8 @@ static void resample_direct(int16_t *out, size_t nout, const float *in,
 
 		out[o] = clip16(wsum > 0.0 ? acc / wsum : 0.0);
 	}
+
+	return 0;
 }
 
 
@@ -384,7 +416,7 @@ static void resample_direct(int16_t *out, size_t nout, const float *in,
  * each output sample.  Samples before the start and after the end count
  * as silence. */
 static int resample_sinc(int16_t *out, size_t nout, const float *in,
-			 size_t nin, uint32_t rate)
+			 size_t nin, uint32_t rate, const struct job *job)
 {
 	const double lower = rate < MEDIA_SRATE ? rate : MEDIA_SRATE;
 	/* Zero crossings of the kernel per input sample. */
@@ -398,11 +430,9 @@ static int resample_sinc(int16_t *out, size_t nout, const float *in,
 	s.tscale = scale * SINC_RES;
 	s.half = SINC_ZEROS / scale;
 
-	err = resample_poly(out, nout, in, nin, rate, &s);
-	if (err == ENOTSUP) {
-		resample_direct(out, nout, in, nin, rate, &s);
-		err = 0;
-	}
+	err = resample_poly(out, nout, in, nin, rate, &s, job);
+	if (err == ENOTSUP)
+		err = resample_direct(out, nout, in, nin, rate, &s, job);
 
 	mem_deref(s.k);
 
@@ -415,7 +445,7 @@ static int resample_sinc(int16_t *out, size_t nout, const float *in,
  * dropped (to the nearest output sample) and silence is fed after the end,
  * so the result lines up with the input as the sinc resampler's does. */
 static int resample_rem(int16_t *out, size_t nout, const float *in,
-			size_t nin, uint32_t rate)
+			size_t nin, uint32_t rate, const struct job *job)
 {
 	struct auresamp rs;
 	int16_t ibuf[REM_CHUNK], obuf[REM_CHUNK];
@@ -431,6 +461,10 @@ static int resample_rem(int16_t *out, size_t nout, const float *in,
 
 	while (done < nout) {
 		size_t oc = ARRAY_SIZE(obuf);
+
+		/* A chunk is 20 ms of input: a few microseconds of work. */
+		if (job_cancelled(job))
+			return ECANCELED;
 
 		for (size_t i = 0; i < ARRAY_SIZE(ibuf); i++, pos++)
 			ibuf[i] = pos < nin ? clip16(in[pos]) : 0;
@@ -458,7 +492,7 @@ static int resample_rem(int16_t *out, size_t nout, const float *in,
 
 /* Step 3: whichever resampler fits the rate. */
 static int resample(int16_t *out, size_t nout, const float *in, size_t nin,
-		    uint32_t rate)
+		    uint32_t rate, const struct job *job)
 {
 	if (rate == MEDIA_SRATE) {
 		for (size_t i = 0; i < nout; i++)
@@ -467,13 +501,20 @@ static int resample(int16_t *out, size_t nout, const float *in, size_t nin,
 	}
 
 	if (rate == REM_RATE)
-		return resample_rem(out, nout, in, nin, rate);
+		return resample_rem(out, nout, in, nin, rate, job);
 
-	return resample_sinc(out, nout, in, nin, rate);
+	return resample_sinc(out, nout, in, nin, rate, job);
 }
 
 
 int media_from_wav(struct media **mp, const uint8_t *wav, size_t size)
+{
+	return media_convert(mp, wav, size, NULL);
+}
+
+
+int media_convert(struct media **mp, const uint8_t *wav, size_t size,
+		  const struct job *job)
 {
 	struct wav_info w;
 	struct media *m = NULL;
@@ -529,9 +570,11 @@ int media_from_wav(struct media **mp, const uint8_t *wav, size_t size)
 		goto out;
 	}
 
-	decode(mono, nin, &w, width);
+	err = decode(mono, nin, &w, width, job);
+	if (err)
+		goto out;
 
-	err = resample(pcm, nout, mono, nin, w.rate);
+	err = resample(pcm, nout, mono, nin, w.rate, job);
 	if (err)
 		goto out;
 
@@ -589,64 +632,4 @@ const uint8_t *media_frame(const struct media *m, uint8_t pt, unsigned i)
 	default:
 		return NULL;
 	}
-}
-
-
-/* The Content-Types a WAV file is served with; parameters after ';' do
- * not change what the bytes are. */
-static bool is_wav(const char *type)
-{
-	static const char *names[] = {
-		"audio/wav", "audio/x-wav", "audio/wave",
-	};
-	size_t len;
-
-	if (!type)
-		return false;
-
-	len = strcspn(type, "; \t");
-
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-		if (strlen(names[i]) == len &&
-		    !strncasecmp(type, names[i], len))
-			return true;
-	}
-
-	return false;
-}
-
-
-static bool attach_handler(struct resource *r, void *arg)
-{
-	unsigned *failed = arg;
-	struct media *m = NULL;
-	int err;
-
-	if (r->media || !is_wav(r->type))
-		return false;
-
-	err = media_from_wav(&m, r->data, r->size);
-	if (err) {
-		log_emit(SUB_RTP, LVL_WARN, "media: resource %s: %m",
-			 r->id, err);
-		++*failed;
-		return false;
-	}
-
-	LOGD(SUB_RTP, "media: resource %s: %u frames, %u ms", r->id,
-	     m->frames, m->duration_ms);
-
-	r->media = m;
-
-	return false;
-}
-
-
-unsigned media_attach_table(struct table *t)
-{
-	unsigned failed = 0;
-
-	(void)table_resource_apply(t, attach_handler, &failed);
-
-	return failed;
 }

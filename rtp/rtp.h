@@ -2,9 +2,10 @@
  * @file rtp.h  The CMR Resource Server's RTP side: media and the streamer
  *
  * media.c turns a WAV resource, once, into 20 ms G.711 frames (PCMU and
- * PCMA) held in immutable shared memory.  streamer.c sends those frames
- * as RTP to every active stream from one timer tick.  rtp/ uses only
- * core/.
+ * PCMA) held in immutable shared memory; media_table.c does that for
+ * every WAV of a table, on the profile load's thread (core/reload.c).
+ * streamer.c sends those frames as RTP to every active stream from one
+ * timer tick.  rtp/ uses only core/.
  */
 #ifndef CMRLAB_RTP_H
 #define CMRLAB_RTP_H
@@ -13,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct job;
 struct sa;
 struct table;
 
@@ -41,6 +43,14 @@ const uint8_t *media_frame(const struct media *m, uint8_t pt, unsigned i);
 /** Converts every audio/wav resource of the table that has no media yet
  *  and sets resource->media; returns how many failed (logged). */
 unsigned media_attach_table(struct table *t);
+/** The same on a job's thread, for a table that thread owns (a profile
+ *  load, core/reload.c): stops with ECANCELED when job_cancelled(job),
+ *  else returns 0 and, in *failedp if not NULL, how many failed. */
+int media_attach_job(struct table *t, const struct job *job,
+		     unsigned *failedp);
+/** media_attach_job() as core/reload.c's prepare hook (arg unused): a
+ *  profile load converts its WAVs on its own thread. */
+int media_reload_prep(struct table *t, const struct job *job, void *arg);
 
 
 /* ---- the streamer (streamer.c) ---------------------------------------- */
