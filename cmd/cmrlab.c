@@ -40,6 +40,9 @@ struct serve {
 	struct sipsrv *sip;
 	struct httpd *httpd;
 	struct streamer *streamer;
+	struct reload *reload;       /* the profile, loaded off the loop */
+	int load_err;                /* of the load at start-up */
+	char load_msg[512];
 	struct event *sig_int, *sig_term, *sig_hup, *hard_stop;
 	bool stopping;
 };
@@ -128,27 +131,32 @@ static void shutdown_done(void *arg)
 }
 
 
-static void reload(struct serve *sv)
+/* On the loop, when a load of the profile has finished: at start-up (no
+ * live table yet) the first table goes live; after a SIGHUP the new one
+ * replaces the old in one step, or the old one stays when the load
+ * failed. */
+static void loaded(int err, struct table *t, const char *msg, void *arg)
 {
-	struct table *t = NULL;
-	char err[512];
+	struct serve *sv = arg;
 
-	if (table_alloc(&t)) {
-		LOGE(SUB_CORE, "reload: out of memory");
+	if (!table_live()) {
+		sv->load_err = err;
+		if (err)
+			str_ncpy(sv->load_msg, msg, sizeof(sv->load_msg));
+		else
+			table_live_set(t);
+		loop_stop();
 		return;
 	}
 
-	if (profile_load(t, sv->profile, err, sizeof(err))) {
+	if (err) {
 		LOGE(SUB_CORE, "reload failed, keeping the old profile: %s",
-		     err);
-		mem_deref(t);
+		     msg);
 		return;
 	}
 
-	(void)media_attach_table(t);
 	table_bindings_move(t, table_live());
 	table_live_set(t);
-	mem_deref(t);
 
 	LOGI(SUB_CORE, "reload: %u subscribers, %u resources",
 	     table_subscriber_count(table_live()),
@@ -164,8 +172,16 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 
 	if (sig == SIGHUP) {
-		LOGI(SUB_CORE, "SIGHUP: reloading the profile");
-		reload(sv);
+		if (sv->stopping)
+			return;
+		if (reload_busy(sv->reload))
+			LOGI(SUB_CORE, "SIGHUP: a reload is running; the "
+			     "profile is read again when it is done");
+		else
+			LOGI(SUB_CORE, "SIGHUP: reloading the profile");
+		if (reload_start(sv->reload))
+			LOGE(SUB_CORE, "reload failed, keeping the old "
+			     "profile: cannot start the load");
 		return;
 	}
 
@@ -189,22 +205,19 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 static int serve_run(struct serve *sv)
 {
 	struct sipsrv_conf conf;
-	struct table *t = NULL;
-	char err[512];
 	int ret = 1;
 
-	if (table_alloc(&t))
-		return 1;
-
-	if (profile_load(t, sv->profile, err, sizeof(err))) {
-		fprintf(stderr, "cmrlab: %s\n", err);
-		mem_deref(t);
-		return EXIT_USAGE;
+	/* The profile and its media load the way a SIGHUP loads them, off
+	 * the loop; nothing else is on the loop yet, so wait for it here. */
+	if (reload_alloc(&sv->reload, sv->profile, media_reload_prep,
+			 loaded, sv) ||
+	    reload_start(sv->reload) || loop_run())
+		goto out;
+	if (sv->load_err) {
+		fprintf(stderr, "cmrlab: %s\n", sv->load_msg);
+		ret = EXIT_USAGE;
+		goto out;
 	}
-	/* WAV resources become G.711 frames once, here (and at reload). */
-	(void)media_attach_table(t);
-	table_live_set(t);
-	mem_deref(t);
 
 	if (sv->log_json && evlog_open(sv->log_json)) {
 		fprintf(stderr, "cmrlab: --log-json: cannot open '%s': %s\n",
@@ -305,6 +318,8 @@ static int serve_run(struct serve *sv)
 		event_free(sv->sig_term);
 	if (sv->sig_hup)
 		event_free(sv->sig_hup);
+	/* A load still running is cancelled and its thread joined. */
+	sv->reload = mem_deref(sv->reload);
 	sv->sip = mem_deref(sv->sip);
 	sv->streamer = mem_deref(sv->streamer);
 	sv->httpd = mem_deref(sv->httpd);
