@@ -91,6 +91,7 @@ demo: run
 bench: all $(BENCH_BINS)
 	@python3 tests/bench/bench_calls.py --binary $(BUILD)/cmrlab
 	@$(BUILD)/tests/bench/bench_streams
+	@python3 tests/bench/bench_reload.py --binary $(BUILD)/cmrlab
 
 fuzz:
 	@echo "no fuzz targets yet"
