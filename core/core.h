@@ -64,6 +64,9 @@ int  job_start(struct job **jp, job_work_h *wh, job_done_h *dh, void *arg);
 void job_cancel(struct job *job);
 /** From any thread: whether the job was asked to stop.  NULL: false. */
 bool job_cancelled(const struct job *job);
+/** Whether the job whose work runs on the calling thread was asked to
+ *  stop: long loops of core/ poll it; always false on the loop. */
+bool job_self_cancelled(void);
 /** Whether the done handler is still to come. */
 bool job_running(const struct job *job);
 

@@ -25,7 +25,10 @@
  *
  * Stopping early is cooperative: job_cancel() raises an atomic flag that
  * the work polls with job_cancelled() every few milliseconds of its work
- * and then returns ECANCELED.  Dropping the last reference to a job whose
+ * and then returns ECANCELED.  Code that runs inside a work without being
+ * handed the job (the profile's file reading and the table's hashing)
+ * polls job_self_cancelled(), which asks about the job of the calling
+ * thread and is false on the loop.  Dropping the last reference to a job whose
  * work still runs cancels it and joins the thread right there, so the
  * caller may free what arg points to next; that waits until the work
  * next polls the flag, and it is meant for shutdown and for the owner's
@@ -69,6 +72,10 @@ struct job {
 };
 
 
+/* The job whose work runs on this thread, for job_self_cancelled(). */
+static _Thread_local const struct job *self;
+
+
 static void join(struct job *job)
 {
 	if (job->started && !job->joined) {
@@ -105,7 +112,9 @@ static void *worker(void *arg)
 
 	(void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &batch);
 
+	self = job;
 	job->err = job->wh(job, job->arg);
+	self = NULL;
 
 	/* The pipe is empty and holds far more than one byte, so this
 	 * write cannot block or come up short; EINTR cannot happen with
@@ -207,6 +216,12 @@ void job_cancel(struct job *job)
 bool job_cancelled(const struct job *job)
 {
 	return job && atomic_load(&job->cancel);
+}
+
+
+bool job_self_cancelled(void)
+{
+	return job_cancelled(self);
 }
 
 

@@ -21,6 +21,7 @@
 
 
 #define PROFILE_MAX ((size_t)1 << 20)    /* 1 MiB */
+#define READ_CHUNK  ((size_t)1 << 20)    /* bytes per fread */
 
 
 const char profile_default_text[] =
@@ -76,7 +77,10 @@ static void parser_destructor(void *data)
 }
 
 
-/* Reads a whole file into a mem buffer, refusing more than max bytes. */
+/* Reads a whole file into a mem buffer, refusing more than max bytes.
+ * On a job's thread (a reload) it reads in READ_CHUNK pieces and stops
+ * with ECANCELED when the job is cancelled, so that a shutdown does not
+ * wait for a 64 MiB file. */
 int profile_read_all(const char *path, size_t max, uint8_t **bufp,
 		     size_t *lenp)
 {
@@ -115,8 +119,13 @@ int profile_read_all(const char *path, size_t max, uint8_t **bufp,
 			buf = nbuf;
 		}
 
+		if (job_self_cancelled()) {
+			err = ECANCELED;
+			break;
+		}
+
 		errno = 0;
-		n = fread(buf + len, 1, cap - len, f);
+		n = fread(buf + len, 1, MIN(cap - len, READ_CHUNK), f);
 		len += n;
 
 		if (len > max) {

@@ -20,11 +20,11 @@
  * that one more load, so a burst of SIGHUPs costs two loads at most and
  * the last state of the file is what ends up live; a load always
  * completes, however often the signal comes.  Dropping the reload cancels
- * a load in progress and waits for the worker to let go of it: within a
- * millisecond while the hook converts media, and once profile_load()
- * has returned while the profile is read (it is not polled: a 45 MiB
- * resource file is read, copied and hashed in about 0.3 s, 0.7 s in the
- * sanitizer build).
+ * a load in progress and waits for the worker to let go of it, a few
+ * milliseconds at most: the media conversion polls the job, and so do
+ * profile_load()'s file reads and the table's hashing of a resource
+ * (job_self_cancelled(), every MiB); what is not polled is the copy of
+ * one resource into the table, about 20 ms for 45 MiB.
  */
 #include <stdio.h>
 #include <string.h>
@@ -90,7 +90,11 @@ static int work(const struct job *job, void *arg)
 		return err;
 	}
 
+	/* A cancelled load stops inside profile_load() too (its file reads
+	 * and hashing poll job_self_cancelled()), with some error. */
 	err = profile_load(t, c->path, c->msg, sizeof(c->msg));
+	if (err && job_cancelled(job))
+		err = ECANCELED;
 	if (err)
 		goto out;
 

@@ -26,6 +26,7 @@ enum {
 	RES_BUCKETS = 64,
 	RESID_MAX = 64,
 	TYPE_MAX = 255,
+	HASH_CHUNK = 1 << 20,     /* bytes hashed between two cancel checks */
 };
 
 
@@ -148,17 +149,30 @@ static bool type_valid(const char *type)
 
 
 /* 64-bit FNV-1a: a stable, cheap fingerprint of the bytes for the strong
- * ETag; the same bytes give the same tag across restarts. */
-static uint64_t fnv1a64(const uint8_t *p, size_t n)
+ * ETag; the same bytes give the same tag across restarts.  A reload
+ * hashes on a job's thread, and 64 MiB take most of a second there, so
+ * it asks after every HASH_CHUNK bytes whether the job was cancelled
+ * (ECANCELED). */
+static int fnv1a64(uint64_t *hp, const uint8_t *p, size_t n)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 
-	while (n--) {
-		h ^= *p++;
-		h *= 0x100000001b3ULL;
+	while (n) {
+		size_t k = MIN(n, HASH_CHUNK);
+
+		if (job_self_cancelled())
+			return ECANCELED;
+
+		n -= k;
+		while (k--) {
+			h ^= *p++;
+			h *= 0x100000001b3ULL;
+		}
 	}
 
-	return h;
+	*hp = h;
+
+	return 0;
 }
 
 
@@ -194,6 +208,7 @@ int table_resource_add(struct table *t, const char *id, const char *type,
 		       const uint8_t *data, size_t size)
 {
 	struct resnode *n, *old;
+	uint64_t hash;
 	int err;
 
 	if (!t || !id || (!data && size))
@@ -226,8 +241,12 @@ int table_resource_add(struct table *t, const char *id, const char *type,
 		memcpy(n->r.data, data, size);
 	n->r.size = size;
 
+	err = fnv1a64(&hash, n->r.data, size);
+	if (err)
+		goto out;
+
 	(void)snprintf(n->r.etag, sizeof(n->r.etag), "\"%016llx\"",
-		       (unsigned long long)fnv1a64(n->r.data, size));
+		       (unsigned long long)hash);
 	n->r.duration_ms = wav_duration_ms(n->r.data, size);
 
 	/* Replacing takes the old one out of the table only; whoever holds

@@ -15,10 +15,14 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 #include <re.h>
 #include "core/core.h"
+#include "core/profile_int.h"
 #include "tests/unit/leakcheck.h"
 #include "tests/unit/looprun.h"
 
@@ -27,6 +31,7 @@ enum {
 	TICKS_NEEDED = 5,
 	WORK_LIMIT_MS = 10000,  /* a work never spins longer than this */
 	WATCHDOG_MS = 15000,
+	BIG_BYTES = 3 << 20,    /* more than one chunk of hashing */
 };
 
 struct rec {
@@ -43,6 +48,13 @@ struct rec {
 	struct job *job;        /* dropped by the done handler if set */
 	bool drop_in_done;
 	struct tmr tick;
+	/* work_self_cancelled's */
+	const char *profile;
+	const char *file;
+	int add_err;
+	int load_err;
+	int read_err;
+	char msg[256];
 };
 
 
@@ -131,6 +143,54 @@ static int work_until_cancelled(const struct job *job, void *arg)
 	}
 
 	atomic_store(&r->saw_cancel, true);
+
+	return ECANCELED;
+}
+
+
+/* Waits for the cancel through job_self_cancelled(), then runs what a
+ * reload runs inside profile_load(): both must stop at once. */
+static int work_self_cancelled(const struct job *job, void *arg)
+{
+	struct rec *r = arg;
+	const uint64_t t0 = now_ms();
+	struct table *t = NULL;
+	uint8_t *big;
+	int err;
+	(void)job;
+
+	atomic_store(&r->work_ran, true);
+
+	while (!job_self_cancelled()) {
+		if (now_ms() - t0 > WORK_LIMIT_MS)
+			return ETIMEDOUT;
+		pause_ms(1);
+	}
+	atomic_store(&r->saw_cancel, true);
+
+	big = mem_zalloc(BIG_BYTES, NULL);
+	err = table_alloc(&t);
+	if (!err && big)
+		r->add_err = table_resource_add(t, "big", "audio/wav", big,
+						BIG_BYTES);
+	mem_deref(t);
+	mem_deref(big);
+
+	/* The tones of profile_load() fail first; the file reading on its
+	 * own. */
+	err = table_alloc(&t);
+	if (!err)
+		r->load_err = profile_load(t, r->profile, r->msg,
+					   sizeof(r->msg));
+	mem_deref(t);
+	{
+		uint8_t *buf = NULL;
+		size_t len = 0;
+
+		r->read_err = profile_read_all(r->file, BIG_BYTES, &buf,
+					       &len);
+		mem_deref(buf);
+	}
 
 	return ECANCELED;
 }
@@ -233,6 +293,64 @@ static void test_deref_running(void **state)
 }
 
 
+/* Inside a cancelled job's work, the table's hashing (and so the built-in
+ * tones of profile_load()) and the profile's file reading stop with
+ * ECANCELED (they poll job_self_cancelled()); on the loop
+ * job_self_cancelled() is always false. */
+static void test_self_cancelled(void **state)
+{
+	char dir[] = "/tmp/cmrlab-job-XXXXXX", prof[64], file[64];
+	long mark = leakcheck_mark();
+	struct tmr t;
+	struct rec r;
+	FILE *f;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	(void)snprintf(file, sizeof(file), "%s/big.bin", dir);
+	(void)snprintf(prof, sizeof(prof), "%s/p.profile", dir);
+	f = fopen(file, "wb");
+	assert_non_null(f);
+	for (unsigned i = 0; i < BIG_BYTES / 4096; i++) {
+		static const uint8_t page[4096];
+
+		assert_int_equal(fwrite(page, 1, sizeof(page), f),
+				 sizeof(page));
+	}
+	assert_int_equal(fclose(f), 0);
+	f = fopen(prof, "w");
+	assert_non_null(f);
+	assert_true(fprintf(f, "resource big file=big.bin\n") > 0);
+	assert_int_equal(fclose(f), 0);
+
+	rec_init(&r);
+	r.profile = prof;
+	r.file = file;
+	tmr_init(&t);
+
+	assert_int_equal(job_start(&r.job, work_self_cancelled, done_h, &r),
+			 0);
+	tmr_start(&t, 20, cancel_h, &r);
+	looprun(WATCHDOG_MS);
+	tmr_cancel(&t);
+
+	assert_true(job_cancelled(r.job));
+	assert_false(job_self_cancelled());
+	assert_true(atomic_load(&r.saw_cancel));
+	assert_int_equal(r.done_err, ECANCELED);
+	assert_int_equal(r.add_err, ECANCELED);
+	assert_int_not_equal(r.load_err, 0);
+	assert_non_null(strstr(r.msg, ":0: cannot make the built-in tones"));
+	assert_int_equal(r.read_err, ECANCELED);
+
+	r.job = mem_deref(r.job);
+	assert_int_equal(remove(file), 0);
+	assert_int_equal(remove(prof), 0);
+	assert_int_equal(rmdir(dir), 0);
+	leakcheck_assert(mark);
+}
+
+
 /* The done handler may drop the last reference to its own job. */
 static void test_done_drops_job(void **state)
 {
@@ -304,6 +422,7 @@ int main(void)
 		cmocka_unit_test(test_cancel_reports),
 		cmocka_unit_test(test_deref_running),
 		cmocka_unit_test(test_done_drops_job),
+		cmocka_unit_test(test_self_cancelled),
 		cmocka_unit_test(test_args),
 	};
 
