@@ -255,6 +255,7 @@ void table_bindings_move(struct table *dst, struct table *src);
 
 /** RFC 3261 section 19.1.4 equivalence; not transitive. */
 bool sipuri_equal(const struct pl *a, const struct pl *b);
+int  sipuri_user_unescape(const struct pl *in, char *buf, size_t sz);
 
 
 /* ---- profiles (profile.c, profile_dir.c) ------------------------------ */

@@ -349,3 +349,39 @@ bool sipuri_equal(const struct pl *a, const struct pl *b)
 		headers_match(&x.headers, &y.headers) &&
 		headers_match(&y.headers, &x.headers);
 }
+
+
+/* The user part of a SIP URI with its escapes undone (RFC 3261 19.1.4:
+ * "%61lice" is "alice"); EINVAL for a bad escape, an escaped NUL or a
+ * name too long for buf. */
+int sipuri_user_unescape(const struct pl *in, char *buf, size_t sz)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < in->l; i++) {
+		int c = (unsigned char)in->p[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= in->l)
+				return EINVAL;
+			hi = hexval(in->p[i + 1]);
+			lo = hexval(in->p[i + 2]);
+			if (hi < 0 || lo < 0)
+				return EINVAL;
+			c = hi * 16 + lo;
+			i += 2;
+			if (!c)
+				return EINVAL;
+		}
+
+		if (n + 1 >= sz)
+			return EINVAL;
+		buf[n++] = (char)c;
+	}
+
+	buf[n] = '\0';
+
+	return 0;
+}

@@ -153,55 +153,6 @@ struct subscriber *table_subscriber(const struct table *t, const char *id)
 }
 
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-
-	return -1;
-}
-
-
-/* The user part of a SIP URI with its escapes undone (RFC 3261 19.1.4:
- * "%61lice" is "alice"); false for a bad escape, an escaped NUL or a
- * name too long for an id. */
-static bool user_unescape(const struct pl *in, char *buf, size_t sz)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < in->l; i++) {
-		int c = (unsigned char)in->p[i];
-
-		if (c == '%') {
-			int hi, lo;
-
-			if (i + 2 >= in->l)
-				return false;
-			hi = hexval(in->p[i + 1]);
-			lo = hexval(in->p[i + 2]);
-			if (hi < 0 || lo < 0)
-				return false;
-			c = hi * 16 + lo;
-			i += 2;
-			if (!c)
-				return false;
-		}
-
-		if (n + 1 >= sz)
-			return false;
-		buf[n++] = (char)c;
-	}
-
-	buf[n] = '\0';
-
-	return true;
-}
-
-
 struct subscriber *table_subscriber_pl(const struct table *t,
 				       const struct pl *id)
 {
@@ -214,7 +165,7 @@ struct subscriber *table_subscriber_pl(const struct table *t,
 		return list_ledata(hash_lookup(t->subh, hash_joaat_pl(id),
 					       sub_cmp_pl, (void *)id));
 
-	if (!user_unescape(id, buf, sizeof(buf)))
+	if (sipuri_user_unescape(id, buf, sizeof(buf)))
 		return NULL;
 
 	return table_subscriber(t, buf);

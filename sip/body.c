@@ -145,16 +145,6 @@ bool body_occurs(const struct pl *pl, const char *s)
 }
 
 
-static void trim(struct pl *pl)
-{
-	while (pl->l && is_lws(pl->p[0])) {
-		++pl->p;
-		--pl->l;
-	}
-
-	while (pl->l && is_lws(pl->p[pl->l - 1]))
-		--pl->l;
-}
 
 
 bool body_boundary_valid(const char *p, size_t l)
@@ -289,7 +279,7 @@ static int disp_decode(struct disp *d, const struct pl *val)
 		return 0;
 
 	pl = *val;
-	trim(&pl);
+	sipval_trim(&pl);
 	if (!pl.l)
 		return 0;
 
@@ -335,7 +325,7 @@ static bool encoding_ok(const struct pl *val, bool transfer)
 		return true;
 
 	pl = *val;
-	trim(&pl);
+	sipval_trim(&pl);
 
 	if (transfer)
 		return !pl_strcasecmp(&pl, "binary") ||

@@ -24,15 +24,6 @@ static bool is_lws(char c)
 }
 
 
-static void trim(struct pl *pl)
-{
-	while (pl->l && is_lws(pl->p[0])) {
-		++pl->p;
-		--pl->l;
-	}
-	while (pl->l && is_lws(pl->p[pl->l - 1]))
-		--pl->l;
-}
 
 
 static bool name_is(const struct pl *name, const char *lng, char cpt)
@@ -86,8 +77,8 @@ static void raw_headers(const struct pl *msg, struct rawhdrs *rh)
 			name.l = (size_t)(colon - p);
 			val.p = colon + 1;
 			val.l = (size_t)(nl - colon - 1);
-			trim(&name);
-			trim(&val);
+			sipval_trim(&name);
+			sipval_trim(&val);
 
 			if (name_is(&name, "Via", 'v')) {
 				if (rh->nvia < ARRAY_SIZE(rh->via))
@@ -125,7 +116,7 @@ static void first_value(const struct pl *val, struct pl *first)
 
 	first->p = val->p;
 	first->l = MIN(i, val->l);
-	trim(first);
+	sipval_trim(first);
 }
 
 

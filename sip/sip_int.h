@@ -206,6 +206,7 @@ bool sipval_method_known(const struct pl *met);
 bool sipval_accepts_sdp(const struct sip_msg *msg);
 bool sipval_u32(const struct pl *pl, uint32_t *v);
 bool sipval_tokenc(char c);
+void sipval_trim(struct pl *pl);
 const char *sipval_reason(uint16_t scode);
 
 /* rawmsg.c and rawin.c: the UDP datagrams libre's decoder would drop

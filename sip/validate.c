@@ -30,7 +30,8 @@ bool sipval_tokenc(char c)
 }
 
 
-static void trim(struct pl *pl)
+/* pl without the LWS (SP, HTAB, CR, LF) at either end. */
+void sipval_trim(struct pl *pl)
 {
 	while (pl->l && is_lws(pl->p[0])) {
 		++pl->p;
@@ -94,7 +95,7 @@ bool sipval_method_known(const struct pl *met)
  */
 static bool params_ok(struct pl p)
 {
-	trim(&p);
+	sipval_trim(&p);
 
 	while (p.l) {
 		size_t i = 0;
@@ -165,7 +166,7 @@ static bool addr_ok(const struct pl *val)
 	struct pl v = *val, uri, params;
 	size_t i = 0, lt;
 
-	trim(&v);
+	sipval_trim(&v);
 	if (!v.l)
 		return false;
 
@@ -219,7 +220,7 @@ static bool addr_ok(const struct pl *val)
 		uri.l = semi ? (size_t)(semi - v.p) : v.l;
 		params.p = uri.p + uri.l;
 		params.l = v.l - uri.l;
-		trim(&uri);
+		sipval_trim(&uri);
 		if (!uri.l)
 			return false;
 		for (size_t k = 0; k < uri.l; k++) {
@@ -309,7 +310,7 @@ static void addr_uri(const struct pl *val, struct pl *uri)
 			v.l = (size_t)(semi - v.p);
 	}
 
-	trim(&v);
+	sipval_trim(&v);
 	*uri = v;
 }
 
@@ -346,7 +347,7 @@ static bool via_ok(const struct pl *val)
 	struct pl v = *val, params;
 	size_t i = 0;
 
-	trim(&v);
+	sipval_trim(&v);
 	if (v.l < 3 || strncasecmp(v.p, "SIP", 3))
 		return false;
 	i = 3;
@@ -450,7 +451,7 @@ static bool cseq_ok(const struct sip_msg *msg)
 		return false;
 
 	v = h->val;
-	trim(&v);
+	sipval_trim(&v);
 	while (i < v.l && v.p[i] >= '0' && v.p[i] <= '9')
 		++i;
 	num.p = v.p;
@@ -565,7 +566,7 @@ static bool accept_handler(const struct sip_hdr *hdr,
 
 	if (semi)
 		v.l = (size_t)(semi - v.p);
-	trim(&v);
+	sipval_trim(&v);
 
 	for (size_t i = 0; i < ARRAY_SIZE(ours); i++) {
 		if (!pl_strcasecmp(&v, ours[i]))
