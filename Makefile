@@ -29,7 +29,7 @@ TEST_BINS := $(TESTS:%.c=$(BUILD)/%)
 BENCHES    := tests/bench/bench_streams.c
 BENCH_BINS := $(BENCHES:%.c=$(BUILD)/%)
 
-.PHONY: all deps test unit integration asan check-symbols demo run bench \
+.PHONY: all deps test test-run unit integration asan check-symbols demo run bench \
 	fuzz clean
 all: $(BUILD)/cmrlab
 
@@ -67,8 +67,12 @@ unit: $(TEST_BINS)
 integration: $(BUILD)/cmrlab
 	@python3 tests/integration/run.py --binary $(BUILD)/cmrlab
 
-# Everything, with one closing line of totals.
-test: $(BUILD)/cmrlab $(TEST_BINS)
+# Everything, with one closing line of totals; on a fresh machine the
+# packages come first (deps is a quick check when they are there).
+test: deps
+	@$(MAKE) --no-print-directory test-run
+
+test-run: $(BUILD)/cmrlab $(TEST_BINS)
 	@tests/run-all $(BUILD)
 
 # Sanitizer build in its own tree; runs the same suites.

@@ -6,7 +6,7 @@ import json
 import os
 import time
 
-from cmrtest import check, info, wait_until, call_of, test
+from cmrtest import call_of, check, info, slow_test, test, wait_until
 from sipua import is_req, parties, sdp
 
 SUBSCRIBERS = "".join(
@@ -92,3 +92,26 @@ def limits_call_duration(t):
         info("event: %s" % ev)
         rec = call_of(srv, d.call_id)
         check(rec.get("state") == "ended", "state %r" % rec.get("state"))
+
+
+@slow_test
+def timer_c_cancels_silent_callee(t):
+    """RFC 3261 16.8, Timer C: with no ring limit (`limits ring=0`) a callee
+    that sends one 180 and then nothing is cancelled 180 s later, and the
+    caller gets 408 Request Timeout."""
+    with parties(t, profile=limits_profile(t, "limits ring=0")) as \
+            (srv, alice, bob):
+        d = alice.invite("bob", body=sdp(alice.media, 1, "alice"))
+        inv = bob.next_request("INVITE")
+        bob.reply(inv, 180, tag="b1")
+        t180 = time.monotonic()
+        can = bob.next_request("CANCEL", 200)
+        info("CANCEL %.1f s after the 180" % (can.t - t180))
+        check(can.t - t180 >= 179, "CANCEL %.1f s after the 180, Timer C "
+              "is 180 s" % (can.t - t180))
+        bob.reply(can, 200)
+        bob.reply(inv, 487)
+        fin = alice.wait(d.match_rsp("1 INVITE"), 5, what="final response")
+        check(fin.status == 408, "the INVITE ended %s, expected 408"
+              % fin.first)
+        d.ack_error(fin)
