@@ -205,6 +205,10 @@ class Server:
         self.extra = list(extra)
         self.proc = None
         self.stopped = None        # None, or the verdict of stop()
+        # Where the listeners bind: a subclass may put either on
+        # "0.0.0.0" or "[::]" (the ready line names them as bound).
+        self.sip_bind = HOST
+        self.http_bind = HOST
 
     @property
     def base(self):
@@ -212,8 +216,8 @@ class Server:
 
     def start(self):
         cmd = [BINARY, "serve",
-               "--sip", "%s:%d" % (HOST, self.sip),
-               "--http", "%s:%d" % (HOST, self.http),
+               "--sip", "%s:%d" % (self.sip_bind, self.sip),
+               "--http", "%s:%d" % (self.http_bind, self.http),
                "--log-json", self.log_json] + self.extra
         if self.profile:
             cmd += ["--profile", self.profile]
@@ -222,7 +226,7 @@ class Server:
         self.proc = spawn(cmd, stdin=subprocess.DEVNULL, stdout=self.out,
                           stderr=self.err, cwd=self.tmp)
         want = "ready sip=udp:%s:%d http=http://%s:%d" % (
-            HOST, self.sip, HOST, self.http)
+            self.sip_bind, self.sip, self.http_bind, self.http)
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             with open(self.out_path, "rb") as f:

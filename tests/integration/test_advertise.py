@@ -11,7 +11,7 @@ import time
 
 import cmrtest
 from cmrtest import (
-    Fail, HOST, READY_TIMEOUT, Server, check, curl, info, spawn, test,
+    Fail, HOST, Server, check, curl, info, test,
     wait_until)
 from cmrtest_sip import (
     SipMsg, body_parts, callee_done, contacts_of, new_id, only_sdp,
@@ -38,6 +38,7 @@ class WildServer(Server):
     def __init__(self, tmp, bind, **kw):
         Server.__init__(self, tmp, **kw)
         self.bind = bind
+        self.sip_bind = self.http_bind = bind
         self.loopback = "::1" if bind.startswith("[") else HOST
         self.token = "tok-%s" % new_id("wild")
         self.token_file = os.path.join(tmp, self.name + ".token")
@@ -54,37 +55,6 @@ class WildServer(Server):
     def base(self):
         h = "[::1]" if self.bind.startswith("[") else HOST
         return "http://%s:%d" % (h, self.http)
-
-    def start(self):
-        cmd = [cmrtest.BINARY, "serve",
-               "--sip", "%s:%d" % (self.bind, self.sip),
-               "--http", "%s:%d" % (self.bind, self.http),
-               "--log-json", self.log_json] + self.extra
-        if self.profile:
-            cmd += ["--profile", self.profile]
-        self.out = open(self.out_path, "wb")
-        self.err = open(self.err_path, "wb")
-        self.proc = spawn(cmd, stdin=subprocess.DEVNULL, stdout=self.out,
-                          stderr=self.err, cwd=self.tmp)
-        # The addresses as bound: the unspecified one.
-        want = "ready sip=udp:%s:%d http=http://%s:%d" % (
-            self.bind, self.sip, self.bind, self.http)
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            with open(self.out_path, "rb") as f:
-                data = f.read().decode("utf-8", "replace")
-            if "\n" in data:
-                line = data.split("\n", 1)[0]
-                check(line == want, "readiness line %r, expected %r"
-                      % (line, want))
-                return self
-            if self.proc.poll() is not None:
-                raise Fail("server exited with %d before the ready line; "
-                           "stderr: %s" % (self.proc.returncode,
-                                           self.stderr_tail()))
-            time.sleep(0.02)
-        raise Fail("no ready line within %.0f s; stderr: %s"
-                   % (READY_TIMEOUT, self.stderr_tail()))
 
     def transports(self):
         """The addresses the log says it listens on, the first one (where

@@ -10,7 +10,7 @@ import urllib.request
 
 import cmrtest
 from cmrtest import (
-    Fail, HOST, READY_TIMEOUT, Server, check, free_port, info, spawn, test)
+    Fail, HOST, Server, check, free_port, info, test)
 
 TOKEN = "cmrlab-T0ken_" + "0123456789abcdef"
 
@@ -24,35 +24,6 @@ class BoundServer(Server):
         self.http_bind = http_bind
         if token_file:
             self.extra += ["--api-token-file", token_file]
-
-    def start(self):
-        cmd = [cmrtest.BINARY, "serve",
-               "--sip", "%s:%d" % (HOST, self.sip),
-               "--http", "%s:%d" % (self.http_bind, self.http),
-               "--log-json", self.log_json] + self.extra
-        self.out = open(self.out_path, "wb")
-        self.err = open(self.err_path, "wb")
-        self.proc = spawn(cmd, stdin=subprocess.DEVNULL, stdout=self.out,
-                          stderr=self.err, cwd=self.tmp)
-        want = "ready sip=udp:%s:%d http=http://%s:%d" % (
-            HOST, self.sip, self.http_bind, self.http)
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            with open(self.out_path, "rb") as f:
-                data = f.read().decode("utf-8", "replace")
-            if "\n" in data:
-                line = data.split("\n", 1)[0]
-                check(line == want, "readiness line %r, expected %r"
-                      % (line, want))
-                return self
-            if self.proc.poll() is not None:
-                raise Fail("server exited with %d before the ready line; "
-                           "stderr: %s" % (self.proc.returncode,
-                                           self.stderr_tail()))
-            time.sleep(0.02)
-        raise Fail("no ready line within %.0f s; stderr: %s"
-                   % (READY_TIMEOUT, self.stderr_tail()))
-
 
 def bound_server(t, http_bind, token_file=None):
     srv = BoundServer(t.tmp, http_bind, token_file,
