@@ -189,3 +189,22 @@ int body_print_sdp(struct re_printf *pf, const struct pl *sdp)
 
 	return body_print(pf, &bo);
 }
+
+
+/* A copy of an SDP that outlives its message, or NULL for none. */
+struct mbuf *body_sdp_copy(const struct pl *sdp)
+{
+	struct mbuf *mb;
+
+	if (!pl_isset(sdp))
+		return NULL;
+
+	mb = mbuf_alloc(sdp->l);
+	if (!mb)
+		return NULL;
+
+	(void)mbuf_write_pl(mb, sdp);
+	mb->pos = 0;
+
+	return mb;
+}

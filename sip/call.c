@@ -243,13 +243,8 @@ static void a_prackh(struct leg *leg, const struct sip_msg *prack, void *arg)
 		    "\"early_session\":%s", call->a->rseq,
 		    pl_isset(&bv.early) ? "true" : "false");
 
-	if (call->late_fork && call->winner) {
-		struct leg *f = call->late_fork;
-
-		call->late_fork = NULL;
-		(void)uac_prack(call->winner->uac, f, &bv.session);
-	}
-	else if (call->late_fork) {
+	/* The PRACK of the fork's INVITE (uac_prack refuses the others'). */
+	if (call->late_fork) {
 		struct le *le;
 
 		for (le = list_head(&call->blegs); le; le = le->next) {
@@ -526,7 +521,6 @@ void call_ring_over(void *arg)
 
 	evlog_event(call->cr, "limit", "\"limit\":\"ring time\","
 		    "\"seconds\":%u", call->ring_s);
-	call_streams_stop(call, "ring time limit");
 	call_end(call, 408, "maximum ring time");
 }
 

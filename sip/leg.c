@@ -168,19 +168,37 @@ bool legset_callid_ours(struct legset *ls, const struct pl *callid,
 }
 
 
-int leg_contact_print(struct re_printf *pf, const struct leg *leg)
+/* Our Contact as seen from local: the address a request of the peer
+ * arrived on, or the one a request of ours leaves from. */
+static void contact_at(const struct leg *leg, const struct sa *local,
+		       enum sip_transp tp, struct sa *addr,
+		       struct sip_contact *contact)
 {
-	const struct uas *u = (const struct uas *)(const void *)leg;
+	leg->ls->advh(local, addr, leg->ls->arg);
+	sip_contact_set(contact, leg->cuser, addr, tp);
+}
+
+
+/* The Contact of a response to cm->msg (RFC 3261 12.1.1, 12.2.2). */
+int leg_contact_print(struct re_printf *pf, const struct leg_cmsg *cm)
+{
 	struct sip_contact contact;
 	struct sa addr;
 
-	if (!leg->uas)
-		return 0;
-
-	leg->ls->advh(&u->msg->dst, &addr, leg->ls->arg);
-	sip_contact_set(&contact, leg->cuser, &addr, u->msg->tp);
+	contact_at(cm->leg, &cm->msg->dst, cm->msg->tp, &addr, &contact);
 
 	return sip_contact_print(pf, &contact);
+}
+
+
+/* Where the responses to msg and their copies go: RFC 3261 18.2.2, the
+ * source port only when the Via asks for it (RFC 3581). */
+void leg_reply_dst(struct sa *dst, const struct sip_msg *msg)
+{
+	struct pl pl;
+
+	sip_reply_addr(dst, msg, !msg_param_exists(&msg->via.params,
+						   "rport", &pl));
 }
 
 
@@ -208,34 +226,15 @@ int leg_contact_send(enum sip_transp tp, const struct sa *src,
 	if (err)
 		return err;
 
-	leg->ls->advh(src, &addr, leg->ls->arg);
-	sip_contact_set(&contact, leg->cuser, &addr, tp);
+	contact_at(leg, src, tp, &addr, &contact);
 
 	return mbuf_printf(mb, "%H", sip_contact_print, &contact);
 }
 
 
-static struct mbuf *sdp_copy(const struct pl *sdp)
-{
-	struct mbuf *mb;
-
-	if (!pl_isset(sdp))
-		return NULL;
-
-	mb = mbuf_alloc(sdp->l);
-	if (!mb)
-		return NULL;
-
-	(void)mbuf_write_pl(mb, sdp);
-	mb->pos = 0;
-
-	return mb;
-}
-
-
 void leg_sdp_sent(struct leg *leg, const struct pl *sdp)
 {
-	struct mbuf *mb = sdp_copy(sdp);
+	struct mbuf *mb = body_sdp_copy(sdp);
 
 	if (!mb)
 		return;
@@ -254,7 +253,7 @@ void leg_sdp_got(struct leg *leg, const struct sip_msg *msg)
 	if (body_parse(&bv, msg) || !pl_isset(&bv.session))
 		return;
 
-	mb = sdp_copy(&bv.session);
+	mb = body_sdp_copy(&bv.session);
 	if (!mb)
 		return;
 

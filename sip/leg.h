@@ -152,7 +152,14 @@ bool legset_callid_ours(struct legset *ls, const struct pl *callid,
 			bool uac_only);
 bool legset_request(struct legset *ls, const struct sip_msg *msg);
 bool legset_response(struct legset *ls, const struct sip_msg *msg);
-int  leg_contact_print(struct re_printf *pf, const struct leg *leg);
+/* A request of the peer's on a leg, for the Contact of our response. */
+struct leg_cmsg {
+	const struct leg *leg;
+	const struct sip_msg *msg;
+};
+
+int  leg_contact_print(struct re_printf *pf, const struct leg_cmsg *cm);
+void leg_reply_dst(struct sa *dst, const struct sip_msg *msg);
 /* The send handler of a request without Contact; arg is the legset. */
 int  leg_via_send(enum sip_transp tp, const struct sa *src,
 		  const struct sa *dst, struct mbuf *mb, void *arg);

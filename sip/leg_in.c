@@ -18,31 +18,10 @@
 /* ---- requests from the peer ------------------------------------------- */
 
 /* A 2xx to the peer's re-INVITE or UPDATE with our SDP (or none). */
-struct cmsg {
-	const struct leg *leg;
-	const struct sip_msg *msg;
-};
-
-
-/* A target refresh's 2xx names our Contact (RFC 3261 12.2.2, RFC 3311),
- * on whichever side of the call the leg is: the address the request
- * arrived on. */
-static int contact_print(struct re_printf *pf, const struct cmsg *cm)
-{
-	struct sip_contact contact;
-	struct sa addr;
-
-	cm->leg->ls->advh(&cm->msg->dst, &addr, cm->leg->ls->arg);
-	sip_contact_set(&contact, cm->leg->cuser, &addr, cm->msg->tp);
-
-	return sip_contact_print(pf, &contact);
-}
-
-
 static int ok_reply(struct leg *leg, struct sip_strans **stp,
 		    const struct sip_msg *msg, const struct pl *sdp)
 {
-	struct cmsg cm = { leg, msg };
+	struct leg_cmsg cm = { leg, msg };
 	bool invite = !pl_strcmp(&msg->met, "INVITE");
 	struct mbuf *mb = NULL;
 	struct sa dst;
@@ -54,7 +33,7 @@ static int ok_reply(struct leg *leg, struct sip_strans **stp,
 			  "Allow: " LEG_ALLOW "\r\n"
 			  "%H"
 			  "%H",
-			  contact_print, &cm,
+			  leg_contact_print, &cm,
 			  leg_session_print, leg,
 			  body_print_sdp, sdp);
 	if (err)
@@ -67,8 +46,7 @@ static int ok_reply(struct leg *leg, struct sip_strans **stp,
 	if (invite) {
 		rtx_stop(&leg->ok);
 		leg->ok.mb = mb;
-		sip_reply_addr(&dst, msg, !msg_param_exists(&msg->via.params,
-							   "rport", &(struct pl){0}));
+		leg_reply_dst(&dst, msg);
 		rtx_start(&leg->ok, msg, &dst);
 	}
 

@@ -52,13 +52,9 @@ static void rel_expired(struct rtx *r)
 {
 	struct uas *u = LEG_CONTAINER(r, struct uas, rel);
 
-	/* RFC 3262 section 3: without a PRACK, a 5xx ends the INVITE. */
-	if (u->closed) {
-		(void)uas_reject(u, 504, "Server Time-out", NULL);
-		finish(u);
-		return;
-	}
-
+	/* RFC 3262 section 3: without a PRACK, the owner ends the INVITE
+	 * with a 5xx.  (A closed leg has its final response: no 1xx of it
+	 * is pending.) */
 	end_notify(u, ETIMEDOUT, "no PRACK for the reliable provisional "
 		   "response");
 }
@@ -84,23 +80,12 @@ static void cancel_handler(void *arg)
 {
 	struct uas *u = arg;
 
-	/* libre has answered the CANCEL with 200 already. */
+	/* libre has answered the CANCEL with 200 already; it calls here
+	 * only before our final response, so never on a closed leg. */
 	(void)uas_reject(u, 487, "Request Terminated", NULL);
-	if (u->closed) {
-		finish(u);
-		return;
-	}
 
 	if (u->leg.h && u->leg.h->cancelh)
 		u->leg.h->cancelh(&u->leg, u->leg.arg);
-}
-
-
-static bool has_rport(const struct sip_msg *msg)
-{
-	struct pl pl;
-
-	return 0 == msg_param_exists(&msg->via.params, "rport", &pl);
 }
 
 
@@ -123,7 +108,7 @@ int uas_alloc(struct uas **up, struct legset *ls, const struct sip_msg *msg,
 	u->leg.ok.expireh = ok_expired;
 	u->msg = mem_ref((void *)msg);
 	rtx_init(&u->rel, ls->sip, rel_expired, false);
-	sip_reply_addr(&u->dst, msg, has_rport(msg));
+	leg_reply_dst(&u->dst, msg);
 	u->rel100 = sip_msg_hdr_has_value(msg, SIP_HDR_SUPPORTED, "100rel") ||
 		sip_msg_hdr_has_value(msg, SIP_HDR_REQUIRE, "100rel");
 	u->leg.peer_update = sip_msg_hdr_has_value(msg, SIP_HDR_ALLOW,
@@ -189,6 +174,7 @@ int uas_progress(struct uas *u, uint16_t scode, const char *reason,
 		 const struct pl *sdp, const struct pl *early)
 {
 	struct relhdr rh = { u, pl_isset(early) };
+	struct leg_cmsg cm = { &u->leg, u->msg };
 	struct body_out bo;
 	int err;
 
@@ -215,7 +201,7 @@ int uas_progress(struct uas *u, uint16_t scode, const char *reason,
 			  "%H"
 			  "%H"
 			  "%H",
-			  leg_contact_print, &u->leg,
+			  leg_contact_print, &cm,
 			  reliable ? (re_printf_h *)rel_print : none_print,
 			  &rh,
 			  hdrs ? hdrs : none_print, harg,
@@ -250,6 +236,7 @@ int uas_progress(struct uas *u, uint16_t scode, const char *reason,
 int uas_answer(struct uas *u, uint16_t scode, const char *reason,
 	       re_printf_h *hdrs, void *harg, const struct pl *sdp)
 {
+	struct leg_cmsg cm = { &u->leg, u->msg };
 	int err;
 
 	if (!u || scode < 200 || scode > 299)
@@ -277,7 +264,7 @@ int uas_answer(struct uas *u, uint16_t scode, const char *reason,
 			  "%H"
 			  "%H"
 			  "%H",
-			  leg_contact_print, &u->leg,
+			  leg_contact_print, &cm,
 			  leg_session_print, &u->leg,
 			  hdrs ? hdrs : none_print, harg,
 			  body_print_sdp, sdp);

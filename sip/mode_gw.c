@@ -46,20 +46,6 @@ static void destructor(void *arg)
 }
 
 
-static struct mbuf *copy(const struct pl *pl)
-{
-	struct mbuf *mb = mbuf_alloc(pl->l + 1);
-
-	if (!mb)
-		return NULL;
-
-	(void)mbuf_write_pl(mb, pl);
-	mb->pos = 0;
-
-	return mb;
-}
-
-
 static int gw_start(struct call *call)
 {
 	struct streamer *st = call->srv->conf.streamer;
@@ -76,7 +62,7 @@ static int gw_start(struct call *call)
 
 	tmr_init(&g->tmr);
 	g->use_update = call->a->leg.peer_update;
-	g->offer = copy(&offer);
+	g->offer = body_sdp_copy(&offer);
 
 	/* Without a codec we can stream there is no gateway mode, and
 	 * never a broken SDP. */
@@ -331,7 +317,7 @@ static bool gw_answer_in(struct call *call, struct leg *fork,
 	}
 
 	mem_deref(g->callee_sdp);
-	g->callee_sdp = copy(sdp);
+	g->callee_sdp = body_sdp_copy(sdp);
 	g->scode = msg->scode;
 	if (!g->callee_sdp) {
 		call_end(call, 500, "out of memory");

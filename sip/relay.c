@@ -19,7 +19,6 @@ struct relay {
 	struct leg *from;          /* the leg whose request this is */
 	struct sip_strans *st;     /* other requests: the transaction */
 	struct sip_msg *req;
-	bool invite;
 };
 
 
@@ -69,6 +68,18 @@ static const char *who(const struct leg *leg)
 }
 
 
+/* An SDP on its way to leg to: toward the caller the CMRBT mode may
+ * rewrite it (gateway mode keeps its own o= line going, RFC 3264 s. 8);
+ * *mbp then holds the new text, which sdp points into. */
+static void sdp_to(struct call *call, const struct leg *to, struct pl *sdp,
+		   struct mbuf **mbp)
+{
+	if (to->uas && call->bt_ops && call->bt_ops->sdp_to_caller &&
+	    !call->bt_ops->sdp_to_caller(call, sdp, mbp))
+		pl_set_mbuf(sdp, *mbp);
+}
+
+
 static void offer_resp(int err, const struct sip_msg *msg, void *arg)
 {
 	struct relay *r = arg;
@@ -107,10 +118,7 @@ static void offer_resp(int err, const struct sip_msg *msg, void *arg)
 	if (!pl_isset(&sdp))
 		(void)leg_sdp(r->from, true, &sdp);
 
-	/* Toward the caller, a mode may keep its own o= line going. */
-	if (r->from->uas && call->bt_ops && call->bt_ops->sdp_to_caller &&
-	    !call->bt_ops->sdp_to_caller(call, &sdp, &mb))
-		pl_set_mbuf(&sdp, mb);
+	sdp_to(call, r->from, &sdp, &mb);
 
 	evlog_event(call->cr, "offer-relayed", "\"by\":\"%s\",\"code\":%u",
 		    who(r->from), msg->scode);
@@ -149,11 +157,8 @@ void relay_offerh(struct leg *leg, const struct sip_msg *msg,
 		return;
 	}
 
-	if (!leg->uas && call->bt_ops && call->bt_ops->sdp_to_caller &&
-	    !call->bt_ops->sdp_to_caller(call, sdp, &mb))
-		pl_set_mbuf(&out, mb);
+	sdp_to(call, other, &out, &mb);
 
-	r->invite = invite;
 	err = leg_offer(other, invite, &out, offer_resp, r);
 	mem_deref(mb);
 	if (err) {
@@ -186,9 +191,7 @@ void relay_ackanswerh(struct leg *leg, const struct sip_msg *ack,
 		return;
 
 	sdp = bv.session;
-	if (other->uas && call->bt_ops && call->bt_ops->sdp_to_caller &&
-	    !call->bt_ops->sdp_to_caller(call, &bv.session, &mb))
-		pl_set_mbuf(&sdp, mb);
+	sdp_to(call, other, &sdp, &mb);
 
 	(void)leg_ack_held(other, &sdp);
 	mem_deref(mb);

@@ -274,6 +274,7 @@ int  body_out_init(struct body_out *bo, const struct pl *session,
 int  body_print(struct re_printf *pf, const struct body_out *bo);
 /* The same for a session SDP alone, or no body when sdp is NULL/empty. */
 int  body_print_sdp(struct re_printf *pf, const struct pl *sdp);
+struct mbuf *body_sdp_copy(const struct pl *sdp);
 
 
 /* ---- call.c: the B2BUA's call, an A-leg (UAS) and B-legs (UAC) -------- */
