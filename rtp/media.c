@@ -584,8 +584,14 @@ int media_convert(struct media **mp, const uint8_t *wav, size_t size,
 	memset(pcma + nout, ALAW_SILENCE, bytes - nout);
 
 	for (size_t i = 0; i < nout; i++) {
-		pcmu[i] = g711_pcm2ulaw(pcm[i]);
-		pcma[i] = g711_pcm2alaw(pcm[i]);
+		/* librem's resampler saturates to -32768, which G.711's
+		 * encoders cannot take: they negate the sample, and -32768
+		 * stays negative, so u-law gives the code of silence and
+		 * A-law reads 2 KiB before its table. */
+		const int16_t x = pcm[i] == INT16_MIN ? -INT16_MAX : pcm[i];
+
+		pcmu[i] = g711_pcm2ulaw(x);
+		pcma[i] = g711_pcm2alaw(x);
 	}
 
  out:

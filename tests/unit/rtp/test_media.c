@@ -580,6 +580,58 @@ static void test_full_scale(void **state)
 }
 
 
+/* A full-scale square wave, 16-bit, at every kind of rate: the sinc
+ * resampler, librem's (48 kHz) and none (8 kHz).  A resampler's overshoot
+ * at the edges reaches -32768, which G.711's encoders cannot take (they
+ * negate the sample): every byte must still decode to the sign and about
+ * the level of the square, and the two laws must agree. */
+static void test_square_every_rate(void **state)
+{
+	static const uint32_t rates[] = {
+		8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 96000,
+	};
+	long mark = leakcheck_mark();
+	(void)state;
+
+	for (size_t r = 0; r < ARRAY_SIZE(rates); r++) {
+		const uint32_t rate = rates[r];
+		const size_t n = rate / 4, half = rate / 400;
+		struct wspec s = { TAG_PCM, 0, 1, rate, 16, n, 200.0, 1.0,
+				   false, false };
+		struct media *m = NULL;
+		size_t size, nout;
+		uint8_t *wav = wav_make(&s, &size);
+		uint8_t *p = wav + size - 2 * n;
+
+		/* Replace the sine by a square of the same period. */
+		for (size_t i = 0; i < n; i++)
+			le_put16(p + 2 * i, (i / half) & 1 ? 0x8000 : 0x7fff);
+
+		assert_int_equal(media_from_wav(&m, wav, size), 0);
+		nout = n8k(&s);
+		for (size_t i = 0; i < nout; i++) {
+			const uint8_t *u, *a;
+			int du, da;
+
+			u = media_frame(m, MEDIA_PT_PCMU,
+					(unsigned)(i / MEDIA_FRAME_SAMPLES));
+			a = media_frame(m, MEDIA_PT_PCMA,
+					(unsigned)(i / MEDIA_FRAME_SAMPLES));
+			du = g711_ulaw2pcm(u[i % MEDIA_FRAME_SAMPLES]);
+			da = g711_alaw2pcm(a[i % MEDIA_FRAME_SAMPLES]);
+			if (abs(du - da) > 1100)
+				fail_msg("%u Hz sample %zu: u-law %d, "
+					 "A-law %d", rate, i, du, da);
+		}
+
+		mem_deref(m);
+		free(wav);
+	}
+
+	leakcheck_assert(mark);
+}
+
+
 /* ---- the table ---------------------------------------------------------- */
 
 static void test_attach_builtin(void **state)
@@ -904,6 +956,7 @@ int main(void)
 		cmocka_unit_test(test_band),
 		cmocka_unit_test(test_frame_access),
 		cmocka_unit_test(test_full_scale),
+		cmocka_unit_test(test_square_every_rate),
 		cmocka_unit_test(test_attach_builtin),
 		cmocka_unit_test(test_attach_types_and_failures),
 		cmocka_unit_test(test_bad_input),
