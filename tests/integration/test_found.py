@@ -1,0 +1,102 @@
+"""Call faults that fuzzing found, one test each: a callee that ends its
+INVITE before it answers our PRACK, and a caller's ACK inside the early
+dialog."""
+
+import time
+
+from cmrtest import call_of, check, ev_names, info, test, wait_event
+from sipua import parties, sdp
+
+
+def final_of(alice, d, what):
+    r = alice.wait(d.match_rsp("1 INVITE"), 5, what=what)
+    info("caller's final: %s" % r.first)
+    return r
+
+
+@test
+def rel183_then_486_before_prack_answer(t):
+    """RFC 3262 section 3 and RFC 3261 section 13.2.2.4: the callee sends a
+    reliable 183, we PRACK it, and the callee answers the INVITE with 486
+    before it answers the PRACK.  The 486 ends the INVITE: the caller gets
+    it (and ACKs it), and the call ends, whatever becomes of the PRACK."""
+    for supported in (None, "100rel"):
+        with parties(t) as (srv, alice, bob):
+            info("caller Supported: %r" % supported)
+            d = alice.invite("bob", body=sdp(alice.media, 1, "alice"),
+                             supported=supported)
+            inv = bob.next_request("INVITE")
+            bob.reply(inv, 183, tag="b1", rel=True,
+                      body=sdp(bob.media, 1, "bob"))
+            pr = bob.next_request("PRACK")
+            bob.reply(inv, 486, tag="b1")
+            r = final_of(alice, d, "final response after the callee's 486")
+            check(r.status == 486, "the caller got %s, expected 486"
+                  % r.first)
+            d.fork(r).ack_error(r)
+            ack = bob.next_request("ACK", call_id=inv.get("call-id"))
+            info("callee got %s" % ack.first)
+            # The PRACK's own answer, late: it changes nothing.
+            bob.reply(pr, 481)
+            rec = call_of(srv, d.call_id)
+            info("API events: %s" % " ".join(ev_names(rec["events"])))
+            check(rec.get("state") == "ended", "call state %r, expected "
+                  "ended" % rec.get("state"))
+            # The next call works.
+            d2 = alice.invite("bob", body=sdp(alice.media, 1, "alice"))
+            inv2 = bob.next_request("INVITE")
+            bob.reply(inv2, 486, tag="b2")
+            r2 = final_of(alice, d2, "final response of the next call")
+            check(r2.status == 486, "the next call got %s" % r2.first)
+            d2.fork(r2).ack_error(r2)
+
+
+@test
+def early_ack_does_not_confirm(t):
+    """RFC 3261 section 17.2.1: an ACK belongs to a final response; one in
+    the early dialog (after a reliable 183, before any final) matches no
+    transaction and is dropped.  The real ACK of the later 200 must
+    still confirm the call: the 200 is not resent for 32 s and nobody
+    gets a BYE."""
+    with parties(t) as (srv, alice, bob):
+        d = alice.invite("bob", body=sdp(alice.media, 1, "alice"),
+                         supported="100rel")
+        inv = bob.next_request("INVITE")
+        bob.reply(inv, 183, tag="b1", rel=True,
+                  body=sdp(bob.media, 1, "bob"))
+        pr = bob.next_request("PRACK")
+        bob.reply(pr, 200)
+        r18 = alice.wait(lambda m: d.match_rsp("1 INVITE", False)(m) and
+                         m.status == 183, 5, what="caller's 183")
+        if r18.get("rseq") is not None:
+            cs = d.prack(r18)
+            alice.wait(d.fork(r18).match_rsp(cs), 5, what="PRACK's 200")
+        # The stray ACK: early dialog, CSeq of the INVITE.
+        d.fork(r18).request("ACK", cseq=1)
+        alice.barrier()
+        bob.reply(inv, 200, tag="b1")
+        ok = final_of(alice, d, "the 200")
+        check(ok.status == 200, "the caller got %s" % ok.first)
+        mark = alice.mark()
+        d.ack(ok)
+        bob.next_request("ACK", call_id=inv.get("call-id"))
+        wait_event(srv, "confirmed", callid=d.call_id)
+        # T1 is 500 ms: a 200 resent for want of its ACK shows by 1.5 s.
+        alice.barrier()
+        time.sleep(1.6)
+        alice.sync()
+        again = alice.matching(d.match_rsp("1 INVITE"), after=mark)
+        check(not again, "the 200 came %d more times after the ACK"
+              % len(again))
+        byes = alice.matching(d.match_req("BYE")) + \
+            bob.matching(lambda m: m.first.startswith("BYE"))
+        check(not byes, "BYE sent: %s" % [m.first for m in byes])
+        cs = d.fork(ok).request("BYE")
+        bye = bob.next_request("BYE")
+        bob.reply(bye, 200)
+        r = alice.wait(d.fork(ok).match_rsp(cs), 5, what="BYE's 200")
+        check(r.status == 200, "BYE answered %s" % r.first)
+        rec = call_of(srv, d.call_id)
+        names = ev_names(rec["events"])
+        info("API events: %s" % " ".join(names))
+        check("no-ack" not in names, "the call had a no-ack event")
