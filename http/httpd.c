@@ -342,13 +342,38 @@ enum MHD_Result httpd_not_allowed(struct httpreq *rq)
 
 /*
  * MHD calls this once when the headers are in and again for the body.
- * GET and HEAD are answered on the second call, when the request is
+ * GET and HEAD are answered on the last call, when the request is
  * complete: a response queued earlier makes MHD close the connection,
  * and clients fetching a resource and then its ranges should keep it.
+ * One exception: "Expect: 100-continue" on a request without a body
+ * (which RFC 9110 section 10.1.1 forbids the client to send).  MHD
+ * 0.9.75 answers it with "100 Continue" and, if more bytes are already
+ * in its buffer, calls again in a state where it refuses any response,
+ * then closes with none.  Such a request is answered on the first call,
+ * in place of the 100, and the connection closes after it.
  * Every other method is answered at once, before any body is read: no
  * route takes a body yet, and closing is the right end for an upload
  * nobody asked for.
  */
+/* An Expect header on a request that announces no body (RFC 9112
+ * section 6.3): answered on the first call (see below). */
+static bool expect_without_body(struct MHD_Connection *conn)
+{
+	const char *cl;
+
+	if (!MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					 MHD_HTTP_HEADER_EXPECT) ||
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					MHD_HTTP_HEADER_TRANSFER_ENCODING))
+		return false;
+
+	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					 MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return !cl || strspn(cl, "0") == strlen(cl);
+}
+
+
 static enum MHD_Result access_h(void *cls, struct MHD_Connection *conn,
 				const char *url, const char *method,
 				const char *version, const char *upload,
@@ -367,7 +392,7 @@ static enum MHD_Result access_h(void *cls, struct MHD_Connection *conn,
 
 	if (!*con_cls) {
 		*con_cls = &seen;
-		if (getlike)
+		if (getlike && !expect_without_body(conn))
 			return MHD_YES;
 	}
 	else if (*upload_size) {
