@@ -295,7 +295,7 @@ enum rawin_verdict rawin_check(struct mbuf *mb, uint16_t *scode,
 	struct pl msg, line, met, ruri, ver, scheme;
 	const char *nl, *sp1, *sp2;
 	struct rawhdrs rh;
-	bool other;
+	bool other, ack = false;
 
 	*scode = 0;
 	*why = NULL;
@@ -330,6 +330,7 @@ enum rawin_verdict rawin_check(struct mbuf *mb, uint16_t *scode,
 	}
 	met.p = line.p;
 	met.l = (size_t)(sp1 - line.p);
+	ack = !pl_strcmp(&met, "ACK");
 	ruri.p = sp1 + 1;
 	ruri.l = line.l - met.l - 1;
 	sp2 = pl_strchr(&ruri, ' ');
@@ -376,6 +377,9 @@ enum rawin_verdict rawin_check(struct mbuf *mb, uint16_t *scode,
 		goto answer;
 	}
 
+	/* add_branch() grows mb, which may move it: after it, nothing here
+	 * reads the request through msg, line or rh (their pl's are only
+	 * tested for being set). */
 	if (add_branch(mb, &msg, &ruri, &rh)) {
 		*scode = 0;
 		if (try_decode(mb))
@@ -391,8 +395,7 @@ enum rawin_verdict rawin_check(struct mbuf *mb, uint16_t *scode,
  answer:
 	/* Never a response to an ACK (RFC 3261 17.2.1), and none without
 	 * the headers that tell the client what it answers. */
-	if ((sp1 && (size_t)(sp1 - msg.p) == 3 && !memcmp(msg.p, "ACK", 3)) ||
-	    !rh.nvia || !pl_isset(&rh.callid) || !pl_isset(&rh.cseq) ||
+	if (ack || !rh.nvia || !pl_isset(&rh.callid) || !pl_isset(&rh.cseq) ||
 	    !pl_isset(&rh.from) || !pl_isset(&rh.to))
 		return RAWIN_DROP;
 

@@ -458,6 +458,47 @@ static void test_2543_branch(void **state)
 }
 
 
+/* An RFC 2543 request that does not decode even with the branch rawin
+ * adds is answered 400, except an ACK, which is dropped.  Adding the
+ * branch grows the buffer, which may move it: the verdict must not read
+ * the request where it was (make asan saw it read there). */
+static void test_2543_still_bad(void **state)
+{
+	static const char *text[] = {
+		"ACK sip:b@h SIP/2.0\r\n"
+		"Via: SIP/2.0/[trap:8 PCMA\r\n"
+		"From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\n"
+		"Call-ID: c\r\nCSeq: 1 ACK\r\n"
+		"Content-Length: 0\r\n\r\n",
+		"BYE sip:b@h SIP/2.0\r\n"
+		"Via: SIP/2.0/[trap:8 PCMA\r\n"
+		"From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\n"
+		"Call-ID: c\r\nCSeq: 1 BYE\r\n"
+		"Content-Length: 0\r\n\r\n",
+	};
+	static const enum rawin_verdict want[] = { RAWIN_DROP, RAWIN_ANSWER };
+	const char *why;
+	uint16_t scode;
+	long mark;
+	(void)state;
+
+	mark = leakcheck_mark();
+	for (size_t i = 0; i < ARRAY_SIZE(text); i++) {
+		/* Exactly full: the branch cannot fit where it is. */
+		struct mbuf *mb = mbuf_alloc(strlen(text[i]));
+
+		assert_int_equal(0, mbuf_write_str(mb, text[i]));
+		mb->pos = 0;
+		assert_int_equal(want[i], rawin_check(mb, &scode, &why));
+		assert_int_equal(400, scode);
+		assert_non_null(memmem(mb->buf, mb->end, ";branch=cmrlab2543.",
+				       19));
+		mem_deref(mb);
+	}
+	leakcheck_assert(mark);
+}
+
+
 /* Datagrams that are not requests pass untouched: STUN, keep-alives. */
 static void test_not_sip(void **state)
 {
@@ -543,6 +584,7 @@ int main(void)
 		cmocka_unit_test(test_accept),
 		cmocka_unit_test(test_answer),
 		cmocka_unit_test(test_2543_branch),
+		cmocka_unit_test(test_2543_still_bad),
 		cmocka_unit_test(test_not_sip),
 		cmocka_unit_test(test_u32),
 	};
