@@ -49,7 +49,8 @@ $(BENCH_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB_OBJS)
 
 # Every package the build and the tests need, installed non-interactively.
 DEB_PKGS := build-essential pkg-config libre-dev librem-dev libevent-dev \
-	    libmicrohttpd-dev libcmocka-dev sip-tester curl python3 binutils
+	    libmicrohttpd-dev libcmocka-dev sip-tester curl python3 binutils \
+	    iproute2 nftables
 deps:
 	@if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
 	missing=$$(for p in $(DEB_PKGS); do \
