@@ -120,8 +120,8 @@ static bool id_ref(const char *id)
 	if (n < 1 || n > ID_MAX)
 		return false;
 
-	return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		      "0123456789._-") == n;
+	return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "abcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
 

@@ -223,7 +223,8 @@ static void test_reoffer_keeps_origin(void **state)
 static void test_reoffer_line_ends(void **state)
 {
 	static const char *const tails[] = {
-		"\r\ns=call\r\nc=IN IP4 127.0.0.1\r\nm=audio 17094 RTP/AVP 8\r\n",
+		"\r\ns=call\r\nc=IN IP4 127.0.0.1\r\n"
+		"m=audio 17094 RTP/AVP 8\r\n",
 		"\ns=call\nc=IN IP4 127.0.0.1\nm=audio 17094 RTP/AVP 8\n",
 		"\rs=call\rc=IN IP4 127.0.0.1\rm=audio 17094 RTP/AVP 8\r",
 		"\r\x9f\ns=call\r\n",
