@@ -1,7 +1,8 @@
 # @file Makefile  cmrlab build: one binary, unit tests, integration tests.
 #
-# Fragments <dir>/module.mk add their sources to SRCS (the program) and
-# TESTS (cmocka unit tests, each linked with every object but cmd/).
+# Fragments <dir>/module.mk add their sources to SRCS (the program),
+# TESTS (cmocka unit tests, each linked with every object but cmd/) and
+# FUZZERS (fuzz harnesses, linked the same way).
 
 PKGS     := libre librem libevent libmicrohttpd
 BUILD    ?= build
@@ -19,7 +20,7 @@ LDLIBS     = $(PKG_LIBS) -lm -pthread
 SRCS  :=
 TESTS :=
 include core/module.mk sip/module.mk http/module.mk rtp/module.mk
-include tests/unit/module.mk
+include tests/unit/module.mk tests/fuzz/module.mk
 
 LIB_OBJS  := $(SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ  := $(BUILD)/cmd/cmrlab.o $(BUILD)/cmd/args.o
@@ -29,8 +30,19 @@ TEST_BINS := $(TESTS:%.c=$(BUILD)/%)
 BENCHES    := tests/bench/bench_streams.c
 BENCH_BINS := $(BENCHES:%.c=$(BUILD)/%)
 
+# Fuzz harnesses: with replay.c's main() by default (make test runs them
+# over their corpora); make fuzz builds them in build-fuzz/ with clang and
+# libFuzzer's main() instead (FUZZ_MAIN empty, FUZZ_LINK=-fsanitize=fuzzer).
+FUZZ_BINS    := $(FUZZERS:%.c=$(BUILD)/%)
+FUZZ_MAIN    ?= $(BUILD)/tests/fuzz/replay.o
+FUZZ_LINK    ?=
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build-fuzz
+FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined \
+		-fno-sanitize-recover=all
+
 .PHONY: all deps test test-run unit integration asan check-symbols demo run bench \
-	fuzz clean
+	fuzz fuzz-bins clean
 all: $(BUILD)/cmrlab
 
 $(BUILD)/cmrlab: $(MAIN_OBJ) $(LIB_OBJS)
@@ -47,10 +59,14 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_OBJS)
 $(BENCH_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
+$(FUZZ_BINS): $(BUILD)/%: $(BUILD)/%.o $(FUZZ_MAIN) $(LIB_OBJS)
+	$(CC) $(CFLAGS) $(SAN) $(FUZZ_LINK) -o $@ $^ \
+		$(FUZZ_LDFLAGS_$(notdir $@)) $(LDLIBS)
+
 # Every package the build and the tests need, installed non-interactively.
 DEB_PKGS := build-essential pkg-config libre-dev librem-dev libevent-dev \
 	    libmicrohttpd-dev libcmocka-dev sip-tester curl python3 binutils \
-	    iproute2 nftables
+	    iproute2 nftables clang libclang-rt-14-dev
 deps:
 	@if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
 	missing=$$(for p in $(DEB_PKGS); do \
@@ -73,7 +89,7 @@ integration: $(BUILD)/cmrlab
 test: deps
 	@$(MAKE) --no-print-directory test-run
 
-test-run: $(BUILD)/cmrlab $(TEST_BINS)
+test-run: $(BUILD)/cmrlab $(TEST_BINS) $(FUZZ_BINS)
 	@tests/run-all $(BUILD)
 
 # Sanitizer build in its own tree; runs the same suites.
@@ -98,11 +114,19 @@ bench: all $(BENCH_BINS)
 	@$(BUILD)/tests/bench/bench_streams
 	@python3 tests/bench/bench_reload.py --binary $(BUILD)/cmrlab
 
-fuzz:
-	@echo "no fuzz targets yet"
+# Every harness under libFuzzer for FUZZ_SECONDS seconds each, one after
+# the other; fails if one crashed (tests/fuzz/README.md).
+fuzz: deps
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang \
+		CFLAGS="-O1 -g -fno-omit-frame-pointer" SAN="$(FUZZ_SAN)" \
+		FUZZ_MAIN= FUZZ_LINK=-fsanitize=fuzzer fuzz-bins
+	@tests/fuzz/run-fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS) \
+		$(FUZZERS:%.c=$(FUZZ_BUILD)/%)
+
+fuzz-bins: $(FUZZ_BINS)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan $(FUZZ_BUILD)
 
 # Keep test objects: make would delete them as intermediates, and its
 # "rm" line would then follow the test summary.

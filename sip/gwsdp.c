@@ -180,23 +180,35 @@ int modegw_peek(const struct pl *sdp, struct sa *addr, int *pt)
 }
 
 
-/* "o=" of an SDP: the line's text after "o=", up to the line end. */
+static bool is_eol(char c)
+{
+	return c == '\r' || c == '\n';
+}
+
+
+/* "o=" of an SDP: the line's text after "o=", up to the line end.  A line
+ * ends at a CR or a LF, as libre's sdp_decode() reads it, so that a
+ * re-offer replaces the very line the decoder saw as the origin and no
+ * line after it (a CR alone ends a line there too). */
 static bool origin_find(const struct pl *sdp, struct pl *o)
 {
 	const char *p = sdp->p, *end = sdp->p + sdp->l;
 
 	while (p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		const char *le = eol ? eol : end;
+		const char *le = p;
+
+		while (le < end && !is_eol(*le))
+			++le;
 
 		if (le - p >= 2 && p[0] == 'o' && p[1] == '=') {
 			o->p = p + 2;
 			o->l = (size_t)(le - p - 2);
-			if (o->l && o->p[o->l - 1] == '\r')
-				--o->l;
 			return true;
 		}
-		p = eol ? eol + 1 : end;
+
+		p = le;
+		while (p < end && is_eol(*p))
+			++p;
 	}
 
 	return false;

@@ -216,6 +216,76 @@ static void test_reoffer_keeps_origin(void **state)
 }
 
 
+/* The origin line ends where libre's SDP decoder ends it, at a CR or a
+ * LF: the re-offer replaces that line's text and keeps every byte after
+ * it, whatever the line end.  (A CR alone used to be read as part of the
+ * line, so the line after it was lost from the re-offer.) */
+static void test_reoffer_line_ends(void **state)
+{
+	static const char *const tails[] = {
+		"\r\ns=call\r\nc=IN IP4 127.0.0.1\r\n"
+		"m=audio 17094 RTP/AVP 8\r\n",
+		"\ns=call\nc=IN IP4 127.0.0.1\nm=audio 17094 RTP/AVP 8\n",
+		"\rs=call\rc=IN IP4 127.0.0.1\rm=audio 17094 RTP/AVP 8\r",
+		"\r\x9f\ns=call\r\n",
+		"",
+	};
+	struct pl o = plz(OFFER("m=audio 40000 RTP/AVP 0\r\n", ""));
+	struct gwmedia *g = NULL;
+	struct mbuf *ans = NULL;
+	long mark = leakcheck_mark();
+	(void)state;
+
+	assert_int_equal(0, modegw_alloc(&g, st, &o));
+	assert_int_equal(0, modegw_answer(g, &ans));
+
+	for (size_t i = 0; i < ARRAY_SIZE(tails); i++) {
+		struct mbuf *re = NULL;
+		char callee[160], *t = NULL;
+		struct pl c, r;
+		struct sa ca, ra;
+		int cpt, rpt;
+		size_t n;
+
+		re_snprintf(callee, sizeof(callee),
+			    "v=0\r\no=bob 7 7 IN IP4 10.0.0.9%s", tails[i]);
+		c = plz(callee);
+		assert_int_equal(0, modegw_reoffer(g, &c, &re));
+		assert_int_equal(0, mbuf_strdup(re, &t, mbuf_get_left(re)));
+
+		/* Our origin, one line, in place of the callee's ... */
+		assert_memory_equal("v=0\r\no=", t, 7);
+		assert_non_null(strstr(t, " IN IP4 127.0.0.1"));
+		assert_null(strstr(t, "bob"));
+
+		/* ... and every byte after it the callee's. */
+		n = strlen(t);
+		assert_true(n >= 5 + strlen(tails[i]));
+		assert_string_equal(tails[i], t + n - strlen(tails[i]));
+		assert_int_equal(n - strlen(tails[i]) - 5,
+				 strcspn(t + 5, "\r\n"));
+
+		/* The decoder reads both alike. */
+		pl_set_str(&r, t);
+		if (0 == modegw_peek(&c, &ca, &cpt)) {
+			assert_int_equal(0, modegw_peek(&r, &ra, &rpt));
+			assert_int_equal(cpt, rpt);
+			assert_true(sa_cmp(&ca, &ra, SA_ALL));
+		}
+		else {
+			assert_int_not_equal(0, modegw_peek(&r, &ra, &rpt));
+		}
+
+		mem_deref(t);
+		mem_deref(re);
+	}
+
+	mem_deref(ans);
+	mem_deref(g);
+	leakcheck_assert(mark);
+}
+
+
 static void test_peek(void **state)
 {
 	struct pl o = plz(OFFER("m=audio 40010 RTP/AVP 8 0\r\n", ""));
@@ -284,6 +354,7 @@ int main(void)
 				       warm_up),
 		cmocka_unit_test(test_offers_refused),
 		cmocka_unit_test(test_reoffer_keeps_origin),
+		cmocka_unit_test(test_reoffer_line_ends),
 		cmocka_unit_test(test_peek),
 		cmocka_unit_test(test_offer_without_final_crlf),
 	};
