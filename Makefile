@@ -30,7 +30,7 @@ BENCHES    := tests/bench/bench_streams.c
 BENCH_BINS := $(BENCHES:%.c=$(BUILD)/%)
 
 .PHONY: all deps test test-run unit integration asan check-symbols demo run bench \
-	fuzz clean
+	soak fuzz clean
 all: $(BUILD)/cmrlab
 
 $(BUILD)/cmrlab: $(MAIN_OBJ) $(LIB_OBJS)
@@ -97,6 +97,13 @@ bench: all $(BENCH_BINS)
 	@python3 tests/bench/bench_calls.py --binary $(BUILD)/cmrlab
 	@$(BUILD)/tests/bench/bench_streams
 	@python3 tests/bench/bench_reload.py --binary $(BUILD)/cmrlab
+
+# Calls in every mode for SOAK_SECONDS (not part of test): fails on a
+# failed call, memory growth, an fd left open or a call or stream left live.
+SOAK_SECONDS ?= 600
+soak: all
+	@python3 tests/soak/soak.py --binary $(BUILD)/cmrlab \
+		--seconds $(SOAK_SECONDS)
 
 fuzz:
 	@echo "no fuzz targets yet"
