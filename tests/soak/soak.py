@@ -99,7 +99,7 @@ def say(msg):
     sys.stdout.flush()
 
 
-# ---- the server as /proc and its HTTP side see it --------------------------
+# ---- the server as /proc and its HTTP side see it -------------------------
 
 def rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
@@ -165,7 +165,7 @@ def rtp_range():
     return lo, lo + 999
 
 
-# ---- sipp --------------------------------------------------------------------
+# ---- sipp -----------------------------------------------------------------
 
 class Sipp:
     """One sipp process of the soak: many calls, statistics in a CSV."""
@@ -278,7 +278,7 @@ def profile_text(modes):
     return "\n".join(lines) + "\n"
 
 
-# ---- the run -------------------------------------------------------------------
+# ---- the run --------------------------------------------------------------
 
 class Soak:
     def __init__(self, args, tmp):
