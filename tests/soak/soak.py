@@ -48,6 +48,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -87,7 +88,7 @@ MODES = [
 
 
 class Interrupted(Exception):
-    """SIGTERM or SIGHUP to the script: it stops as on Ctrl-C."""
+    """SIGINT, SIGTERM or SIGHUP to the script: it stops everything."""
 
 
 def on_signal(signum, frame):
@@ -228,17 +229,27 @@ class Sipp:
         self.err.close()
         return self.rc
 
-    def tail(self, n=2):
-        for path in (self.errors, self.stderr):
-            try:
-                with open(path, "rb") as f:
-                    lines = [l for l in f.read().decode("utf-8", "replace")
-                             .splitlines() if l.strip()]
-            except OSError:
-                continue
-            if lines:
-                return " | ".join(lines[-n:])
-        return ""
+    def why(self):
+        """How many errors sipp logged and the last one, else the last
+        line of its stderr.  sipp writes its errors as "DATE<tab>TIME<tab>
+        EPOCH: text", at times with no line end between two of them."""
+        try:
+            with open(self.errors, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            text = ""
+        found = re.findall(r"\d{4}-\d\d-\d\d\t[\d:.]+\t[\d.]+: "
+                           r"(.*?)(?=\d{4}-\d\d-\d\d\t|\n|$)", text)
+        if found:
+            return "%s: %d errors, the last: %s" % (
+                self.name, len(found), found[-1].strip())
+        try:
+            with open(self.stderr, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").split("\n")
+        except OSError:
+            lines = []
+        lines = [l.strip() for l in lines if l.strip()]
+        return "%s: %s" % (self.name, lines[-1]) if lines else ""
 
 
 class Mode:
@@ -313,7 +324,7 @@ class Soak:
             if not wait_bound(m.uas.port, m.transport, 3.0):
                 raise Fail("%s: sipp did not bind %s port %d: %s"
                            % (m.uas.name, m.transport, m.uas.port,
-                              m.uas.tail()))
+                              m.uas.why()))
         profile = os.path.join(self.tmp, "soak.profile")
         with open(profile, "w") as f:
             f.write(profile_text(self.modes))
@@ -416,8 +427,7 @@ class Soak:
                 self.why.append("%s: %d RTP streams for %d calls, expected "
                                 "%d" % (m.name, got, ok, want))
             if m.failed(final=True):
-                self.why.append("%s: %s" % (m.name, m.uac.tail() or
-                                            m.uas.tail()))
+                self.why += [w for w in (m.uac.why(), m.uas.why()) if w]
         say("http: %d tone fetches, %d failed; %d rtp-not-started"
             % (self.fetches, self.fetch_fail, not_started))
         growth = rss - rss_w
@@ -471,8 +481,9 @@ def main():
         sys.exit("soak: %s is not an executable" % cmrtest.BINARY)
     if not shutil.which("sipp"):
         sys.exit("soak: sipp is not installed (Debian: sip-tester)")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    # SIGINT too: a shell starts a background job with SIGINT ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
 
     tmp = tempfile.mkdtemp(prefix="cmrlab-soak-")
     s = Soak(a, tmp)
@@ -480,7 +491,7 @@ def main():
         s.start()
         warm = s.run()
         s.report(warm)
-    except (Fail, Interrupted, KeyboardInterrupt) as e:
+    except (Fail, Interrupted) as e:
         s.why.append("%s: %s" % (type(e).__name__, e))
     finally:
         # A second Ctrl-C must not cut the clean-up short.
