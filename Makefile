@@ -42,7 +42,7 @@ FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined \
 		-fno-sanitize-recover=all
 
 .PHONY: all deps test test-run unit integration asan check-symbols demo run bench \
-	fuzz fuzz-bins clean
+	fuzz fuzz-bins soak clean
 all: $(BUILD)/cmrlab
 
 $(BUILD)/cmrlab: $(MAIN_OBJ) $(LIB_OBJS)
@@ -124,6 +124,13 @@ fuzz: deps
 		$(FUZZERS:%.c=$(FUZZ_BUILD)/%)
 
 fuzz-bins: $(FUZZ_BINS)
+
+# Calls in every mode for SOAK_SECONDS (not part of test): fails on a
+# failed call, memory growth, an fd left open or a call or stream left live.
+SOAK_SECONDS ?= 600
+soak: all
+	@python3 tests/soak/soak.py --binary $(BUILD)/cmrlab \
+		--seconds $(SOAK_SECONDS)
 
 clean:
 	rm -rf build build-asan $(FUZZ_BUILD)
