@@ -300,6 +300,8 @@ static int serve_run(struct serve *sv)
 
 	/* The addresses as bound: 0.0.0.0 or [::] when listening on every
 	 * local address (the log names each one and the advertised). */
+	memtrim_start();
+
 	(void)re_printf("ready sip=udp:%J http=http://%J\n",
 			sipsrv_laddr(sv->sip), httpd_laddr(sv->httpd));
 	fflush(stdout);
@@ -310,6 +312,7 @@ static int serve_run(struct serve *sv)
 	ret = 0;
 
  out:
+	memtrim_stop();
 	if (sv->hard_stop)
 		event_free(sv->hard_stop);
 	if (sv->sig_int)

@@ -59,6 +59,10 @@ typedef int  (job_work_h)(const struct job *job, void *arg);
 /** On the loop, after the work returned; err is its return value. */
 typedef void (job_done_h)(int err, void *arg);
 
+/* memtrim.c: freed heap returned to the system every 30 s */
+void memtrim_start(void);
+void memtrim_stop(void);
+
 int  job_start(struct job **jp, job_work_h *wh, job_done_h *dh, void *arg);
 /** Asks the work to stop; its done handler still comes. */
 void job_cancel(struct job *job);
