@@ -384,6 +384,48 @@ def seeds():
     s.reply("B", 200, "OK", tag=False)
     out["fork_answer"] = s
 
+    # A redirect: the 302's Contact goes back to the caller.
+    s = Script()
+    s.invite("auto")
+    s.reply("B", 100, "Trying", tag=False)
+    s.reply("B", 302, "Moved Temporarily",
+            "Contact: <sip:carol@127.0.0.1:5999>;q=0.5\n"
+            "Contact: <sip:dave@[local]>\n")
+    s.ack_error("auto")
+    out["redirect_302"] = s
+
+    # Gateway mode: the caller answers the UPDATE with 491 (the server
+    # tries again later), then cancels.
+    s = Script()
+    s.invite("gw", SUP_GW)
+    s.reply("B", 180, "Ringing")
+    s.prack("gw", 2)
+    s.reply("B", 200, "OK", sdp=SDP_B)
+    s.reply("A", 491, "Request Pending", tag=False)
+    s.cancel("gw")
+    out["gw_update_491"] = s
+
+    # Application server mode: the early-session answer in a
+    # multipart/mixed PRACK beside a session part.
+    s = Script()
+    s.invite("as", SUP_AS)
+    s.reply("B", 183, "Session Progress", REL, sdp=SDP_B)
+    s.reply("B", 200, "OK", tag=False)
+    mp = ("--b1\nContent-Type: application/sdp\n"
+          "Content-Disposition: session\n\n" + SDP_A +
+          "--b1\nContent-Type: application/sdp\n"
+          "Content-Disposition: early-session\n\n" + SDP_EARLY +
+          "--b1\nContent-Type: text/plain\n"
+          "Content-Disposition: render;handling=optional\n\nhi\n"
+          "--b1--\n")
+    s.prack("as", 2, "Content-Type: multipart/mixed;boundary=b1\n"
+            "Content-Length: [len]\n\n" + mp)
+    s.recs[-1] = (s.recs[-1][0], s.recs[-1][1].replace(
+        "Content-Length: 0\n\n", "", 1))
+    s.reply("B", 200, "OK", sdp=SDP_B, of="invite")
+    s.ack("as")
+    out["as_multipart_prack"] = s
+
     # The callee calls the caller (alice is registered at the caller's
     # socket): the other way round.
     s = Script()
