@@ -3,23 +3,25 @@
  *                   from a scripted caller and callee, the real loop
  *
  * One server (sipsrv_alloc on 127.0.0.1, port 0, with the RTP streamer
- * and the --pcap capture into /dev/null) lives for the whole run, on the project's libevent loop, with a table
- * of subscribers in every mode whose registrations point at the
- * harness's own sockets.  Each input is a script of SIP messages, each
- * one sent by the caller (over UDP or TCP) or by the callee (over UDP);
- * sipscript.h says how an input is split and how its [placeholders]
- * become the addresses, tags, branches and dialog headers of this run,
- * so that well-formed seeds reach early dialogs, PRACK, UPDATE,
- * re-INVITE, CANCEL and BYE, and the fuzzer mutates around them.  After
- * each message the loop runs without blocking until nothing moves.
+ * and the --pcap capture into /dev/null) lives for the whole run, on the
+ * project's libevent loop, with a table of subscribers in every mode
+ * whose registrations point at the harness's own sockets.  Each input is
+ * a script of SIP messages, each one sent by the caller (over UDP or
+ * TCP) or by the callee (over UDP); sipscript.h says how an input is
+ * split and how its [placeholders] become the addresses, tags, branches
+ * and dialog headers of this run, so that well-formed seeds reach early
+ * dialogs, PRACK, UPDATE, re-INVITE, CANCEL and BYE, and the fuzzer
+ * mutates around them.  After each message the loop runs without
+ * blocking until nothing moves.
  *
  * At the end of an input every call is ended (b2bua_shutdown, the path
  * of SIGTERM) and the harness answers whatever the server still asks of
  * the caller and the callee (200 to BYE and CANCEL, 487 to an open
- * INVITE, 481 to the rest, ACK for every final response), so that the
- * calls and their legs are gone before the next input.  What is left is
- * libre's transactions in their completed states, freed by libre's own
- * timers (32 s at most): memory stays bounded by the execution rate.
+ * INVITE, 481 to the rest, ACK for every final response), so that no
+ * call outlives its input.  What is left waits on libre's timers (32 s
+ * at most): transactions in their completed states, and the few legs a
+ * mutated input left waiting for an ACK or a response; memory stays
+ * bounded by the execution rate.
  *
  * The server would send to any address a message names (a Via, a
  * Contact, an SDP c= line, a DNS server), so the harness first moves
@@ -102,7 +104,7 @@ static int isolate(void)
 }
 
 
-/* ---- the loop ------------------------------------------------------------ */
+/* ---- the loop ----------------------------------------------------------- */
 
 static void tick_stop(evutil_socket_t fd, short what, void *arg)
 {
@@ -157,7 +159,7 @@ static void pump(void)
 }
 
 
-/* ---- the end of an input ------------------------------------------------- */
+/* ---- the end of an input ------------------------------------------------ */
 
 static void input_end(void)
 {
@@ -183,7 +185,7 @@ static void input_end(void)
 }
 
 
-/* ---- the table, the server, an input ------------------------------------- */
+/* ---- the table, the server, an input ------------------------------------ */
 
 /* A subscriber in every mode; each one but "nobody" is registered at the
  * callee's socket for every input ("alice" at the caller's, "fork" twice),
@@ -448,9 +450,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz.records += i;
 	if (fz.peers.trace)
 		(void)re_fprintf(stderr, "input %llu: %u records, %llu ms, "
-				 "%u calls and %u closing legs left\n", fz.n, i,
-				 (unsigned long long)(loop_now_ms() + INPUT_MS -
-						      fz.deadline),
+				 "%u calls and %u closing legs left\n", fz.n,
+				 i, (unsigned long long)(loop_now_ms() +
+							 INPUT_MS -
+							 fz.deadline),
 				 list_count(&fz.srv->calls),
 				 list_count(&fz.srv->ls.closel));
 	if (fz.stats_on && fz.n % STATS_EVERY == 0)
