@@ -56,7 +56,8 @@ enum {
 	MAX_RECORDS = 24,          /* messages of one input */
 	MAX_MSG = 32768,           /* bytes of one expanded message */
 	QUIET_TICKS = 6,           /* loop turns without traffic: idle */
-	INPUT_MS = 60,             /* the longest an input may run */
+	INPUT_MS = 60,             /* the longest an input's script runs */
+	CLEANUP_MS = 30,           /* ... and then the end of its calls */
 	CLEANUP_ROUNDS = 8,
 	RTP_LO = 20000, RTP_HI = 29999,
 	STATS_EVERY = 10000,
@@ -167,7 +168,9 @@ static void input_end(void)
 
 	pump();
 
-	/* What SIGTERM does: 503, CANCEL and BYE wherever a call is. */
+	/* What SIGTERM does: 503, CANCEL and BYE wherever a call is.  It
+	 * has time of its own, also after a script that ran out of time. */
+	fz.deadline = loop_now_ms() + CLEANUP_MS;
 	b2bua_shutdown(fz.srv);
 
 	/* Until the server asks nothing more of the peers: what is left is
@@ -427,6 +430,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sipscript_rec r;
 	struct mbuf *mb;
+	uint64_t start;
 	size_t pos = 0;
 	unsigned i;
 
@@ -434,7 +438,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 
 	++fz.n;
-	fz.deadline = loop_now_ms() + INPUT_MS;
+	start = loop_now_ms();
+	fz.deadline = start + INPUT_MS;
 	mb = mbuf_alloc(1024);
 	if (!mb || peers_open(&fz.peers, fz.n))
 		abort();
@@ -451,9 +456,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fz.peers.trace)
 		(void)re_fprintf(stderr, "input %llu: %u records, %llu ms, "
 				 "%u calls and %u closing legs left\n", fz.n,
-				 i, (unsigned long long)(loop_now_ms() +
-							 INPUT_MS -
-							 fz.deadline),
+				 i, (unsigned long long)(loop_now_ms() - start),
 				 list_count(&fz.srv->calls),
 				 list_count(&fz.srv->ls.closel));
 	if (fz.stats_on && fz.n % STATS_EVERY == 0)
