@@ -46,11 +46,9 @@
 #include <event2/event.h>
 #include <re.h>
 #include "sip/sip_int.h"
+#include "tests/fuzz/fuzz.h"
 #include "tests/fuzz/sipscript.h"
 #include "tests/fuzz/sippeers.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum {
 	MAX_RECORDS = 24,          /* messages of one input */

@@ -1,5 +1,5 @@
-#!/usr/bin/env python3
-"""@file gen_sip_corpus.py  Writes the seed corpus of the SIP harness.
+"""@file sipseeds.py  The seeds of the SIP harness (fuzz_sip.c), for
+make-corpus.
 
 Each seed is a script of the caller's and the callee's SIP messages in the
 format of tests/fuzz/sipscript.h: a direction line (@A caller over UDP,
@@ -8,16 +8,8 @@ that the harness fills in for each run.  The seeds walk the server through
 every delivery mode (the test profile of fuzz_sip.c has a subscriber per
 mode), early dialogs with reliable and plain provisional responses,
 PRACK, UPDATE, re-INVITE, CANCEL and BYE from either side, the registrar,
-OPTIONS and malformed requests.
-
-    python3 tests/fuzz/gen_sip_corpus.py [OUTDIR]
-
-OUTDIR defaults to tests/fuzz/corpus/sip beside this file; files there
-that this script does not write are left alone.
+OPTIONS and malformed requests.  seeds() returns them by name, as bytes.
 """
-import os
-import sys
-
 SDP_A = ("v=0\n"
          "o=alice 1 1 IN IP4 127.0.0.1\n"
          "s=-\n"
@@ -169,7 +161,7 @@ SUP_AS = "Supported: 100rel, early-session\n"
 SUP_GW = "Supported: 100rel\nP-Early-Media: supported\n"
 
 
-def seeds():
+def scripts():
     out = {}
 
     # HTTP mode: 180 and 200 plain, ACK, the caller's BYE.
@@ -542,16 +534,6 @@ def seeds():
     return out
 
 
-def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        here, "corpus", "sip")
-    os.makedirs(outdir, exist_ok=True)
-    for name, script in sorted(seeds().items()):
-        with open(os.path.join(outdir, name + ".txt"), "wb") as f:
-            f.write(script.text().encode())
-    print("%d seeds in %s" % (len(seeds()), outdir))
-
-
-if __name__ == "__main__":
-    main()
+def seeds():
+    return {name: script.text().encode()
+            for name, script in sorted(scripts().items())}
