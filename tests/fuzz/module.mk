@@ -11,7 +11,14 @@ FUZZERS += tests/fuzz/fuzz_profile.c
 FUZZERS += tests/fuzz/fuzz_wav.c
 FUZZERS += tests/fuzz/fuzz_http.c
 FUZZERS += tests/fuzz/fuzz_sipmsg.c
+FUZZERS += tests/fuzz/fuzz_sip.c
 
 # Extra link flags of one harness, by its name.  fuzz_profile checks every
 # path that the profile parser opens (its sandbox).
 FUZZ_LDFLAGS_fuzz_profile := -Wl,--wrap=profile_read_all
+
+# libFuzzer options of one harness, by its name (tests/fuzz/run-fuzz).
+# fuzz_sip's server keeps libre's transactions from one input to the next
+# on purpose: libFuzzer's leak check after every input would re-run each
+# one under a full LeakSanitizer scan (LeakSanitizer still runs at exit).
+export FUZZ_ARGS_fuzz_sip := -detect_leaks=0 -dict=tests/fuzz/sip.dict
