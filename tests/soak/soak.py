@@ -24,7 +24,7 @@ the caller holds the call 1 to 2 s and hangs up.  Once a second the
 script fetches a tone over HTTP, as HTTP mode's terminals do.
 
 It prints the server's RSS and fd count when idle, after a warm-up of W
-seconds (300), every E seconds (60) and at the end, with the calls
+seconds (300, or half of S if that is less), every E seconds (60) and at the end, with the calls
 placed and failed from sipp's statistics (-trace_stat; "failed" counts
 the callers' calls that did not succeed plus the callees' failed
 calls).  At the end, after the last call ended, it reads the live calls
@@ -467,8 +467,9 @@ def main():
                     default=int(os.environ.get("SOAK_SECONDS") or 600))
     ap.add_argument("--rate", type=int, default=5,
                     help="calls a second per mode")
-    ap.add_argument("--warmup", type=int, default=300,
-                    help="seconds of calls before the first figures")
+    ap.add_argument("--warmup", type=int, default=None,
+                    help="seconds of calls before the first figures "
+                    "(default: 300, or half of --seconds if that is less)")
     ap.add_argument("--every", type=int, default=60,
                     help="seconds between two progress lines")
     ap.add_argument("--modes", default=",".join(r[0] for r in MODES),
@@ -478,6 +479,8 @@ def main():
                     help="keep the temporary files after a pass too")
     a = ap.parse_args()
     a.modes = a.modes.split(",")
+    if a.warmup is None:
+        a.warmup = min(300, a.seconds // 2)
     known = [r[0] for r in MODES]
     if a.seconds <= a.warmup or a.rate < 1 or not a.modes or \
             any(m not in known for m in a.modes):
