@@ -7,7 +7,8 @@
  * a changed offer goes to the owner, who relays it and answers with
  * leg_answer().  While an offer of ours is outstanding, the peer's offer
  * gets 491 (RFC 3261 14.2, RFC 3311 5.2); while we owe an answer, a second
- * offer gets 500 with Retry-After.  Every re-INVITE and UPDATE refreshes
+ * offer gets 500 with Retry-After, and so does an INVITE in the early
+ * dialog, before our final response to the first one (14.2).  Every re-INVITE and UPDATE refreshes
  * the remote target (12.2.2).  BYE ends the dialog; other requests go to
  * the owner with their transaction, or get 501.
  */
@@ -116,7 +117,10 @@ static void offer_in(struct leg *leg, const struct sip_msg *msg)
 		refused(leg, msg, 491);
 		return;
 	}
+	/* 14.2: also an INVITE before our final response to the one that
+	 * made the dialog (in the early dialog). */
 	if (leg->pst || (invite && leg->ok.mb) ||
+	    (invite && leg->uas && !((struct uas *)(void *)leg)->final) ||
 	    (pl_isset(&bv.session) && oa_remote_offer(&leg->oa))) {
 		(void)sip_treplyf(NULL, NULL, sip, msg, false, 500,
 				  "Server Internal Error",

@@ -1,6 +1,6 @@
 """Call faults that fuzzing found, one test each: a callee that ends its
-INVITE before it answers our PRACK, and a caller's ACK inside the early
-dialog."""
+INVITE before it answers our PRACK, a caller's ACK inside the early
+dialog, and a caller's second INVITE in the early dialog."""
 
 import time
 
@@ -100,3 +100,47 @@ def early_ack_does_not_confirm(t):
         names = ev_names(rec["events"])
         info("API events: %s" % " ".join(names))
         check("no-ack" not in names, "the call had a no-ack event")
+
+
+@test
+def early_reinvite_500(t):
+    """RFC 3261 section 14.2: a UAS that receives a second INVITE before it
+    sent the final response to a first INVITE with a lower CSeq on the
+    same dialog MUST return 500 with Retry-After.  The caller (100rel)
+    has not PRACKed our reliable 183 yet, so the callee's 200 waits
+    (RFC 3262 section 3); the caller's INVITE in the early dialog then
+    gets 500, and its PRACK lets the first INVITE end with the 200."""
+    with parties(t) as (srv, alice, bob):
+        d = alice.invite("bob", body=sdp(alice.media, 1, "alice"),
+                         supported="100rel")
+        inv = bob.next_request("INVITE")
+        bob.reply(inv, 183, tag="b1", rel=True,
+                  body=sdp(bob.media, 1, "bob"))
+        pr = bob.next_request("PRACK")
+        bob.reply(pr, 200)
+        r18 = alice.wait(lambda m: d.match_rsp("1 INVITE", False)(m) and
+                         m.status == 183 and m.get("rseq") is not None, 5,
+                         what="caller's reliable 183")
+        bob.reply(inv, 200, tag="b1")
+        wait_event(srv, "2xx-held", callid=d.call_id)
+        early = d.fork(r18)
+        cs = early.request("INVITE", body=sdp(alice.media, 2, "alice"))
+        r = alice.wait(early.match_rsp(cs), 5, what="answer to the "
+                       "INVITE in the early dialog")
+        info("second INVITE: %s, Retry-After %r" % (r.first,
+                                                   r.get("retry-after")))
+        check(r.status == 500 and r.get("retry-after"), "the INVITE in "
+              "the early dialog got %s (Retry-After %r), expected 500 "
+              "with Retry-After" % (r.first, r.get("retry-after")))
+        early.ack_error(r)
+        cs = d.prack(r18)
+        alice.wait(early.match_rsp(cs), 5, what="PRACK's 200")
+        ok = final_of(alice, d, "the 200 of the first INVITE")
+        check(ok.status == 200, "the first INVITE ended %s" % ok.first)
+        dc = d.ack(ok)
+        bob.next_request("ACK", call_id=inv.get("call-id"))
+        cs = dc.request("BYE")
+        bye = bob.next_request("BYE")
+        bob.reply(bye, 200)
+        r = alice.wait(dc.match_rsp(cs), 5, what="BYE's 200")
+        check(r.status == 200, "BYE answered %s" % r.first)
