@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -28,5 +29,24 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 			abort();					\
 		}							\
 	} while (0)
+
+/* A heap copy of exactly len bytes (one byte for none) behind pl: an
+ * input's bytes with nothing after them, so that a read past the end is
+ * seen by the sanitizer.  For harnesses that include <re.h> first. */
+#ifdef RE_H__
+static inline char *dup_exact(const uint8_t *p, size_t len, struct pl *pl)
+{
+	char *c = malloc(len ? len : 1);
+
+	if (!c)
+		abort();
+	if (len)
+		memcpy(c, p, len);
+	pl->p = c;
+	pl->l = len;
+
+	return c;
+}
+#endif
 
 #endif

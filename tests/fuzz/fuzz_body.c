@@ -24,22 +24,6 @@
 #include "tests/fuzz/fuzz.h"
 
 
-/* A heap copy of exactly len bytes (one byte for none) behind a pl. */
-static char *dup_exact(const uint8_t *p, size_t len, struct pl *pl)
-{
-	char *c = malloc(len ? len : 1);
-
-	if (!c)
-		abort();
-	if (len)
-		memcpy(c, p, len);
-	pl->p = c;
-	pl->l = len;
-
-	return c;
-}
-
-
 /* The next line of [*p, end) without its LF (and a CR before it). */
 static void line_next(const uint8_t **p, const uint8_t *end,
 		      const uint8_t **lp, size_t *ll)

@@ -52,21 +52,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 
-static char *dup_exact(const uint8_t *p, size_t len, struct pl *pl)
-{
-	char *c = malloc(len ? len : 1);
-
-	if (!c)
-		abort();
-	if (len)
-		memcpy(c, p, len);
-	pl->p = c;
-	pl->l = len;
-
-	return c;
-}
-
-
 static bool same_peek(const struct pl *a, const struct pl *b)
 {
 	struct sa aa, ba;

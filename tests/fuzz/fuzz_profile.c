@@ -32,6 +32,7 @@
 #include "core/core.h"
 #include "http/http_int.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/unit/lebytes.h"
 
 #define NAME "fuzz.profile"
 
@@ -57,20 +58,6 @@ int __wrap_profile_read_all(const char *path, size_t max, uint8_t **bufp,
 		return EACCES;
 
 	return __real_profile_read_all(real, max, bufp, lenp);
-}
-
-
-static void le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-
-static void le32(uint8_t *p, uint32_t v)
-{
-	le16(p, (uint16_t)v);
-	le16(p + 2, (uint16_t)(v >> 16));
 }
 
 
@@ -123,17 +110,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* 100 ms of 8 kHz mono 16-bit silence. */
 	memset(wav, 0, sizeof(wav));
 	memcpy(wav, "RIFF", 4);
-	le32(wav + 4, sizeof(wav) - 8);
+	le_put32(wav + 4, sizeof(wav) - 8);
 	memcpy(wav + 8, "WAVEfmt ", 8);
-	le32(wav + 16, 16);
-	le16(wav + 20, 1);
-	le16(wav + 22, 1);
-	le32(wav + 24, 8000);
-	le32(wav + 28, 16000);
-	le16(wav + 32, 2);
-	le16(wav + 34, 16);
+	le_put32(wav + 16, 16);
+	le_put16(wav + 20, 1);
+	le_put16(wav + 22, 1);
+	le_put32(wav + 24, 8000);
+	le_put32(wav + 28, 16000);
+	le_put16(wav + 32, 2);
+	le_put16(wav + 34, 16);
 	memcpy(wav + 36, "data", 4);
-	le32(wav + 40, sizeof(wav) - 44);
+	le_put32(wav + 40, sizeof(wav) - 44);
 
 	file_put("tone.wav", wav, sizeof(wav));
 	file_put("clip.mp3", "ID3\3\0\0\0\0\0\0", 10);

@@ -34,6 +34,7 @@
 #include "rtp/rtp.h"
 #include "rtp/rtp_int.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/unit/lebytes.h"
 
 enum {
 	TAG_PCM = 1, TAG_FLOAT = 3, TAG_EXT = 0xfffe,
@@ -68,25 +69,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 
-static void le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-
-static void le32(uint8_t *p, uint32_t v)
-{
-	le16(p, (uint16_t)v);
-	le16(p + 2, (uint16_t)(v >> 16));
-}
-
-
 static uint8_t *chunk(uint8_t *p, const char *id, const void *body,
 		      size_t len)
 {
 	memcpy(p, id, 4);
-	le32(p + 4, (uint32_t)len);
+	le_put32(p + 4, (uint32_t)len);
 	memcpy(p + 8, body, len);
 	p += 8 + len;
 	if (len & 1)
@@ -174,17 +161,17 @@ static void built_wav(const uint8_t *data, size_t size)
 	align = (uint16_t)(channels * bits / 8);
 
 	memset(fmt, 0, sizeof(fmt));
-	le16(fmt, data[3] & 1 ? TAG_EXT : tag);
-	le16(fmt + 2, channels);
-	le32(fmt + 4, rate);
-	le32(fmt + 8, rate * align);
-	le16(fmt + 12, align);
-	le16(fmt + 14, bits);
+	le_put16(fmt, data[3] & 1 ? TAG_EXT : tag);
+	le_put16(fmt + 2, channels);
+	le_put32(fmt + 4, rate);
+	le_put32(fmt + 8, rate * align);
+	le_put16(fmt + 12, align);
+	le_put16(fmt + 14, bits);
 	fmtlen = 16;
 	if (data[3] & 1) {
-		le16(fmt + 16, 22);          /* cbSize */
-		le16(fmt + 18, bits);        /* valid bits */
-		le16(fmt + 24, tag);         /* the sub-format GUID */
+		le_put16(fmt + 16, 22);          /* cbSize */
+		le_put16(fmt + 18, bits);        /* valid bits */
+		le_put16(fmt + 24, tag);         /* the sub-format GUID */
 		memcpy(fmt + 26, "\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa"
 		       "\x00\x38\x9b\x71", 14);
 		fmtlen = FMT_MAX;
@@ -204,7 +191,7 @@ static void built_wav(const uint8_t *data, size_t size)
 		p = chunk(p, "data", samples, ns);
 
 	memcpy(wav, "RIFF", 4);
-	le32(wav + 4, (uint32_t)(p - wav - 8));
+	le_put32(wav + 4, (uint32_t)(p - wav - 8));
 	memcpy(wav + 8, "WAVE", 4);
 
 	err = media_convert(&m, wav, (size_t)(p - wav), NULL);
