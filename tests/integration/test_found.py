@@ -14,6 +14,22 @@ def final_of(alice, d, what):
     return r
 
 
+def rel183_to_caller(alice, bob):
+    """alice (100rel) calls bob, who answers with a reliable 183 and SDP
+    and takes our PRACK; returns (alice's dialog, bob's INVITE, the
+    reliable 183 alice got)."""
+    d = alice.invite("bob", body=sdp(alice.media, 1, "alice"),
+                     supported="100rel")
+    inv = bob.next_request("INVITE")
+    bob.reply(inv, 183, tag="b1", rel=True, body=sdp(bob.media, 1, "bob"))
+    pr = bob.next_request("PRACK")
+    bob.reply(pr, 200)
+    r18 = alice.wait(lambda m: d.match_rsp("1 INVITE", False)(m) and
+                     m.status == 183 and m.get("rseq") is not None, 5,
+                     what="caller's reliable 183")
+    return d, inv, r18
+
+
 @test
 def rel183_then_486_before_prack_answer(t):
     """RFC 3262 section 3 and RFC 3261 section 13.2.2.4: the callee sends a
@@ -59,18 +75,9 @@ def early_ack_does_not_confirm(t):
     still confirm the call: the 200 is not resent for 32 s and nobody
     gets a BYE."""
     with parties(t) as (srv, alice, bob):
-        d = alice.invite("bob", body=sdp(alice.media, 1, "alice"),
-                         supported="100rel")
-        inv = bob.next_request("INVITE")
-        bob.reply(inv, 183, tag="b1", rel=True,
-                  body=sdp(bob.media, 1, "bob"))
-        pr = bob.next_request("PRACK")
-        bob.reply(pr, 200)
-        r18 = alice.wait(lambda m: d.match_rsp("1 INVITE", False)(m) and
-                         m.status == 183, 5, what="caller's 183")
-        if r18.get("rseq") is not None:
-            cs = d.prack(r18)
-            alice.wait(d.fork(r18).match_rsp(cs), 5, what="PRACK's 200")
+        d, inv, r18 = rel183_to_caller(alice, bob)
+        cs = d.prack(r18)
+        alice.wait(d.fork(r18).match_rsp(cs), 5, what="PRACK's 200")
         # The stray ACK: early dialog, CSeq of the INVITE.
         d.fork(r18).request("ACK", cseq=1)
         alice.barrier()
@@ -111,16 +118,7 @@ def early_reinvite_500(t):
     (RFC 3262 section 3); the caller's INVITE in the early dialog then
     gets 500, and its PRACK lets the first INVITE end with the 200."""
     with parties(t) as (srv, alice, bob):
-        d = alice.invite("bob", body=sdp(alice.media, 1, "alice"),
-                         supported="100rel")
-        inv = bob.next_request("INVITE")
-        bob.reply(inv, 183, tag="b1", rel=True,
-                  body=sdp(bob.media, 1, "bob"))
-        pr = bob.next_request("PRACK")
-        bob.reply(pr, 200)
-        r18 = alice.wait(lambda m: d.match_rsp("1 INVITE", False)(m) and
-                         m.status == 183 and m.get("rseq") is not None, 5,
-                         what="caller's reliable 183")
+        d, inv, r18 = rel183_to_caller(alice, bob)
         bob.reply(inv, 200, tag="b1")
         wait_event(srv, "2xx-held", callid=d.call_id)
         early = d.fork(r18)
