@@ -339,7 +339,13 @@ def draw_script(seed, index, transports=("udp", "tcp"), rate=0.10):
     """The script of call index under seed (see the module docstring)."""
     rng = random.Random("%d:%d" % (seed, index))
     s = Script(seed, index)
-    s.tp_a, s.tp_b = rng.choice(transports), rng.choice(transports)
+    # Drawn from both, then fitted: the other draws do not depend on
+    # which transports a batch allows.
+    s.tp_a, s.tp_b = rng.choice(("udp", "tcp")), rng.choice(("udp", "tcp"))
+    if s.tp_a not in transports:
+        s.tp_a = transports[0]
+    if s.tp_b not in transports:
+        s.tp_b = transports[0]
     s.mode = rng.choice(MODES)
     s.reach = "static" if rng.random() < 0.2 else "register"
     friendly = rng.random() < 0.75
@@ -438,7 +444,7 @@ def early_extra(rng, step):
         ("A", "info", {}), ("A", "dup", {}),
         ("A", "prack", {"rack": "wrong_rseq", "body": None}),
         ("A", "lowcseq", {"method": "PRACK"}),
-        ("A", "options", {}),
+        ("A", "options", {}), ("A", "reorder", {}), ("B", "reorder", {}),
         ("B", "update", {"body": rng.choice((None, "offer"))}),
         ("B", "info", {}), ("B", "dup", {}), ("B", "bye", {}),
         ("B", "answer_held", {"method": None, "code": 200}),
@@ -481,7 +487,7 @@ def confirmed_phase(rng, step):
         who = rng.choice("AB")
         action = rng.choice(("reinvite", "reinvite", "update", "update",
                              "info", "options", "dup", "lowcseq",
-                             "message", "answer_held"))
+                             "reorder", "message", "answer_held"))
         p = {}
         if action in ("reinvite", "update"):
             p["body"] = rng.choice(("same", "changed", "changed", None,

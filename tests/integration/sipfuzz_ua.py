@@ -1,16 +1,13 @@
 '''The executor of the SIP fuzz test (test_fuzz_sip.py): plays one
 sipfuzz.Script against a running cmrlab serve with a caller (A) and a
-callee (B) of its own, each on UDP or TCP, and records what crossed the
-wire and what was wrong with what the server sent.
+callee (B) of its own, each on its own sipfuzz_net.Endpoint (UDP or TCP),
+and records what crossed the wire and what was wrong with what the server
+sent.
 
-Endpoint is one party's transport: a UDP socket, or a TCP listener (its
-port is the party's Contact) with the connections it accepts and one
-connection of its own to the server.  Every message from the server is
-framed (over TCP by its Content-Length) and checked by wire_problems().
-
-CallRun.run() sends the caller's INVITE, plays the steps, then the tail
-(a "coop" side ends the call and answers everything, a "silent" one no
-longer answers), and waits until the server reports the call ended.  The
+CallRun.run_steps() sends the caller's INVITE, plays the steps, then the
+tail (a "coop" side ends the call and answers everything, a "silent" one
+no longer answers); wait_end() goes on until the server reports the call
+ended and every clean request of ours has its final response.  The
 server's requests are answered as the script's policy says, one answer
 per transaction: a retransmission gets the same answer again.  A party
 also does what every transaction layer does: it ACKs a final error
@@ -20,178 +17,15 @@ it is silent.  What each side sent and got is the call's ladder.
 
 import re
 import select
-import socket
 import time
 
-from cmrtest import HOST, free_udp_block
+from cmrtest import HOST
 from cmrtest_sip import SipMsg, contacts_of, tag_param
 from sipfuzz import Msg, multipart, mutate, reason, sdp
+from sipfuzz_net import Endpoint, wire_problems
 
 WAIT_INVITE = 3.0      # how long the callee's first step waits for it
 WAIT_RSP = 1.0         # how long a step waits for what it answers
-START_LINE = re.compile(r"^(?:[A-Z]+ \S+ SIP/2\.0|SIP/2\.0 [1-6]\d\d .*)$")
-HEADER_LINE = re.compile(r"^[!#-'*+.0-9A-Z^-z|~-]+[ \t]*:")
-
-
-def wire_problems(raw, udp):
-    """What is wrong with a message the server sent, as a list of texts:
-    its start line, its header lines, the headers every message needs,
-    Content-Length against the body."""
-    head, sep, body = raw.partition(b"\r\n\r\n")
-    if not sep:
-        return ["no blank line after the headers"]
-    try:
-        lines = head.decode("utf-8").split("\r\n")
-    except UnicodeDecodeError:
-        return ["headers are not UTF-8"]
-    out = []
-    if not START_LINE.match(lines[0]):
-        out.append("start line %r" % lines[0][:80])
-    for ln in lines[1:]:
-        if ln[:1] not in (" ", "\t") and not HEADER_LINE.match(ln):
-            out.append("header line %r" % ln[:80])
-    m = SipMsg(raw)
-    for h in ("via", "from", "to", "call-id", "cseq"):
-        if not m.all(h):
-            out.append("no %s" % h)
-    for h in ("from", "to", "call-id", "cseq", "content-length"):
-        if len(m.all(h)) > 1:
-            out.append("%d %s headers" % (len(m.all(h)), h))
-    cl = m.get("content-length")
-    if cl is None:
-        out.append("no Content-Length")
-    elif not cl.isdigit():
-        out.append("Content-Length %r" % cl)
-    elif udp and int(cl) != len(body):
-        out.append("Content-Length %s, body %d bytes" % (cl, len(body)))
-    if m.status is None:
-        if not re.search(r"branch=z9hG4bK", m.get("via") or ""):
-            out.append("Via without a z9hG4bK branch")
-        if not tag_param(m.get("from")):
-            out.append("From without tag")
-        meth = m.first.split()[0]
-        cs = m.cseq().split()
-        want = "INVITE" if meth in ("ACK", "CANCEL") else meth
-        if len(cs) != 2 or not cs[0].isdigit() or \
-                cs[1] not in (meth, want):
-            out.append("CSeq %r in a %s" % (m.cseq(), meth))
-    elif m.cseq().endswith(" ACK"):
-        out.append("a response to an ACK")
-    return out
-
-
-class Endpoint:
-    """One party's transport (see the module docstring)."""
-
-    def __init__(self, transport, srv_port):
-        self.tp, self.srv = transport, (HOST, srv_port)
-        self.conns = {}            # TCP socket -> bytes read, not framed
-        self.out = None            # TCP: our connection to the server
-        self.dropped = 0           # TCP: connections the server closed
-        self.problems = []
-        if transport == "udp":
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.sock.bind((HOST, 0))
-        else:
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.sock.bind((HOST, 0))
-            self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-
-    def uri(self, user):
-        return "sip:%s@%s:%d%s" % (user, HOST, self.port,
-                                   ";transport=tcp" if self.tp == "tcp"
-                                   else "")
-
-    def via(self, branch):
-        return "SIP/2.0/%s %s:%d;branch=%s;rport" % (self.tp.upper(), HOST,
-                                                     self.port, branch)
-
-    def socks(self):
-        return [self.sock] + list(self.conns)
-
-    def send(self, data, conn=None, dst=None):
-        """Over UDP to dst or the server; over TCP on conn while it is
-        open, else on our own connection to the server."""
-        try:
-            if self.tp == "udp":
-                self.sock.sendto(data, dst or self.srv)
-                return True
-            if conn is None or conn not in self.conns:
-                if self.out is None:
-                    self.out = socket.create_connection(self.srv, 3)
-                    self.conns[self.out] = b""
-                conn = self.out
-            conn.sendall(data)
-            return True
-        except OSError:
-            if conn is not None:
-                self._drop(conn)
-            return False
-
-    def _drop(self, c):
-        if c in self.conns:
-            del self.conns[c]
-            self.dropped += 1
-        if c is self.out:
-            self.out = None
-        c.close()
-
-    def read(self, s):
-        """[(bytes, source address, connection)] of what s has."""
-        if self.tp == "udp":
-            try:
-                data, src = s.recvfrom(70000)
-            except OSError:
-                return []
-            return [(data, src, None)] if data.strip() else []
-        if s is self.sock:
-            try:
-                c, _ = s.accept()
-            except OSError:
-                return []
-            self.conns[c] = b""
-            return []
-        try:
-            data = s.recv(70000)
-        except OSError:
-            data = b""
-        if not data:
-            self._drop(s)
-            return []
-        self.conns[s] += data
-        out = []
-        while True:
-            buf = self.conns[s].lstrip(b"\r\n")
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                self.conns[s] = buf
-                return out
-            m = re.search(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*(\d+)",
-                          buf[:end])
-            if not m:
-                self.problems.append("a message over TCP without "
-                                     "Content-Length")
-            n = int(m.group(1)) if m else 0
-            if len(buf) < end + 4 + n:
-                self.conns[s] = buf
-                return out
-            out.append((buf[:end + 4 + n], None, s))
-            self.conns[s] = buf[end + 4 + n:]
-
-    def drop_conns(self):
-        """Closes every TCP connection, keeps the socket (its port)."""
-        for c in list(self.conns):
-            c.close()
-        self.conns, self.out, self.problems = {}, None, []
-
-    def close(self):
-        for c in list(self.conns):
-            c.close()
-        self.conns = {}
-        self.out = None
-        self.sock.close()
 
 
 class Party:
@@ -211,27 +45,6 @@ class Party:
         self.finals = {}           # ... and when their final came
         self.labels = {}           # ... and what kind of request it was
         self.codes = []            # (kind of request, final status)
-
-
-class Sinks:
-    """UDP ports bound in pairs (RTP, RTCP) and never read, for the SDPs
-    of the parties: streams the server sends there get no ICMP error, so
-    they run until the server stops them.  The kernel drops what does
-    not fit in a socket's buffer."""
-
-    def __init__(self, pairs):
-        self.socks = []
-        while len(self.socks) < 2 * pairs:
-            base = free_udp_block(2)
-            for port in (base, base + 1):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                s.bind((HOST, port))
-                self.socks.append(s)
-        self.ports = [s.getsockname()[1] for s in self.socks[::2]]
-
-    def close(self):
-        for s in self.socks:
-            s.close()
 
 
 class CallRun:
@@ -270,7 +83,7 @@ class CallRun:
         self.b_rseq, self.b_final = 1 + i % 100, None
         self.b_final_wall, self.b_final_clean = None, False
         self.b_acked = False
-        self.b_sent = False        # the callee sent a request of its own
+        self.top = {"A": self.inv_cseq}    # the highest CSeq sent
         self.offer = sdp(self.sdp_port(i), 1, "fza")
         self.label = None          # the kind of the next request sent
         self.seq = 0
@@ -338,10 +151,13 @@ class CallRun:
         self.log(p, "<-", data)
         self.srv_ports.update(int(x) for x in re.findall(
             rb"m=audio (\d+) ", m.body))
-        bad = wire_problems(data, p.ep.tp == "udp")
+        always, bad = wire_problems(data, p.ep.tp == "udp")
         key = "%s|%s" % (m.get("call-id"), m.cseq())
-        if bad and (p.sent.get(key) if m.status is not None
-                    else not p.tainted):
+        if not (p.sent.get(key) if m.status is not None else not (
+                self.a.tainted or self.b.tainted)):
+            bad = []
+        bad = always + bad
+        if bad:
             self.problems.append("%s got a malformed %s: %s"
                                  % (p.who, m.first[:50], "; ".join(bad)))
         p.rx.append(m)
@@ -554,8 +370,7 @@ class CallRun:
             else:
                 self.b_cseq += 1
                 cseq = self.b_cseq
-        if p is self.b:
-            self.b_sent = True
+        self.top[p.who] = max(self.top.get(p.who) or 0, cseq)
         frm, to = self.dialog_ends(p)
         if p is self.a and self.a_tag():
             to += ";tag=" + self.a_tag()
@@ -708,6 +523,7 @@ class CallRun:
                 "none": None}[prm["rack"]]
         hdrs = [("RAck", rack)] if rack else []
         self.a_cseq += 1
+        self.top["A"] = max(self.top["A"], self.a_cseq)
         frm, to = self.dialog_ends(p)
         tag = tag_param(r.get("to")) if r else self.a_tag()
         body = self.body_of("answer", p) if prm["body"] else b""
@@ -777,11 +593,26 @@ class CallRun:
         self.in_dialog(p, "MESSAGE", prm)
 
     def do_lowcseq(self, p, prm):
-        low = (self.inv_cseq if p is self.a else self.b_cseq) - 1
+        """A request with a CSeq below the highest one p has sent."""
+        top = self.top.get(p.who)
         self.label = "%s with a lower CSeq" % prm["method"]
-        if p is self.b and not self.b_sent:
+        if top is None:
+            top = self.b_cseq + 1
             self.label = "%s, the first of ours" % prm["method"]
-        self.in_dialog(p, prm["method"], prm, cseq=max(low, 0))
+        self.in_dialog(p, prm["method"], prm, cseq=max(top - 1, 0))
+
+    def do_reorder(self, p, prm):
+        """An INFO and then an OPTIONS, the OPTIONS sent first: the INFO
+        arrives with the lower CSeq."""
+        base = self.a_cseq if p is self.a else self.b_cseq
+        if p is self.a:
+            self.a_cseq += 2
+        else:
+            self.b_cseq += 2
+        self.label = "OPTIONS before a lower CSeq"
+        self.in_dialog(p, "OPTIONS", prm, cseq=base + 2)
+        self.label = "INFO after a higher CSeq"
+        self.in_dialog(p, "INFO", {"mut": None}, cseq=base + 1)
 
     def do_dup(self, p, prm):
         if p.last is not None:

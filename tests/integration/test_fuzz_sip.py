@@ -34,13 +34,14 @@ import time
 from cmrtest import Fail, HOST, check, info, test, wait_until
 from cmrtest_sip import SipClient, contacts_of, tag_param
 from sipfuzz import MODES, Script, draw_script
-from sipfuzz_ua import CallRun, Endpoint, Sinks
+from sipfuzz_net import Endpoint, Sinks
+from sipfuzz_ua import CallRun
 
 PARALLEL = 8           # calls playing their steps at once
 END_BOUND = 100.0      # a call must end this long after its script
 SPAN = 2000            # registered callees per mode (ids reused after)
 LIMITS = "limits ring=5 call=5"
-FD_BOUND = float(os.environ.get("FZ_FD_BOUND", "10"))
+FD_BOUND = 40.0        # ... and its descriptors be closed (past Timer F)
 PREEMPT = ("cancelled", "bye", "limit", "answered", "no-ack", "ended")
 LATE = 10.0            # an INVITE still unanswered this long after the end
 
@@ -196,12 +197,17 @@ def caller_faults(run):
             bad.append("%s to INVITE %s while INVITE %d had no final "
                        "response" % (m.first[8:], cs[0], run.inv_cseq))
     for kind, code in run.a.codes:
-        if kind.startswith("A PRACK wrong_") and code != 481:
+        if kind.startswith("A PRACK wrong_") and "no 1xx" not in kind and \
+                code != 481:
             bad.append("%s answered %d, not 481" % (kind, code))
-    for kind, code in run.a.codes + run.b.codes:
-        if kind.endswith("with a lower CSeq") and 200 <= code < 300:
-            bad.append("%s answered %d (RFC 3261 12.2.2: 500)"
-                       % (kind, code))
+    for p in (run.a, run.b):
+        first = [c for k, c in p.codes if k.endswith("before a lower CSeq")]
+        for kind, code in p.codes:
+            if (kind.endswith("with a lower CSeq") or (
+                    kind.endswith("after a higher CSeq") and
+                    [c for c in first if c != 481])) and 200 <= code < 300:
+                bad.append("%s answered %d (RFC 3261 12.2.2: 500)"
+                           % (kind, code))
     return bad
 
 
@@ -269,9 +275,11 @@ def judge(run, events):
     return bad
 
 
-def report(run, events, bad):
+def report(run, events, bad, batch):
     """The failure text of one call: its script, ladder and events."""
-    out = ["%s: %s" % (run.s.describe(), "; ".join(bad))]
+    out = ["%s: %s" % (run.s.describe(), "; ".join(bad)),
+           "  replay: CMRLAB_SIPFUZZ_SEED=%d CMRLAB_SIPFUZZ_ONLY=%d "
+           "CMRLAB_SIPFUZZ_BATCH=%d" % (run.s.seed, run.s.index, batch)]
     out += ["  " + line for line in run.ladder[:80]]
     out.append("  events: " + " ".join(
         "%s%s" % (e.get("what"), "(%s)" % e.get("code") if "code" in e
@@ -360,9 +368,9 @@ class Fuzz:
             for c in run.a.codes + run.b.codes:
                 self.codes[c] = self.codes.get(c, 0) + 1
             if bad:
-                self.failures.append(report(run, events, bad))
+                self.failures.append(report(run, events, bad, self.batch))
             elif self.verbose:
-                info(report(run, events, ["no fault"]))
+                info(report(run, events, ["no fault"], self.batch))
 
     def run_batch(self, indexes):
         threads = [threading.Thread(target=self.play, args=(i,),
@@ -537,6 +545,11 @@ def fuzz_sip_calls(t):
         fz.sinks.close()
     for f in fz.failures[:20]:
         info(f)
+    if fz.failures:
+        path = os.path.join(t.tmp, "fuzz-failures.txt")
+        with open(path, "w") as f:
+            f.write("\n".join(fz.failures) + "\n")
+        info("every failure is in %s" % path)
     check(not fz.failures, "%d failures (seed %d); the first: %s"
           % (len(fz.failures), seed, fz.failures[0].split("\n")[0]
              if fz.failures else ""))
