@@ -45,6 +45,8 @@ class Party:
         self.finals = {}           # ... and when their final came
         self.labels = {}           # ... and what kind of request it was
         self.codes = []            # (kind of request, final status)
+        self.order = []            # clean requests but CANCEL, as sent
+        self.final_code = {}       # ... their final status
 
 
 class CallRun:
@@ -68,7 +70,7 @@ class CallRun:
         self.t0 = time.monotonic()
         self.ladder = []
         self.problems = []         # what the oracle reports
-        self.notes = []            # what is odd but allowed
+        self.strays = []           # datagrams not from the SIP socket
         self.call_id = "fz-%d-%d-%d" % (script.seed, i, int(time.time()))
         self.ftag, self.inv_cseq = "fa%d" % i, 1 + (i * 7919) % 5000
         self.a_cseq, self.b_cseq = self.inv_cseq, 100 + i % 50
@@ -108,7 +110,9 @@ class CallRun:
             self.poisoned = True
         if "invalid" in notes:
             party.tainted = True
-        self.log(party, "->", data, " [%s]" % mut[0] if mut else "")
+        self.log(party, "->", data, (" {%s}" % self.label if self.label
+                                     else "") +
+                 (" [%s]" % mut[0] if mut else ""))
         party.ep.send(data, conn, dst)
         party.last = (data, conn, dst)
         if msg.start.endswith("SIP/2.0"):
@@ -118,6 +122,8 @@ class CallRun:
             if "invalid" not in notes and not msg.start.startswith("ACK "):
                 party.pending[key] = time.monotonic() - self.t0
                 party.labels[key] = self.label or m.first.split()[0]
+                if not msg.start.startswith("CANCEL "):
+                    party.order.append(key)
         self.label = None
         return "invalid" not in notes
 
@@ -144,6 +150,12 @@ class CallRun:
                     self.receive(p, data, src, conn)
 
     def receive(self, p, data, src, conn):
+        if src is not None and src != p.ep.srv:
+            # Not from the server's SIP socket over UDP: RTP or RTCP that
+            # went astray, or a stranger.
+            self.strays.append("%s got %d bytes from %s:%d: %r" % (
+                p.who, len(data), src[0], src[1], data[:12]))
+            return
         m = SipMsg(data)
         m.t, m.wall, m.src, m.conn = time.monotonic(), time.time(), src, conn
         if p is self.b and self.static and not self.mine(m):
@@ -177,6 +189,7 @@ class CallRun:
         if m.status >= 200 and key in p.pending:
             del p.pending[key]
             p.finals[key] = m.wall
+            p.final_code[key] = m.status
             p.codes.append(("%s %s" % (p.who, p.labels.get(key)),
                             m.status))
         cs = m.cseq().split()
@@ -235,8 +248,7 @@ class CallRun:
                 if key in p.answers:
                     p.ep.send(p.answers[key], m.conn, m.src)
                 return
-            self.notes.append("the callee got a second INVITE")
-            return
+            return                 # a second call's, or a stale one
         if key in p.answers:
             p.ep.send(p.answers[key], m.conn, m.src)
             return

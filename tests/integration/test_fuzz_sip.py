@@ -25,6 +25,7 @@ Environment (the defaults keep `make test` near a minute):
   CMRLAB_SIPFUZZ_BATCH=N   calls per batch (default 24)
 """
 
+import calendar
 import json
 import os
 import random
@@ -38,12 +39,14 @@ from sipfuzz_net import Endpoint, Sinks
 from sipfuzz_ua import CallRun
 
 PARALLEL = 8           # calls playing their steps at once
-END_BOUND = 100.0      # a call must end this long after its script
+END_BOUND = 100.0      # seconds for a call to end after its script
+FD_BOUND = 40.0        # seconds for the descriptors to come back after a
+                       # batch: longer than any SIP timer (64*T1 = 32 s)
+LATE = 10.0            # an INVITE answered this long after the call ended
 SPAN = 2000            # registered callees per mode (ids reused after)
 LIMITS = "limits ring=5 call=5"
-FD_BOUND = 40.0        # ... and its descriptors be closed (past Timer F)
+# Events after which the callee's final need not reach the caller.
 PREEMPT = ("cancelled", "bye", "limit", "answered", "no-ack", "ended")
-LATE = 10.0            # an INVITE still unanswered this long after the end
 
 
 def settings():
@@ -137,7 +140,7 @@ def socket_addr(hexaddr):
 def ts(e):
     """An event's wall-clock time in seconds (its ts, UTC)."""
     t = time.strptime(e["ts"][:19], "%Y-%m-%dT%H:%M:%S")
-    return time.mktime(t) - time.timezone + int(e["ts"][20:23]) / 1000.0
+    return calendar.timegm(t) + int(e["ts"][20:23]) / 1000.0
 
 
 def stream_faults(evs, sinks):
@@ -200,14 +203,23 @@ def caller_faults(run):
         if kind.startswith("A PRACK wrong_") and "no 1xx" not in kind and \
                 code != 481:
             bad.append("%s answered %d, not 481" % (kind, code))
-    for p in (run.a, run.b):
-        first = [c for k, c in p.codes if k.endswith("before a lower CSeq")]
-        for kind, code in p.codes:
-            if (kind.endswith("with a lower CSeq") or (
-                    kind.endswith("after a higher CSeq") and
-                    [c for c in first if c != 481])) and 200 <= code < 300:
-                bad.append("%s answered %d (RFC 3261 12.2.2: 500)"
-                           % (kind, code))
+    return bad
+
+
+def cseq_faults(p):
+    """RFC 3261 12.2.2: a request of a dialog with a CSeq below one the
+    dialog took before is out of order (500).  A request the dialog took
+    is one answered with anything but 400, 405 or 481."""
+    bad, top = [], {}
+    for key in p.order:
+        call_id, cseq = key.split("|")
+        n, code = int(cseq.split()[0]), p.final_code.get(key)
+        if code is None or code in (400, 405, 481):
+            continue
+        if 200 <= code < 300 and n < top.get(call_id, -1):
+            bad.append("%s %s answered %d after CSeq %d (RFC 3261 12.2.2: "
+                       "500)" % (p.who, cseq, code, top[call_id]))
+        top[call_id] = max(top.get(call_id, -1), n)
     return bad
 
 
@@ -215,8 +227,13 @@ def judge(run, events):
     """What the oracle finds wrong with one call that has ended."""
     bad = list(run.problems) + run.a.ep.problems + run.b.ep.problems
     bad += ["no final response to %s" % u for u in run.unanswered()]
+    bad += ["a datagram from elsewhere than the SIP socket: %s" % s
+            for s in run.strays[:3]]
     if run.inv_clean and not run.poisoned and not run.a.ep.dropped:
         bad += caller_faults(run)
+    for p in (run.a, run.b):
+        if not run.poisoned and not p.ep.dropped:
+            bad += cseq_faults(p)
     calls = {}
     for e in events:
         calls.setdefault(e.get("call"), []).append(e)
