@@ -1,9 +1,53 @@
 /**
  * @file jsonw.c  JSON string output for re_printf's %H
+ *
+ * JSON text is UTF-8 (RFC 8259 section 8.1), and what goes into it here
+ * comes off the wire: a Call-ID, a URI, a method.  Quotes, backslashes
+ * and control characters are escaped; a byte that does not start a
+ * well-formed UTF-8 sequence (RFC 3629 section 4: no overlong forms, no
+ * surrogates, nothing above U+10FFFF) is written as U+FFFD, the
+ * replacement character.
  */
 #include <string.h>
 #include <re.h>
 #include "core.h"
+
+
+/* The length of the well-formed UTF-8 sequence at p (n bytes left) that
+ * starts with a byte of 0x80 or more, or 0. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		len = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0;
+		else if (p[0] == 0xed)
+			hi = 0x9f;
+	}
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90;
+		else if (p[0] == 0xf4)
+			hi = 0x8f;
+	}
+	else
+		return 0;
+
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++) {
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	}
+
+	return len;
+}
 
 
 static int put_escaped(struct re_printf *pf, const char *s, size_t n)
@@ -18,7 +62,16 @@ static int put_escaped(struct re_printf *pf, const char *s, size_t n)
 		unsigned char c = (unsigned char)s[i];
 		char esc[7];
 
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (c >= 0x80) {
+			size_t len = utf8_len((const unsigned char *)s + i,
+					      n - i);
+
+			if (len) {
+				i += len - 1;
+				continue;
+			}
+		}
+		else if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
 
 		if (i > run)
@@ -32,6 +85,10 @@ static int put_escaped(struct re_printf *pf, const char *s, size_t n)
 		case '\r': strcpy(esc, "\\r"); break;
 		case '\t': strcpy(esc, "\\t"); break;
 		default:
+			if (c >= 0x80) {
+				strcpy(esc, "\\ufffd");
+				break;
+			}
 			esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0';
 			esc[3] = '0'; esc[4] = hex[c >> 4];
 			esc[5] = hex[c & 0xf]; esc[6] = '\0';

@@ -417,8 +417,8 @@ static void refusedh(struct leg *leg, const struct sip_msg *msg,
 	struct call *call = arg;
 
 	evlog_event(call->cr, "offer-refused", "\"by\":\"%s\","
-		    "\"method\":\"%r\",\"code\":%u,\"state\":\"%s\"",
-		    leg->uas ? "caller" : "callee", &msg->met, scode,
+		    "\"method\":%H,\"code\":%u,\"state\":\"%s\"",
+		    leg->uas ? "caller" : "callee", jsonw_pl, &msg->met, scode,
 		    oa_state_name(leg->oa.st));
 }
 

@@ -144,9 +144,9 @@ void relay_offerh(struct leg *leg, const struct sip_msg *msg,
 
 	if (!other) {
 		evlog_event(call->cr, "offer-refused", "\"by\":\"%s\","
-			    "\"method\":\"%r\",\"code\":488,"
+			    "\"method\":%H,\"code\":488,"
 			    "\"why\":\"the call is not answered\"",
-			    who(leg), &msg->met);
+			    who(leg), jsonw_pl, &msg->met);
 		(void)leg_answer(leg, 488, "Not Acceptable Here", NULL);
 		return;
 	}
@@ -172,7 +172,7 @@ void relay_offerh(struct leg *leg, const struct sip_msg *msg,
 	}
 
 	evlog_event(call->cr, "offer-relay", "\"by\":\"%s\","
-		    "\"method\":\"%r\"", who(leg), &msg->met);
+		    "\"method\":%H", who(leg), jsonw_pl, &msg->met);
 }
 
 
@@ -243,5 +243,5 @@ void relay_reqh(struct leg *leg, const struct sip_msg *msg,
 	}
 
 	evlog_event(call->cr, "request-relayed", "\"by\":\"%s\","
-		    "\"method\":\"%r\"", who(leg), &msg->met);
+		    "\"method\":%H", who(leg), jsonw_pl, &msg->met);
 }

@@ -144,3 +144,4 @@ def early_reinvite_500(t):
         bob.reply(bye, 200)
         r = alice.wait(dc.match_rsp(cs), 5, what="BYE's 200")
         check(r.status == 200, "BYE answered %s" % r.first)
+
