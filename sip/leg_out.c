@@ -60,6 +60,10 @@ void leg_bye(struct leg *leg)
 
 	leg->gone = true;
 	tmr_cancel(&leg->tmr_se);
+	/* 15.1.2 from our side: a request of the peer still pending gets
+	 * its final response now, not when its relayed copy times out. */
+	if (leg->pst)
+		(void)leg_answer(leg, 487, "Request Terminated", NULL);
 	bye_send(leg);
 }
 

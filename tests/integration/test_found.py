@@ -1,6 +1,7 @@
 """Call faults that fuzzing found, one test each: a callee that ends its
 INVITE before it answers our PRACK, a caller's ACK inside the early
-dialog, and a caller's second INVITE in the early dialog."""
+dialog, a caller's second INVITE in the early dialog, and a re-INVITE
+left pending when the call ends."""
 
 import time
 
@@ -145,3 +146,31 @@ def early_reinvite_500(t):
         r = alice.wait(dc.match_rsp(cs), 5, what="BYE's 200")
         check(r.status == 200, "BYE answered %s" % r.first)
 
+
+
+@test
+def bye_ends_pending_reinvite(t):
+    """RFC 3261 section 15.1.2: requests pending in a dialog that ends get
+    their final response.  The callee's re-INVITE is relayed to the
+    caller, who never answers it and hangs up: the callee gets 487 for
+    its re-INVITE at once, not when the relayed copy times out (32 s)."""
+    with parties(t) as (srv, alice, bob):
+        d = alice.invite("bob", body=sdp(alice.media, 1, "alice"))
+        inv = bob.next_request("INVITE")
+        bob.reply(inv, 200, tag="b1", body=sdp(bob.media, 1, "bob"))
+        ok = final_of(alice, d, "the 200")
+        dc = d.ack(ok)
+        bob.next_request("ACK", call_id=inv.get("call-id"))
+        bd = bob.uas_dialog(inv, "b1")
+        rcs = bd.request("INVITE", body=sdp(bob.media, 2, "bob"))
+        alice.next_request("INVITE")        # relayed; never answered
+        cs = dc.request("BYE")
+        alice.wait(dc.match_rsp(cs), 5, what="BYE's 200")
+        bye = bob.next_request("BYE")
+        bob.reply(bye, 200)
+        r = bob.wait(bd.match_rsp(rcs), 5, what="final response to the "
+                     "callee's re-INVITE")
+        info("callee's re-INVITE: %s" % r.first)
+        check(r.status == 487, "the callee's re-INVITE got %s, expected "
+              "487" % r.first)
+        bd.ack_error(r)
