@@ -30,6 +30,7 @@ import importlib
 import os
 import shutil
 import subprocess
+import traceback
 import sys
 import time
 
@@ -70,6 +71,7 @@ def run_one(fn, keep):
         why = "subprocess timed out: %s" % e
     except Exception as e:          # a bug in the test is a failure too
         why = "%s: %s" % (type(e).__name__, e)
+        info("".join(traceback.format_exc()).rstrip())
     for srv in t.servers:
         stop_why = srv.stop()
         if stop_why and not why:
