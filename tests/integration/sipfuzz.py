@@ -18,6 +18,8 @@ names, folding, case, spacing); the others may break it.
 
 import random
 
+from sipua import sdp as ua_sdp
+
 MODES = ("http", "as", "gateway", "auto", "off")
 FINAL_ERRORS = (486, 486, 480, 404, 403, 408, 487, 500, 503, 603, 600,
                 302, 488, 401, 407, 420, 491, 699, 580)
@@ -93,15 +95,9 @@ def reason(code):
 
 def sdp(port, version=1, user="fz", direction=None, pts=(0, 8),
         addr="127.0.0.1"):
-    """An SDP with one audio stream (nobody listens on port)."""
-    lines = ["v=0", "o=%s 4242 %d IN IP4 %s" % (user, version, addr), "s=-",
-             "c=IN IP4 %s" % addr, "t=0 0",
-             "m=audio %d RTP/AVP %s" % (port, " ".join(map(str, pts)))]
-    lines += ["a=rtpmap:%d %s/8000" % (p, {0: "PCMU", 8: "PCMA"}[p])
-              for p in pts if p in (0, 8)]
-    if direction:
-        lines.append("a=" + direction)
-    return ("\r\n".join(lines) + "\r\n").encode()
+    """An SDP with one audio stream (nobody listens on port): sipua's,
+    with PCMA too and a fixed session id."""
+    return ua_sdp(port, version, user, 4242, direction, pts, addr)
 
 
 def broken_sdp(r):
