@@ -1,5 +1,5 @@
 /**
- * @file core.h  cmrlab core: loop, log, call events, table, profile, tones,
+ * @file core.h  cmrlab core: loop, timers, log, call events, table, profile, tones,
  *               SIP URI comparison
  *
  * core/ uses no other folder of the project.  Everything here runs on the
@@ -39,6 +39,15 @@ int  loop_watch_alloc(struct loop_watch **wp, int fd, loop_fd_h *fh,
 typedef void (loop_idle_h)(void *arg);
 int  loop_idle_add(loop_idle_h *ih, void *arg);
 void loop_idle_remove(loop_idle_h *ih, void *arg);
+
+
+/* ---- libre's timers on a heap (timers.c) ------------------------------ */
+
+/** Runs every timer due at @p now (tmr_jiffies() scale); returns how many. */
+unsigned timers_run(uint64_t now);
+/** The expiry of the earliest pending timer, false when none is. */
+bool     timers_next(uint64_t *jfs);
+size_t   timers_count(void);
 
 
 /* ---- work off the loop (job.c) ---------------------------------------- */

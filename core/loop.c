@@ -3,12 +3,13 @@
  *
  * cmrlab runs one thread with one libevent event_base.  libre brings its
  * own poll loop (re_main), which must never run here.  libre reaches its
- * loop through exactly two functions, fd_listen() and fd_close(), plus the
- * timer list that tmrl_get() returns.  In Debian's shared libre.so every
- * internal call to fd_listen goes through the PLT, so defining the two
- * functions in this program hands us every socket libre opens (SIP UDP and
- * TCP, DNS, RTP).  We map each one onto a persistent libevent event and run
- * libre's timers from one libevent timer re-armed after every iteration.
+ * loop through exactly two functions, fd_listen() and fd_close(), plus its
+ * timer functions.  In Debian's shared libre.so every internal call to them
+ * goes through the PLT, so defining them in this program hands us every
+ * socket libre opens (SIP UDP and TCP, DNS, RTP) and every timer it arms.
+ * We map each socket onto a persistent libevent event; the timers live on
+ * the heap of core/timers.c, run from one libevent timer re-armed to the
+ * earliest of them after every iteration.
  *
  * This works only with dynamic linking against libre.so.  A static libre,
  * or one linked with -Bsymbolic, would keep calling its own fd_listen and
@@ -22,9 +23,6 @@
 #include <event2/event.h>
 #include <re.h>
 #include "core.h"
-
-/* Exported by libre.so 1.1.0 but not declared in its headers. */
-extern struct list *tmrl_get(void);
 
 enum { MAX_FDS = 65536 };
 
@@ -141,22 +139,19 @@ static void tmr_event_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 
-	tmr_poll(tmrl_get());
+	tmr_poll(NULL);
 }
 
 
-/* Re-arms our one libevent timer to libre's next due timer. */
+/* Re-arms our one libevent timer to the next due timer (core/timers.c). */
 static void tmr_rearm(void)
 {
-	uint64_t to = tmr_next_timeout(tmrl_get());
+	uint64_t to = tmr_next_timeout(NULL);
 	struct timeval tv;
 
 	if (!to) {
-		/* Either no timer, or one that is due now. */
-		if (list_isempty(tmrl_get())) {
-			evtimer_del(lp.tmr_ev);
-			return;
-		}
+		evtimer_del(lp.tmr_ev);
+		return;
 	}
 
 	tv.tv_sec = (time_t)(to / 1000);
@@ -250,7 +245,7 @@ int loop_run(void)
 	lp.stop = false;
 
 	while (!lp.stop) {
-		tmr_poll(tmrl_get());
+		tmr_poll(NULL);
 		run_idles();
 		tmr_rearm();
 
