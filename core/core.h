@@ -28,6 +28,9 @@ void loop_stop(void);
 bool loop_adapter_ok(void);
 unsigned loop_fd_count(void);
 uint64_t loop_now_ms(void);
+/** How late the loop runs its timers, in ms: the latest lateness, decaying
+ *  slowly (sip/overload.c sheds load on it). */
+uint32_t loop_lag_ms(void);
 
 /** A plain fd watch on the loop (used for libmicrohttpd's epoll fd). */
 typedef void (loop_fd_h)(void *arg);
@@ -139,6 +142,8 @@ int  evlog_calls_print(struct re_printf *pf, void *unused);
 int  evlog_call_print(struct re_printf *pf, const struct callrec *cr);
 unsigned evlog_live_count(void);
 uint64_t evlog_total_count(void);
+void     evlog_shed_note(void);
+uint64_t evlog_shed_count(void);
 void evlog_reset(void);
 
 

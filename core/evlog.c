@@ -51,6 +51,7 @@ static struct {
 	struct list recent;
 	uint32_t next_id;
 	uint64_t total;
+	uint64_t shed;           /* INVITEs refused by load shedding */
 } el;
 
 
@@ -142,6 +143,7 @@ void evlog_reset(void)
 		mem_deref(cr);
 	}
 	el.total = 0;
+	el.shed = 0;
 	el.next_id = 0;
 }
 
@@ -383,4 +385,18 @@ unsigned evlog_live_count(void)
 uint64_t evlog_total_count(void)
 {
 	return el.total;
+}
+
+
+/* An INVITE refused before it became a call (sip/overload.c): counted,
+ * never logged as a call, so shedding costs no record. */
+void evlog_shed_note(void)
+{
+	++el.shed;
+}
+
+
+uint64_t evlog_shed_count(void)
+{
+	return el.shed;
 }

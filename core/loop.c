@@ -53,6 +53,7 @@ static struct {
 	bool adapter_hit;           /* libre called our fd_listen */
 	bool stop;
 	struct list idles;
+	uint32_t lag_ms;            /* loop_lag_ms() */
 } lp;
 
 
@@ -196,6 +197,7 @@ int loop_init(void)
 
 	lp.stop = false;
 	lp.adapter_hit = false;
+	lp.lag_ms = 0;
 	list_init(&lp.idles);
 
 	return 0;
@@ -234,6 +236,35 @@ struct event_base *loop_base(void)
 
 
 /*
+ * The lateness of the earliest due timer, now.  It rises at once and falls
+ * by an eighth of the difference per iteration, so one quick turn of a
+ * loop that has been behind does not clear it.
+ */
+static void lag_update(void)
+{
+	uint64_t due, now;
+	uint32_t late = 0;
+
+	if (timers_next(&due)) {
+		now = tmr_jiffies();
+		if (now > due)
+			late = (uint32_t)MIN(now - due, UINT32_MAX);
+	}
+
+	if (late >= lp.lag_ms)
+		lp.lag_ms = late;
+	else
+		lp.lag_ms -= (lp.lag_ms - late + 7) / 8;
+}
+
+
+uint32_t loop_lag_ms(void)
+{
+	return lp.lag_ms;
+}
+
+
+/*
  * The pump: one libevent iteration, then libre's due timers, then the idle
  * handlers (which re-arm MHD's timeout), then our timer to libre's next.
  */
@@ -245,6 +276,7 @@ int loop_run(void)
 	lp.stop = false;
 
 	while (!lp.stop) {
+		lag_update();
 		tmr_poll(NULL);
 		run_idles();
 		tmr_rearm();

@@ -174,10 +174,15 @@ static enum MHD_Result metrics(struct httpreq *rq)
 		"# HELP cmrlab_calls_active Calls in progress.\n"
 		"# TYPE cmrlab_calls_active gauge\n"
 		"cmrlab_calls_active %u\n"
+		"# HELP cmrlab_sip_shed_total INVITEs answered 503 by load"
+		" shedding.\n"
+		"# TYPE cmrlab_sip_shed_total counter\n"
+		"cmrlab_sip_shed_total %llu\n"
 		"# HELP cmrlab_http_requests_total HTTP requests answered,"
 		" by status class.\n"
 		"# TYPE cmrlab_http_requests_total counter\n",
-		(unsigned long long)evlog_total_count(), evlog_live_count());
+		(unsigned long long)evlog_total_count(), evlog_live_count(),
+		(unsigned long long)evlog_shed_count());
 
 	for (int i = 1; !err && i < HTTPD_CLASSES; i++)
 		err = mbuf_printf(mb,

@@ -262,6 +262,11 @@ static bool request_handler(const struct sip_msg *msg, void *arg)
 	if (rawin_adopt(srv->rawin, msg))
 		return true;
 
+	/* A new call while the server is behind: 503 before any work. */
+	if (!pl_isset(&msg->to.tag) && !pl_strcmp(&msg->met, "INVITE") &&
+	    overload_shed(srv, msg))
+		return true;
+
 	scode = sipval_request(msg, &why);
 	if (scode == 501) {
 		/* RFC 3261 21.5.2: a method nobody defined */
