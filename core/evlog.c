@@ -52,6 +52,8 @@ static struct {
 	uint32_t next_id;
 	uint64_t total;
 	uint64_t shed;           /* INVITEs refused by load shedding */
+	unsigned nlive;          /* list_count() of each list, kept: */
+	unsigned nrecent;        /* they are read for every call */
 } el;
 
 
@@ -144,6 +146,8 @@ void evlog_reset(void)
 	}
 	el.total = 0;
 	el.shed = 0;
+	el.nlive = 0;
+	el.nrecent = 0;
 	el.next_id = 0;
 }
 
@@ -177,6 +181,7 @@ int evlog_call_alloc(struct callrec **crp, const char *callid,
 	cr->start_wall = wall_ms();
 
 	list_append(&el.live, &cr->le, mem_ref(cr));
+	++el.nlive;
 	++el.total;
 
 	*crp = cr;
@@ -276,11 +281,14 @@ void evlog_call_end(struct callrec *cr, const char *why)
 
 	/* Move from live to recent; the list's reference moves with it. */
 	list_unlink(&cr->le);
+	--el.nlive;
 	list_append(&el.recent, &cr->le, cr);
+	++el.nrecent;
 
-	while (list_count(&el.recent) > RECENT_MAX) {
+	while (el.nrecent > RECENT_MAX) {
 		le = list_head(&el.recent);
 		list_unlink(le);
+		--el.nrecent;
 		mem_deref(le->data);
 	}
 }
@@ -378,7 +386,7 @@ int evlog_calls_print(struct re_printf *pf, void *unused)
 
 unsigned evlog_live_count(void)
 {
-	return list_count(&el.live);
+	return el.nlive;
 }
 
 

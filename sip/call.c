@@ -457,7 +457,10 @@ static void call_destructor(void *arg)
 	mem_deref(call->as_rt);
 	mem_deref(call->queued_1xx);
 	mem_deref(call->held_2xx);
-	list_unlink(&call->le);
+	if (call->le.list) {
+		list_unlink(&call->le);
+		--call->srv->ncalls;
+	}
 	mem_deref(call->cr);
 }
 
@@ -476,6 +479,7 @@ int call_alloc(struct call **callp, struct sipsrv *srv,
 	tmr_init(&call->tmr_ring);
 	tmr_init(&call->tmr_talk);
 	list_append(&srv->calls, &call->le, call);
+	++srv->ncalls;
 	*callp = call;
 
 	return 0;

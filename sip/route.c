@@ -178,7 +178,7 @@ static bool invite_refused(struct sipsrv *srv, const struct sip_msg *msg,
 		return true;
 	}
 
-	if (list_count(&srv->calls) >= srv->conf.max_calls) {
+	if (srv->ncalls >= srv->conf.max_calls) {
 		(void)sip_treplyf(NULL, NULL, srv->sip, msg, false, 503,
 				  "Service Unavailable",
 				  "Retry-After: 5\r\n"

@@ -125,6 +125,7 @@ struct sipsrv {
 	struct sa primary;         /* first transport: requests leave here */
 	struct legset ls;          /* every dialog, by Call-ID */
 	struct list calls;         /* struct call */
+	unsigned ncalls;           /* list_count(&calls), kept */
 	struct tmr tmr_expire;
 	struct tmr tmr_shutdown;
 	sipsrv_done_h *doneh;
