@@ -4,8 +4,9 @@
  * media.c turns a WAV resource, once, into 20 ms G.711 frames (PCMU and
  * PCMA) held in immutable shared memory; media_table.c does that for
  * every WAV of a table, on the profile load's thread (core/reload.c).
- * streamer.c sends those frames as RTP to every active stream from one
- * timer tick.  rtp/ uses only core/.
+ * streamer.c sends those frames as RTP, each stream on its own 20 ms
+ * schedule, from one timer (sched.c orders the deadlines).  rtp/ uses
+ * only core/.
  */
 #ifndef CMRLAB_RTP_H
 #define CMRLAB_RTP_H
@@ -80,6 +81,19 @@ void streamer_announce_set(struct streamer *st, const struct sa *ip);
 unsigned streamer_active(const struct streamer *st);
 /** For tests: RTCP sender report interval (default 5000 ms). */
 void streamer_set_rtcp_interval(struct streamer *st, uint32_t ms);
+
+/** The streamer's clock: microseconds, never going back (by default
+ *  CLOCK_MONOTONIC). */
+typedef uint64_t (streamer_clock_h)(void);
+/** For tests and benchmarks: a clock of their own (NULL: the default),
+ *  set before any stream runs.  With one, no timer runs the schedule:
+ *  streamer_run() does. */
+void streamer_clock_set(struct streamer *st, streamer_clock_h *clk);
+/** Sends every frame due by the clock's now (and a little ahead); returns
+ *  how many streams were due.  The timer does this by itself. */
+unsigned streamer_run(struct streamer *st);
+/** The clock time the next frame of any stream is due, 0 when none runs. */
+uint64_t streamer_next_due(const struct streamer *st);
 
 /** Binds a stream's RTP (even) and RTCP (odd) ports; nothing is sent
  *  yet.  mem_deref stops and frees it. */

@@ -1,14 +1,26 @@
 /**
- * @file streamer.c  The RTP streamer: every stream sent from one timer tick
+ * @file streamer.c  The RTP streamer: every stream on its own 20 ms
+ *                   schedule, from one timer
  *
- * One streamer serves the whole process.  It owns a port range and one
- * libre timer; a stream owns an RTP socket on an even port and an RTCP
- * socket on the odd port above it.  While any stream runs, the timer
- * ticks every TICK_MS and sends, for every running stream, the frames that
- * are due by the stream's own clock: frame k is due FRAME_MS * k after the
- * stream started.  So the cost of thousands of streams is one timer, and a
- * stream's packet times and RTP timestamps follow wall time no matter how
- * late a tick comes.
+ * One streamer serves the whole process.  It owns a port range, kept as a
+ * queue of free RTP/RTCP port pairs (taken and returned in O(1)), and one
+ * timerfd; a stream owns an RTP socket on an even port and an RTCP socket
+ * on the odd port above it, from allocation to its end.
+ *
+ * Each running stream keeps its own schedule on the monotonic clock:
+ * frame k is due FRAME_US * k after the stream started, an absolute time
+ * that no late wake-up moves.  The streams wait on a heap ordered by
+ * their next deadline (sched.c), and the timerfd is armed, with an
+ * absolute expiry, at the earliest one.  When it fires, every stream due
+ * within SLACK_US of now sends its frame and goes back on the heap at its
+ * next deadline.  So the streams keep the phases they started with,
+ * spread over the 20 ms period as their calls were, rather than all
+ * leaving on one tick; the number of wake-ups is bounded by the slack (at
+ * most one per SLACK_US however many streams run); and a wake-up that
+ * comes late does not push the schedule back.  A stream more than
+ * MAX_BURST frames behind (the loop was stalled) skips the oldest: their
+ * timestamps pass unused, so the receiver sees a gap in time, as after a
+ * loss, rather than a burst or a stream that runs late for ever.
  *
  * A packet is a 12-byte header kept in the stream plus a pointer into the
  * media's shared, immutable frame buffer: sendmmsg() gathers the two, so
@@ -25,19 +37,23 @@
  * packets themselves are built here, a few fixed fields each.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <re.h>
 #include "core/core.h"
 #include "rtp/rtp.h"
+#include "rtp/rtp_int.h"
 
 enum {
-	TICK_MS = 10,             /* the one timer's period */
-	FRAME_MS = 20,            /* one frame of MEDIA_FRAME_SAMPLES */
-	MAX_BURST = 5,            /* most frames one stream sends per tick */
+	FRAME_US = 20000,         /* one frame of MEDIA_FRAME_SAMPLES */
+	SLACK_US = 500,           /* frames due this soon leave now */
+	MAX_BURST = 3,            /* most frames one stream sends at once */
 	RTP_HDR_SIZE = 12,
 	RTCP_INTERVAL_MS = 5000,
 	CNAME_MAX = 64,
@@ -54,19 +70,26 @@ struct streamer {
 	struct sa announce;       /* the address they name, or unset */
 	uint16_t first;           /* the lowest even port of the range */
 	unsigned npairs;          /* RTP/RTCP port pairs in the range */
-	unsigned next;            /* pair the next scan starts at */
+	uint16_t *freeq;          /* ring of free pair indexes, FIFO */
+	unsigned fq_head;         /* its first entry */
+	unsigned fq_len;          /* its entries */
 	uint32_t rtcp_ms;         /* sender report interval */
 	char cname[CNAME_MAX];    /* SDES CNAME of every stream */
-	struct tmr tmr;           /* the tick, armed while any stream runs */
-	struct list running;      /* struct stream, running only */
+	struct sched q;           /* the running streams, by deadline */
+	int tfd;                  /* timerfd, armed at the first deadline */
+	struct loop_watch *watch; /* ... on the loop */
+	uint64_t armed;           /* its expiry, 0 when disarmed */
+	streamer_clock_h *clock;  /* microseconds, monotonic */
 };
 
 struct stream {
-	struct le le;             /* in streamer->running while running */
+	struct sched_ent ent;     /* on streamer->q while running */
 	struct streamer *st;      /* referenced */
 	struct udp_sock *rtp;
 	struct udp_sock *rtcp;
 	struct sa laddr;          /* local RTP address, as announced */
+	uint16_t pair;            /* index of its port pair ... */
+	bool has_pair;            /* ... while it holds one */
 	struct sa dst;            /* RTP destination */
 	struct sa dst_rtcp;       /* its port + 1 */
 	struct media *m;          /* referenced while running */
@@ -77,16 +100,13 @@ struct stream {
 	uint16_t seq;             /* sequence number of the next packet */
 	uint32_t ssrc;
 	uint32_t ts0;             /* RTP timestamp of frame 0 of this run */
-	uint64_t t0;              /* loop_now_ms() of frame 0 of this run */
+	uint64_t t0;              /* clock (us) of frame 0 of this run */
 	uint32_t k;               /* next frame of this run */
 	uint32_t ts_last;         /* timestamp of the last packet sent */
-	uint64_t rtcp_next;       /* loop_now_ms() of the next SR */
+	uint64_t rtcp_next;       /* clock (us) of the next SR */
 	struct stream_stats stats;
 	uint8_t hdr[MAX_BURST][RTP_HDR_SIZE];
 };
-
-
-static void tick(void *arg);
 
 
 static void put16(uint8_t *p, uint16_t v)
@@ -105,10 +125,53 @@ static void put32(uint8_t *p, uint32_t v)
 }
 
 
-/* The RTP clock (8 kHz) of this run at loop time now. */
+/* The RTP clock (8 kHz) of this run at clock time now (us). */
 static uint32_t ts_at(const struct stream *s, uint64_t now)
 {
-	return s->ts0 + (uint32_t)((now - s->t0) * (MEDIA_SRATE / 1000));
+	return s->ts0 + (uint32_t)((now - s->t0) * MEDIA_SRATE / 1000000);
+}
+
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
+}
+
+
+static uint64_t due_of(const struct stream *s)
+{
+	return s->t0 + (uint64_t)s->k * FRAME_US;
+}
+
+
+/* The timerfd at the first deadline, or disarmed when nothing runs.  With
+ * a clock of the tests' own there is no timerfd: they run the schedule. */
+static void arm(struct streamer *st)
+{
+	struct sched_ent *e = sched_top(&st->q);
+	struct itimerspec its;
+	uint64_t at = e ? e->due : 0;
+
+	if (st->tfd < 0 || at == st->armed)
+		return;
+
+	memset(&its, 0, sizeof(its));
+	if (at) {
+		its.it_value.tv_sec = (time_t)(at / 1000000u);
+		its.it_value.tv_nsec = (long)(at % 1000000u) * 1000;
+	}
+
+	if (timerfd_settime(st->tfd, at ? TFD_TIMER_ABSTIME : 0, &its,
+			    NULL) < 0) {
+		LOGW(SUB_RTP, "timerfd: %m", errno);
+		return;
+	}
+
+	st->armed = at;
 }
 
 
@@ -185,17 +248,18 @@ static void rtcp_send(struct stream *s, uint64_t now, bool bye)
 }
 
 
-/* Takes a running stream off the tick; the timer rests with the last. */
+/* Takes a running stream off the schedule; the timer rests with the
+ * last. */
 static void halt(struct stream *s)
 {
 	struct streamer *st = s->st;
 
 	s->running = false;
-	list_unlink(&s->le);
+	sched_remove(&st->q, &s->ent);
 	s->m = mem_deref(s->m);
 
-	if (list_isempty(&st->running))
-		tmr_cancel(&st->tmr);
+	if (!sched_top(&st->q))
+		arm(st);
 }
 
 
@@ -212,10 +276,11 @@ static void fail(struct stream *s, int err)
 
 
 /*
- * Sends the frames of s that are due at now, and the sender report when
- * its time has come.  Frames more than MAX_BURST behind are skipped, not
- * sent: their timestamps pass unused, so the receiver sees a gap in time
- * (as after a loss), not a stream that runs late for ever.
+ * Sends the frames of s that are due by now + SLACK_US, and the sender
+ * report when its time has come; s->k is then the first frame due later.
+ * Frames more than MAX_BURST behind are skipped, not sent: their
+ * timestamps pass unused, so the receiver sees a gap in time (as after a
+ * loss), not a burst or a stream that runs late for ever.
  */
 static void pump(struct stream *s, uint64_t now)
 {
@@ -224,10 +289,11 @@ static void pump(struct stream *s, uint64_t now)
 	uint32_t due, n, i;
 	int fd, sent;
 
-	if (now < s->t0)
+	if (now + SLACK_US < s->t0)
 		return;
 
-	due = (uint32_t)((now - s->t0) / FRAME_MS);   /* last frame due */
+	/* The last frame due. */
+	due = (uint32_t)((now + SLACK_US - s->t0) / FRAME_US);
 	if (due < s->k)
 		goto rtcp;
 
@@ -286,7 +352,7 @@ static void pump(struct stream *s, uint64_t now)
 			s->stats.first_seq = s->seq;
 			s->stats.first_ts = s->ts0 +
 				s->k * MEDIA_FRAME_SAMPLES;
-			s->stats.started_ms = now;
+			s->stats.started_ms = loop_now_ms();
 		}
 
 		s->marker = false;
@@ -309,28 +375,81 @@ static void pump(struct stream *s, uint64_t now)
 
 	rtcp_send(s, now, false);
 
-	s->rtcp_next += s->st->rtcp_ms;
+	s->rtcp_next += (uint64_t)s->st->rtcp_ms * 1000;
 	if (s->rtcp_next <= now)
-		s->rtcp_next = now + s->st->rtcp_ms;
+		s->rtcp_next = now + (uint64_t)s->st->rtcp_ms * 1000;
 }
 
 
-static void tick(void *arg)
+/* Every stream due by now + SLACK_US sends, then waits for its next
+ * deadline; the timer goes to the first of those. */
+static unsigned run(struct streamer *st, uint64_t now)
 {
-	struct streamer *st = arg;
-	uint64_t now = loop_now_ms();
-	struct le *le = list_head(&st->running);
+	struct sched_ent *e;
+	unsigned n = 0;
 
-	while (le) {
-		struct stream *s = le->data;
+	while ((e = sched_top(&st->q)) && e->due <= now + SLACK_US) {
+		struct stream *s = (struct stream *)(void *)
+			((char *)e - offsetof(struct stream, ent));
 
-		/* pump() may take s off the list. */
-		le = le->next;
+		++n;
 		pump(s, now);
+
+		/* pump() may have stopped s (its peer is gone). */
+		if (s->running)
+			sched_move(&st->q, &s->ent, due_of(s));
 	}
 
-	if (!list_isempty(&st->running))
-		tmr_start(&st->tmr, TICK_MS, tick, st);
+	arm(st);
+
+	return n;
+}
+
+
+static void timer_fired(void *arg)
+{
+	struct streamer *st = arg;
+	uint64_t expirations;
+
+	if (read(st->tfd, &expirations, sizeof(expirations)) < 0 &&
+	    errno != EAGAIN)
+		LOGW(SUB_RTP, "timerfd read: %m", errno);
+
+	/* The kernel disarmed it by firing. */
+	st->armed = 0;
+	(void)run(st, st->clock());
+}
+
+
+unsigned streamer_run(struct streamer *st)
+{
+	return st ? run(st, st->clock()) : 0;
+}
+
+
+uint64_t streamer_next_due(const struct streamer *st)
+{
+	struct sched_ent *e = st ? sched_top(&st->q) : NULL;
+
+	return e ? e->due : 0;
+}
+
+
+void streamer_clock_set(struct streamer *st, streamer_clock_h *clk)
+{
+	if (!st || sched_top(&st->q))
+		return;
+
+	st->clock = clk ? clk : mono_us;
+
+	/* A clock of the tests' own has no timerfd: they run the
+	 * schedule themselves. */
+	if (clk && st->tfd >= 0) {
+		st->watch = mem_deref(st->watch);
+		(void)close(st->tfd);
+		st->tfd = -1;
+		st->armed = 0;
+	}
 }
 
 
@@ -339,7 +458,29 @@ static void streamer_destructor(void *arg)
 	struct streamer *st = arg;
 
 	/* Every stream holds a reference, so none is left running. */
-	tmr_cancel(&st->tmr);
+	sched_reset(&st->q);
+	st->watch = mem_deref(st->watch);
+	if (st->tfd >= 0)
+		(void)close(st->tfd);
+	mem_deref(st->freeq);
+}
+
+
+static uint16_t fq_pop(struct streamer *st)
+{
+	uint16_t idx = st->freeq[st->fq_head];
+
+	st->fq_head = (st->fq_head + 1) % st->npairs;
+	--st->fq_len;
+
+	return idx;
+}
+
+
+static void fq_push(struct streamer *st, uint16_t idx)
+{
+	st->freeq[(st->fq_head + st->fq_len) % st->npairs] = idx;
+	++st->fq_len;
 }
 
 
@@ -348,6 +489,7 @@ int streamer_alloc(struct streamer **sp, const struct sa *ip, uint16_t lo,
 {
 	struct streamer *st;
 	uint32_t first;
+	int err;
 
 	/* The unspecified address is fine (a server on 0.0.0.0): each
 	 * packet then leaves from the address the kernel picks. */
@@ -364,15 +506,36 @@ int streamer_alloc(struct streamer **sp, const struct sa *ip, uint16_t lo,
 	if (!st)
 		return ENOMEM;
 
+	st->tfd = -1;
+
 	sa_cpy(&st->ip, ip);
 	sa_set_port(&st->ip, 0);
 	st->first = (uint16_t)first;
 	st->npairs = (hi - first + 1) / 2;
-	st->next = 0;
+	st->freeq = mem_alloc(st->npairs * sizeof(*st->freeq), NULL);
+	if (!st->freeq) {
+		mem_deref(st);
+		return ENOMEM;
+	}
+	for (unsigned i = 0; i < st->npairs; i++)
+		st->freeq[i] = (uint16_t)i;
+	st->fq_head = 0;
+	st->fq_len = st->npairs;
 	st->rtcp_ms = RTCP_INTERVAL_MS;
 	(void)re_snprintf(st->cname, sizeof(st->cname), "cmrlab@%j", ip);
-	tmr_init(&st->tmr);
-	list_init(&st->running);
+	sched_init(&st->q);
+	st->clock = mono_us;
+	st->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (st->tfd < 0) {
+		err = errno;
+		mem_deref(st);
+		return err;
+	}
+	err = loop_watch_alloc(&st->watch, st->tfd, timer_fired, st);
+	if (err) {
+		mem_deref(st);
+		return err;
+	}
 
 	*sp = st;
 
@@ -382,7 +545,7 @@ int streamer_alloc(struct streamer **sp, const struct sa *ip, uint16_t lo,
 
 unsigned streamer_active(const struct streamer *st)
 {
-	return st ? list_count(&st->running) : 0;
+	return st ? st->q.n : 0;
 }
 
 
@@ -444,6 +607,8 @@ static void stream_destructor(void *arg)
 	stream_stop(s);
 	mem_deref(s->rtp);
 	mem_deref(s->rtcp);
+	if (s->has_pair)
+		fq_push(s->st, s->pair);
 	mem_deref(s->st);
 }
 
@@ -499,22 +664,24 @@ int stream_alloc(struct stream **sp, struct streamer *st)
 	s->seq = rand_u16();
 	s->ts0 = rand_u32();
 
-	/* Scan from where the last scan succeeded, so that a freed pair
-	 * is not handed out again at once (a late packet of the old call
-	 * would land in the new one). */
-	for (i = 0; i < st->npairs; i++) {
-		unsigned idx = (st->next + i) % st->npairs;
+	/* Pairs come off the head of the free queue and go back at its
+	 * tail, so a freed pair is handed out again last (a late packet of
+	 * the old call would land in the new one).  A pair another program
+	 * holds goes to the tail too; every pair is tried at most once. */
+	for (i = st->fq_len; i > 0; i--) {
+		uint16_t idx = fq_pop(st);
 
 		err = bind_pair(s, (uint16_t)(st->first + 2 * idx));
-		if (err == EADDRINUSE) {
-			err = ENOSPC;
-			continue;
-		}
-		if (err)
+		if (!err) {
+			s->pair = idx;
+			s->has_pair = true;
 			break;
+		}
 
-		st->next = (idx + 1) % st->npairs;
-		break;
+		fq_push(st, idx);
+		if (err != EADDRINUSE)
+			break;
+		err = ENOSPC;
 	}
 
 	if (err) {
@@ -540,8 +707,8 @@ const struct sa *stream_laddr(const struct stream *s)
 int stream_start(struct stream *s, struct media *m, uint8_t pt,
 		 const struct sa *dst)
 {
-	uint64_t now = loop_now_ms();
 	struct streamer *st;
+	uint64_t now;
 	socklen_t len;
 	int err, so_err;
 
@@ -553,6 +720,7 @@ int stream_start(struct stream *s, struct media *m, uint8_t pt,
 		return EINVAL;
 
 	st = s->st;
+	now = st->clock();
 
 	/* A start while running replaces media and destination: the same
 	 * stream goes on, without a BYE. */
@@ -593,17 +761,23 @@ int stream_start(struct stream *s, struct media *m, uint8_t pt,
 	s->marker = true;
 	s->rtcp_next = now;
 	s->running = true;
-	list_append(&st->running, &s->le, s);
 
 	LOGD(SUB_RTP, "stream %08x: %s to %J from %J", s->ssrc,
 	     pt == MEDIA_PT_PCMU ? "PCMU" : "PCMA", dst, &s->laddr);
 
-	/* Frame 0 is due now: send it at once rather than at the next
-	 * tick, and the first sender report with it. */
+	/* Frame 0 is due now: send it at once, and the first sender report
+	 * with it; then wait for frame 1. */
 	pump(s, now);
+	if (!s->running)
+		return 0;
 
-	if (!list_isempty(&st->running) && !tmr_isrunning(&st->tmr))
-		tmr_start(&st->tmr, TICK_MS, tick, st);
+	err = sched_add(&st->q, &s->ent, due_of(s));
+	if (err) {
+		s->running = false;
+		s->m = mem_deref(s->m);
+		return err;
+	}
+	arm(st);
 
 	return 0;
 }
@@ -618,7 +792,7 @@ void stream_stop(struct stream *s)
 	     s->stats.packets);
 
 	if (s->stats.packets)
-		rtcp_send(s, loop_now_ms(), true);
+		rtcp_send(s, s->st->clock(), true);
 
 	halt(s);
 }

@@ -332,21 +332,29 @@ const struct mode_ops modeas_bt = {
 
 /* ---- the procedure, CMRT (clause 1.1.1.7, with 1.1.1.8) ---------------- */
 
+/* The media is prepared only when a callee asks for it (rt_callee_prov):
+ * few do, and a port pair per call held for nothing halves the calls a
+ * port range serves. */
 static int rt_start(struct call *call)
 {
-	return modeas_alloc(&call->as_rt, call->srv->conf.streamer, DIR_RT);
+	return call->srv->conf.streamer ? 0 : ENOENT;
 }
 
 
 /* A callee whose reliable 18x supports early-session gets our offer in
- * the PRACK, with "Require: early-session"; the first such fork only. */
+ * the PRACK, with "Require: early-session"; the first such fork only.
+ * Without a free port pair the PRACK goes without an offer. */
 static void rt_callee_prov(struct call *call, struct leg *fork,
 			   const struct sip_msg *msg, struct prack_out *pk)
 {
 	int err;
 
-	if (!call->as_rt || call->rt_leg || !call->rt.as_possible || !fork ||
+	if (call->rt_leg || !call->rt.as_possible || !fork ||
 	    !modeas_callee_supports(msg))
+		return;
+
+	if (!call->as_rt &&
+	    modeas_alloc(&call->as_rt, call->srv->conf.streamer, DIR_RT))
 		return;
 
 	err = modeas_offer(call->as_rt, &pk->mb);
