@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <event2/event.h>
 #include <re.h>
 #include "core.h"
@@ -173,10 +174,29 @@ static void run_idles(void)
 }
 
 
+/*
+ * The loop watches up to MAX_FDS descriptors, and a call with a stream
+ * holds three or more (RTP, RTCP, TCP): the soft limit, often 1024, is
+ * raised as far as the hard limit allows, as servers do.
+ */
+static void nofile_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= MAX_FDS)
+		return;
+
+	rl.rlim_cur = rl.rlim_max < MAX_FDS ? rl.rlim_max : MAX_FDS;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+
 int loop_init(void)
 {
 	if (lp.base)
 		return EALREADY;
+
+	nofile_raise();
 
 	lp.fds = calloc(MAX_FDS, sizeof(*lp.fds));
 	if (!lp.fds)
