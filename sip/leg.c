@@ -168,6 +168,36 @@ bool legset_callid_ours(struct legset *ls, const struct pl *callid,
 }
 
 
+/*
+ * Whether the Contact of msg may become a dialog's remote target.  One
+ * whose URI libre decodes with the scheme past the first byte
+ * (sipval_contact_misparsed) leaves the dialog's route pointing into the
+ * target string, which the next target refresh frees under it; the
+ * layer never makes or refreshes a dialog with one.  Without a Contact
+ * libre refuses the dialog itself.
+ */
+bool leg_target_ok(const struct sip_msg *msg)
+{
+	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_CONTACT);
+
+	return !h || !sipval_contact_misparsed(&h->val);
+}
+
+
+/* 12.2.1.2, 12.2.2: the remote target from msg's Contact; EBADMSG (the
+ * target stays) for one leg_target_ok() refuses. */
+int leg_target_update(struct leg *leg, const struct sip_msg *msg)
+{
+	if (!leg_target_ok(msg)) {
+		LOGI(SUB_SIP, "%s: Contact URI does not start with its "
+		     "scheme: target kept", sip_dialog_callid(leg->dlg));
+		return EBADMSG;
+	}
+
+	return sip_dialog_update(leg->dlg, msg);
+}
+
+
 /* Our Contact as seen from local: the address a request of the peer
  * arrived on, or the one a request of ours leaves from. */
 static void contact_at(const struct leg *leg, const struct sa *local,

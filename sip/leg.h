@@ -160,6 +160,8 @@ struct leg_cmsg {
 
 int  leg_contact_print(struct re_printf *pf, const struct leg_cmsg *cm);
 void leg_reply_dst(struct sa *dst, const struct sip_msg *msg);
+bool leg_target_ok(const struct sip_msg *msg);
+int  leg_target_update(struct leg *leg, const struct sip_msg *msg);
 /* The send handler of a request without Contact; arg is the legset. */
 int  leg_via_send(enum sip_transp tp, const struct sa *src,
 		  const struct sa *dst, struct mbuf *mb, void *arg);

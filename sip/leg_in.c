@@ -131,10 +131,11 @@ static void offer_in(struct leg *leg, const struct sip_msg *msg)
 		return;
 	}
 
-	/* 12.2.2: target refresh.  A Contact we cannot read leaves the
-	 * target as it was. */
+	/* 12.2.2: target refresh.  A Contact we cannot read, or one that
+	 * would break the dialog (leg_target_ok), leaves the target as it
+	 * was. */
 	if (sip_msg_hdr(msg, SIP_HDR_CONTACT))
-		(void)sip_dialog_update(leg->dlg, msg);
+		(void)leg_target_update(leg, msg);
 	leg->peer_update = sip_msg_hdr_has_value(msg, SIP_HDR_ALLOW,
 						 "UPDATE") || leg->peer_update;
 	leg_session_start(leg, msg, true);

@@ -133,6 +133,15 @@ static struct fork *fork_get(struct uac *c, const struct sip_msg *msg)
 	if (f || !pl_isset(&msg->to.tag))
 		return f;
 
+	/* A dialog with this target would read freed memory after its
+	 * first target refresh (leg_target_ok): no fork, as for a response
+	 * without Contact. */
+	if (!leg_target_ok(msg)) {
+		LOGW(SUB_SIP, "fork of %s: Contact URI does not start with "
+		     "its scheme", c->target);
+		return NULL;
+	}
+
 	f = mem_zalloc(sizeof(*f), fork_destructor);
 	if (!f)
 		return NULL;
@@ -330,7 +339,7 @@ static void answered(struct uac *c, const struct sip_msg *msg)
 		return;
 	}
 
-	(void)sip_dialog_update(f->leg.dlg, msg);
+	(void)leg_target_update(&f->leg, msg);
 	f->answered = true;
 	f->ok_cseq = msg->cseq.num;
 	f->leg.peer_update = sip_msg_hdr_has_value(msg, SIP_HDR_ALLOW,
@@ -579,7 +588,7 @@ bool uac_late_2xx(struct legset *ls, struct leg *leg, const struct sip_msg *msg)
 	if (!f->answered) {
 		f->answered = true;
 		f->ok_cseq = msg->cseq.num;
-		(void)sip_dialog_update(f->leg.dlg, msg);
+		(void)leg_target_update(&f->leg, msg);
 		leg_ack_send(&f->leg, f->ok_cseq, NULL);
 		leg_bye(&f->leg);
 	}

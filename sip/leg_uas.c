@@ -126,6 +126,13 @@ int uas_alloc(struct uas **up, struct legset *ls, const struct sip_msg *msg,
 
 	(void)sip_treply(&u->st, ls->sip, msg, 100, "Trying");
 
+	/* The validator answers such an INVITE 400 already; the layer does
+	 * not count on it (leg_target_ok). */
+	if (!leg_target_ok(msg)) {
+		err = EBADMSG;
+		goto out;
+	}
+
 	err = sip_dialog_accept(&u->leg.dlg, msg);
 	if (err)
 		goto out;

@@ -212,6 +212,9 @@ uint16_t sipval_request(const struct sip_msg *msg, const char **why);
 bool sipval_method_known(const struct pl *met);
 /* An INVITE whose Accept allows application/sdp (or has no Accept). */
 bool sipval_accepts_sdp(const struct sip_msg *msg);
+/* A Contact value whose URI libre decodes with the scheme past its first
+ * byte (":sip:bob@h"): never a dialog's remote target (validate.c). */
+bool sipval_contact_misparsed(const struct pl *val);
 bool sipval_u32(const struct pl *pl, uint32_t *v);
 bool sipval_tokenc(char c);
 void sipval_trim(struct pl *pl);

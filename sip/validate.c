@@ -235,6 +235,36 @@ static bool addr_ok(const struct pl *val)
 }
 
 
+/*
+ * libre decodes a URI with an unanchored pattern ("[^:]+:..." matched
+ * from wherever it first fits), so a Contact URI that does not start
+ * with its scheme (":sip:bob@h", "sip:/x:5060") decodes all the same,
+ * with the scheme further in.  A dialog with such a remote target is a
+ * trap in libre 1.1.0: sip_dialog_update() decodes the route again only
+ * when it starts at the target's first byte, frees the target string
+ * anyway, and the dialog's next request (ACK, BYE, re-INVITE) reads the
+ * route out of freed memory.  True for such a value; false for any other,
+ * also for one libre cannot decode at all (it refuses those itself).
+ */
+bool sipval_contact_misparsed(const struct pl *val)
+{
+	struct sip_addr addr;
+
+	if (!val || sip_addr_decode(&addr, val))
+		return false;
+
+	return addr.uri.scheme.p != addr.auri.p;
+}
+
+
+/* RFC 3261 25.1: a URI starts with its scheme; one that libre reads
+ * otherwise would end up as a dialog's broken remote target. */
+static bool contact_uri_ok(const struct pl *val)
+{
+	return !sipval_contact_misparsed(val);
+}
+
+
 static bool sip_scheme(const struct pl *scheme)
 {
 	return !pl_strcasecmp(scheme, "sip") || !pl_strcasecmp(scheme, "sips");
@@ -518,7 +548,8 @@ uint16_t sipval_request(const struct sip_msg *msg, const char **why)
 		w = "missing From tag";
 	else if (!addr_ok(&msg->from.val) || !addr_ok(&msg->to.val))
 		w = "malformed From or To";
-	else if (!hdrs_ok(msg, SIP_HDR_CONTACT, addr_ok))
+	else if (!hdrs_ok(msg, SIP_HDR_CONTACT, addr_ok) ||
+		 !hdrs_ok(msg, SIP_HDR_CONTACT, contact_uri_ok))
 		w = "malformed Contact";
 	else if (pl_isset(&msg->maxfwd) &&
 		 (!sipval_u32(&msg->maxfwd, &n) || n > 255))

@@ -1,7 +1,8 @@
 """Call faults that fuzzing found, one test each: a callee that ends its
 INVITE before it answers our PRACK, a caller's ACK inside the early
-dialog, a caller's second INVITE in the early dialog, and a re-INVITE
-left pending when the call ends."""
+dialog, a caller's second INVITE in the early dialog, a re-INVITE left
+pending when the call ends, and Contact URIs that do not start with
+their scheme."""
 
 import time
 
@@ -174,3 +175,50 @@ def bye_ends_pending_reinvite(t):
         check(r.status == 487, "the callee's re-INVITE got %s, expected "
               "487" % r.first)
         bd.ack_error(r)
+
+
+@test
+def contact_uri_not_starting_with_scheme(t):
+    """RFC 3261 25.1: a URI starts with its scheme.  libre reads
+    "<:sip:bob@host>" all the same, with the scheme one byte in, and a
+    dialog with that remote target reads freed memory after its next
+    target refresh (fuzz_sip: heap-use-after-free in the ACK of the 200).
+    The callee's 180 with one makes no dialog and its 200 does: the ACK
+    goes to the 200's Contact.  The caller's UPDATE with one is malformed
+    (400) and leaves its target as it was: our BYE reaches it."""
+    with parties(t) as (srv, alice, bob):
+        d = alice.invite("bob", body=sdp(alice.media, 1, "alice"))
+        inv = bob.next_request("INVITE")
+        bob.reply(inv, 180, tag="b1", contact=False,
+                  headers=["Contact: <:%s>" % bob.contact])
+        bob.reply(inv, 200, tag="b1", body=sdp(bob.media, 1, "bob"))
+        ok = final_of(alice, d, "the 200")
+        check(ok.status == 200, "the INVITE ended %s" % ok.first)
+        dc = d.ack(ok)
+        ack = bob.next_request("ACK", call_id=inv.get("call-id"))
+        info("callee's ACK: %s" % ack.first)
+        check(ack.first.split()[1] == bob.contact, "the ACK went to %s, "
+              "expected the 200's Contact %s" % (ack.first, bob.contact))
+
+        good = alice.contact
+        alice.contact = ":" + good
+        try:
+            r = dc.transact("UPDATE")
+        finally:
+            alice.contact = good
+        info("UPDATE with <:sip:...>: %s" % r.first)
+        check(r.status == 400, "the UPDATE got %s, expected 400" % r.first)
+        r = dc.transact("UPDATE")
+        check(r.status == 200, "the next UPDATE got %s" % r.first)
+
+        bd = bob.uas_dialog(inv, "b1")
+        cs = bd.request("BYE")
+        bye = alice.next_request("BYE")
+        info("caller's BYE: %s" % bye.first)
+        check(bye.first.split()[1] == good, "the BYE went to %s, expected "
+              "%s" % (bye.first, good))
+        alice.reply(bye, 200)
+        r = bob.wait(bd.match_rsp(cs), 5, what="BYE's 200")
+        check(r.status == 200, "BYE answered %s" % r.first)
+        info("events: %s" % " ".join(ev_names(call_of(
+            srv, d.call_id).get("events", []))))

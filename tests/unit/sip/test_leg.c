@@ -18,6 +18,7 @@
 #include "sip/sip_int.h"
 #include "tests/unit/leakcheck.h"
 #include "tests/unit/looprun.h"
+#include "tests/unit/sipmsg.h"
 
 #define SDP_A "v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\n" \
 	"c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
@@ -570,6 +571,70 @@ static void test_session_expires_parse(void **state)
 }
 
 
+/* A remote target whose URI libre reads with the scheme past its first
+ * byte (":sip:a@h") never enters a dialog: libre 1.1.0 would keep the
+ * route in the target string and free it on the next refresh. */
+static void test_target_scheme_first(void **state)
+{
+	static const char inv[] =
+		"INVITE sip:b@127.0.0.1 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKt1\r\n"
+		"From: <sip:a@127.0.0.1>;tag=a1\r\n"
+		"To: <sip:b@127.0.0.1>\r\n"
+		"Call-ID: t1\r\n"
+		"CSeq: 1 INVITE\r\n"
+		"Contact: %s\r\n"
+		"Content-Length: 0\r\n\r\n";
+	static const char upd[] =
+		"UPDATE sip:b@127.0.0.1 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKt2\r\n"
+		"From: <sip:a@127.0.0.1>;tag=a1\r\n"
+		"To: <sip:b@127.0.0.1>;tag=b1\r\n"
+		"Call-ID: t1\r\n"
+		"CSeq: 2 UPDATE\r\n"
+		"%s"
+		"Content-Length: 0\r\n\r\n";
+	struct sip_msg *good, *bad, *none, *bad180;
+	struct leg leg;
+	long mark;
+	(void)state;
+
+	mark = leakcheck_mark();
+
+	good = sipmsg_decodef(inv, "<sip:a@127.0.0.1:5070>");
+	bad = sipmsg_decodef(upd, "Contact: <:sip:a@127.0.0.1:5080>\r\n");
+	none = sipmsg_decodef(upd, "");
+	bad180 = sipmsg_decode("SIP/2.0 180 Ringing\r\n"
+			       "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKt1"
+			       "\r\n"
+			       "From: <sip:a@127.0.0.1>;tag=a1\r\n"
+			       "To: <sip:b@127.0.0.1>;tag=b1\r\n"
+			       "Call-ID: t1\r\n"
+			       "CSeq: 1 INVITE\r\n"
+			       "Contact: <sip:/b:5090>\r\n"
+			       "Content-Length: 0\r\n\r\n");
+
+	assert_true(leg_target_ok(good));
+	assert_true(leg_target_ok(none));     /* libre refuses it itself */
+	assert_false(leg_target_ok(bad));
+	assert_false(leg_target_ok(bad180));
+
+	/* A refresh with such a target is refused and the dialog keeps
+	 * its own; a good one goes through. */
+	memset(&leg, 0, sizeof(leg));
+	assert_int_equal(0, sip_dialog_accept(&leg.dlg, good));
+	assert_int_equal(EBADMSG, leg_target_update(&leg, bad));
+	assert_int_equal(0, leg_target_update(&leg, good));
+	mem_deref(leg.dlg);
+
+	mem_deref(bad180);
+	mem_deref(none);
+	mem_deref(bad);
+	mem_deref(good);
+	leakcheck_assert(mark);
+}
+
+
 static int group_setup(void **state)
 {
 	struct fix f;
@@ -598,6 +663,7 @@ int main(void)
 		cmocka_unit_test(test_late_offer_answer_in_ack),
 		cmocka_unit_test(test_timer_c_cancels),
 		cmocka_unit_test(test_session_expires_parse),
+		cmocka_unit_test(test_target_scheme_first),
 	};
 
 	return cmocka_run_group_tests_name("sip/leg", tests, group_setup,

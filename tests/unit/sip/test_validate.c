@@ -19,6 +19,7 @@
 #include <re.h>
 #include "sip/sip_int.h"
 #include "../leakcheck.h"
+#include "../sipmsg.h"
 
 #define DIR "tests/rfc4475/"
 
@@ -529,6 +530,86 @@ static void test_not_sip(void **state)
 }
 
 
+/* RFC 3261 25.1: a URI starts with its scheme.  libre decodes a Contact
+ * URI with the scheme further in all the same (its pattern is not
+ * anchored), and a dialog with that remote target read freed memory
+ * after its next target refresh (fuzz_sip): such a Contact is
+ * malformed. */
+static void test_contact_scheme_first(void **state)
+{
+	static const struct {
+		const char *val;
+		bool misparsed;
+	} v[] = {
+		{"<sip:bob@127.0.0.1:5060>", false},
+		{"\"Bob\" <sips:bob@example.com;transport=tcp>;q=0.5", false},
+		{"sip:bob@127.0.0.1;expires=60", false},
+		{"<tel:+15551234567>", false},
+		{"*", false},                    /* not a URI: libre's own */
+		{"<:sip:bob@127.0.0.1:5060>", true},
+		{"::sip:bob@127.0.0.1", true},
+		{"<sip:/x:5060>", true},         /* scheme "/x" */
+	};
+	struct sip_msg *msg;
+	const char *why = NULL;
+	long mark;
+	(void)state;
+
+	mark = leakcheck_mark();
+
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
+		struct pl val;
+
+		pl_set_str(&val, v[i].val);
+		if (sipval_contact_misparsed(&val) != v[i].misparsed)
+			fail_msg("'%s': misparsed %d, want %d", v[i].val,
+				 !v[i].misparsed, v[i].misparsed);
+	}
+
+	msg = sipmsg_decode("INVITE sip:bob@127.0.0.1 SIP/2.0\r\n"
+			    "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKc1"
+			    "\r\n"
+			    "From: <sip:alice@127.0.0.1>;tag=a1\r\n"
+			    "To: <sip:bob@127.0.0.1>\r\n"
+			    "Call-ID: c1\r\n"
+			    "CSeq: 1 INVITE\r\n"
+			    "Contact: <:sip:alice@127.0.0.1:5070>\r\n"
+			    "Content-Length: 0\r\n\r\n");
+	assert_int_equal(400, sipval_request(msg, &why));
+	assert_string_equal(why, "malformed Contact");
+	mem_deref(msg);
+
+	/* The second Contact counts too; "*" of a REGISTER stays fine. */
+	msg = sipmsg_decode("UPDATE sip:bob@127.0.0.1 SIP/2.0\r\n"
+			    "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKc2"
+			    "\r\n"
+			    "From: <sip:alice@127.0.0.1>;tag=a1\r\n"
+			    "To: <sip:bob@127.0.0.1>;tag=b1\r\n"
+			    "Call-ID: c1\r\n"
+			    "CSeq: 2 UPDATE\r\n"
+			    "Contact: <sip:alice@127.0.0.1:5070>, "
+			    "<sip:/x:5060>\r\n"
+			    "Content-Length: 0\r\n\r\n");
+	assert_int_equal(400, sipval_request(msg, &why));
+	mem_deref(msg);
+
+	msg = sipmsg_decode("REGISTER sip:127.0.0.1 SIP/2.0\r\n"
+			    "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKc3"
+			    "\r\n"
+			    "From: <sip:bob@127.0.0.1>;tag=r1\r\n"
+			    "To: <sip:bob@127.0.0.1>\r\n"
+			    "Call-ID: c2\r\n"
+			    "CSeq: 3 REGISTER\r\n"
+			    "Contact: *\r\n"
+			    "Expires: 0\r\n"
+			    "Content-Length: 0\r\n\r\n");
+	assert_int_equal(0, sipval_request(msg, &why));
+	mem_deref(msg);
+
+	leakcheck_assert(mark);
+}
+
+
 static void test_u32(void **state)
 {
 	static const struct {
@@ -586,6 +667,7 @@ int main(void)
 		cmocka_unit_test(test_2543_branch),
 		cmocka_unit_test(test_2543_still_bad),
 		cmocka_unit_test(test_not_sip),
+		cmocka_unit_test(test_contact_scheme_first),
 		cmocka_unit_test(test_u32),
 	};
 
