@@ -100,7 +100,8 @@ asan:
 
 # No extern of ours may share a name with an export of the libraries we
 # link: libre would call our function instead of its own.  The
-# two deliberate overrides are fd_listen and fd_close (core/loop.c).
+# deliberate overrides are fd_listen and fd_close (core/loop.c) and libre's
+# timer functions (core/timers.c).
 check-symbols: $(BUILD)/cmrlab
 	@tests/check-symbols $(BUILD) $(MAIN_OBJ) $(LIB_OBJS)
 
