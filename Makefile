@@ -26,9 +26,11 @@ LIB_OBJS  := $(SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ  := $(BUILD)/cmd/cmrlab.o $(BUILD)/cmd/args.o
 TEST_BINS := $(TESTS:%.c=$(BUILD)/%)
 
-# Benchmarks in C: linked like the unit tests, without cmocka.
+# Benchmarks in C: linked like the unit tests, without cmocka, with
+# their helpers (the RTP receiver and the plain sender).
 BENCHES    := tests/bench/bench_streams.c
 BENCH_BINS := $(BENCHES:%.c=$(BUILD)/%)
+BENCH_OBJS := $(BUILD)/tests/bench/rtprx.o $(BUILD)/tests/bench/sendlimit.o
 
 # Fuzz harnesses: with replay.c's main() by default (make test runs them
 # over their corpora); make fuzz builds them in build-fuzz/ with clang and
@@ -42,7 +44,7 @@ FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined \
 		-fno-sanitize-recover=all
 
 .PHONY: all deps test test-run unit integration asan check-symbols demo run bench \
-	fuzz fuzz-bins soak clean
+	bench-run fuzz fuzz-bins soak clean
 all: $(BUILD)/cmrlab
 
 $(BUILD)/cmrlab: $(MAIN_OBJ) $(LIB_OBJS)
@@ -56,7 +58,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) -lcmocka
 
 # A static pattern rule: it takes precedence over the test rule above.
-$(BENCH_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB_OBJS)
+$(BENCH_BINS): $(BUILD)/%: $(BUILD)/%.o $(BENCH_OBJS) $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
 $(FUZZ_BINS): $(BUILD)/%: $(BUILD)/%.o $(FUZZ_MAIN) $(LIB_OBJS)
@@ -110,10 +112,16 @@ run: deps all
 
 demo: run
 
-bench: all $(BENCH_BINS)
-	@python3 tests/bench/bench_calls.py --binary $(BUILD)/cmrlab
-	@$(BUILD)/tests/bench/bench_streams
-	@python3 tests/bench/bench_reload.py --binary $(BUILD)/cmrlab
+# Every figure of tests/bench/bench.py against its peer (Kamailio, nginx,
+# a plain sender), as tables and one closing JSON line; installs the peers
+# first.  BENCH_QUICK=1 for a short smoke run.  Not part of test.
+bench: deps
+	@tests/bench/install-deps
+	@$(MAKE) --no-print-directory bench-run
+
+bench-run: $(BUILD)/cmrlab $(BENCH_BINS)
+	@python3 tests/bench/bench.py --binary $(BUILD)/cmrlab \
+		--streams $(BUILD)/tests/bench/bench_streams
 
 # Every harness under libFuzzer for FUZZ_SECONDS seconds each, one after
 # the other; fails if one crashed (tests/fuzz/README.md).

@@ -1,66 +1,60 @@
 /**
  * @file bench_streams.c  RTP streamer capacity: N streams on the real loop
  *
- * For each stream count N (100, 500, 1000 and 2000 unless others are
+ * For each stream count N (1000, 2000, 5000 and 7500 unless others are
  * given) the benchmark starts N streams of the built-in ringback tone,
- * PCMU, from the port range 30000-39999 on 127.0.0.1 toward a few sink
- * sockets, runs the real loop for a warm-up and then for a measured window
- * (5 s unless -s says otherwise), and prints one line of figures per N.
+ * PCMU, from the port range 20000-39999 on 127.0.0.1 toward the sinks of
+ * rtprx.c, runs the real loop for a warm-up and then for a measured
+ * window (5 s unless -s says otherwise), and prints its figures.  This is
+ * cmrlab's streamer library (rtp/streamer.c) on cmrlab's loop, driven
+ * directly: no SIP, no binary.
  *
- * The sinks live in a forked child that drains them with recvmmsg(), so
- * that receiving costs the streamer's process nothing: getrusage() of the
- * parent over the window is the streamer's own CPU time (the loop, the
- * tick and the kernel's send path, which on loopback also delivers into
- * the sinks' queues).  Each sink is a pair of sockets, an RTP port and the
- * RTCP port above it, so that no sender report meets a closed port.  Their
- * receive buffers are made large so that the child falls behind only when
- * the machine really is out of time; what it received is printed next to
- * what was sent.
+ * The sinks live in a forked child (rtprx.c), so that receiving costs
+ * the streamer's process nothing: getrusage() of the parent over the
+ * window is the streamer's own CPU time (the loop, the tick and the
+ * kernel's send path, which on loopback also delivers into the sinks'
+ * queues).  The child measures, over the same window by the kernel's
+ * receive stamps: packets per second, loss (sequence gaps), drops at its
+ * own queues, frames the streamer skipped, the inter-arrival time of
+ * each stream's packets and the send-time error, each packet's arrival
+ * against its stream's 20 ms grid.
  *
- * The streamer exposes no timing of its own, so a probe timer on the same
- * loop, re-armed every 10 ms as the streamer's tick is, measures how late
- * the loop runs timers: its largest lateness, and how many firings were
- * more than one frame (20 ms) late.  A stream keeps time by its own clock
- * and skips what is more than a few frames late, so lateness shows as a
- * shortfall of packets sent against the expected N * 50 per second.
+ * A probe timer on the same loop, re-armed every 10 ms as the streamer's
+ * tick is, measures how late the loop runs timers: its largest lateness,
+ * and how many firings were more than one frame (20 ms) late.
  *
- * Nothing here asserts a speed: the machines are shared and noisy, so the
- * figures are printed for people to read.  The benchmark stops every
- * stream and the child, frees what it allocated and exits 0.  A count the
- * port range or the descriptor limit cannot hold, or whose streams cannot
- * all get ports (another program may use the range), is not run, with a
- * line that says so.  The exit status is 1 only when the benchmark could
- * not start (libraries, media, sinks) or a round's loop did not end.  A
- * watchdog timer ends such a round, and alarm() ends the whole process as
- * a last resort (the child dies with it, PR_SET_PDEATHSIG).
+ * Then, for the same N, the yardstick: a plain C sender (sendlimit.c)
+ * with N sockets toward the same sinks sends unpaced RTP of the same
+ * size for LIMIT_MS, in sendmmsg() batches of 1 and of 16 packets per
+ * socket; its packet rate is the one-core limit, and the streamer's
+ * packet rate and CPU time per packet are printed against it.
+ *
+ * Nothing here asserts a speed: the machines are shared and noisy, so
+ * the figures are printed for people to read, as tables and, last, as
+ * one line "streams: {JSON}".  A count the port range or the descriptor
+ * limit cannot hold, or whose streams cannot all get ports, is not run,
+ * with a line that says so.  The exit status is 1 only when the
+ * benchmark could not start (libraries, media, sinks) or a round's loop
+ * did not end; a watchdog timer ends such a round, and alarm() ends the
+ * whole process as a last resort (the child dies with it).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <poll.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <netinet/in.h>
 #include <arpa/inet.h>
 #include <re.h>
 #include "core/core.h"
 #include "rtp/rtp.h"
+#include "rtprx.h"
+#include "sendlimit.h"
 
 enum {
-	PORT_LO = 30000,
+	PORT_LO = 20000,
 	PORT_HI = 39999,
-	SINKS = 4,                    /* sink port pairs */
-	SINK_RCVBUF = 8 << 20,        /* asked for; the kernel may cap it */
-	VLEN = 64,                    /* datagrams per recvmmsg() */
-	RECV_LEN = 2048,
 	WARM_MS = 500,                /* before the window opens */
 	PROBE_MS = 10,                /* the streamer's tick period */
 	FRAME_MS = 20,
@@ -68,7 +62,23 @@ enum {
 	MAX_SECONDS = 60,
 	MAX_COUNTS = 16,
 	FD_SPARE = 64,                /* beyond two per stream */
+	BATCH_BIG = 16,
 };
+
+
+struct figures {
+	unsigned n;
+	bool ran;
+	double sent_pps, cpu_pct, us_per_pkt, setup_ms, late_max_ms;
+	unsigned late_frames, stopped;
+	struct rx_report rx;
+	double rx_pps;
+	long rss_kib;
+	struct sendlimit lim[2];      /* batch 1, batch BATCH_BIG */
+	struct rx_report lim_rx[2];
+};
+
+static uint32_t limit_ms = 2000;
 
 
 /* ---- time and resources ----------------------------------------------- */
@@ -83,8 +93,6 @@ static uint64_t mono_us(void)
 }
 
 
-/* User plus system CPU time of this process only: the sink child is not
- * counted, as RUSAGE_SELF leaves children out. */
 static uint64_t cpu_us(void)
 {
 	struct rusage ru;
@@ -92,16 +100,12 @@ static uint64_t cpu_us(void)
 	if (getrusage(RUSAGE_SELF, &ru))
 		return 0;
 
-	return (uint64_t)ru.ru_utime.tv_sec * 1000000u +
-		(uint64_t)ru.ru_utime.tv_usec +
-		(uint64_t)ru.ru_stime.tv_sec * 1000000u +
-		(uint64_t)ru.ru_stime.tv_usec;
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+		1000000u + (uint64_t)(ru.ru_utime.tv_usec +
+				      ru.ru_stime.tv_usec);
 }
 
 
-/* A line of /proc/self/status in KiB: VmRSS now, VmHWM its peak.  Both
- * come from one source, so the peak is never below the current figure,
- * which getrusage()'s ru_maxrss, counted differently, can be. */
 static long status_kib(const char *key)
 {
 	size_t klen = strlen(key);
@@ -146,296 +150,24 @@ static rlim_t fd_limit(void)
 }
 
 
-/* ---- the sinks, drained in a child process ---------------------------- */
-
-struct sink_counts {
-	uint64_t rtp;
-	uint64_t rtcp;
-};
-
-struct sinks {
-	int fd[2 * SINKS];            /* RTP at even index, RTCP above */
-	struct sa addr[SINKS];        /* the RTP addresses */
-	int rcvbuf;                   /* what the kernel granted, bytes */
-	pid_t pid;
-	int rd;                       /* the child's report */
-};
-
-static volatile sig_atomic_t sink_stop;
-
-
-static void sink_on_term(int sig)
-{
-	(void)sig;
-	sink_stop = 1;
-}
-
-
-static int sink_socket(uint16_t port, int *fdp, uint16_t *portp)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd, sz = SINK_RCVBUF;
-
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return errno;
-
-	/* SO_RCVBUFFORCE passes net.core.rmem_max where the process may;
-	 * elsewhere SO_RCVBUF gets what the limit allows. */
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)))
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons(port);
-
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len)) {
-		int err = errno;
-
-		close(fd);
-		return err;
-	}
-
-	*fdp = fd;
-	*portp = ntohs(sin.sin_port);
-
-	return 0;
-}
-
-
-/* An ephemeral port and the one above it, retried while the upper one
- * is taken. */
-static int sink_pair(struct sinks *sk, unsigned i)
-{
-	for (int tries = 0; tries < 50; tries++) {
-		uint16_t port, port2;
-		int err;
-
-		err = sink_socket(0, &sk->fd[2 * i], &port);
-		if (err)
-			return err;
-
-		if (port < 65535 &&
-		    !sink_socket((uint16_t)(port + 1), &sk->fd[2 * i + 1],
-				 &port2)) {
-			(void)sa_set_str(&sk->addr[i], "127.0.0.1", port);
-			return 0;
-		}
-
-		close(sk->fd[2 * i]);
-		sk->fd[2 * i] = -1;
-	}
-
-	return EADDRINUSE;
-}
-
-
-/* Reads whatever is queued on fd without waiting; returns datagrams. */
-static uint64_t sink_drain(int fd)
-{
-	static uint8_t buf[VLEN][RECV_LEN];
-	struct mmsghdr msgs[VLEN];
-	struct iovec iov[VLEN];
-	uint64_t n = 0;
-
-	for (;;) {
-		int got;
-
-		memset(msgs, 0, sizeof(msgs));
-		for (int i = 0; i < VLEN; i++) {
-			iov[i].iov_base = buf[i];
-			iov[i].iov_len = RECV_LEN;
-			msgs[i].msg_hdr.msg_iov = &iov[i];
-			msgs[i].msg_hdr.msg_iovlen = 1;
-		}
-
-		got = recvmmsg(fd, msgs, VLEN, MSG_DONTWAIT, NULL);
-		if (got <= 0)
-			break;
-
-		n += (uint64_t)got;
-		if (got < VLEN)
-			break;
-	}
-
-	return n;
-}
-
-
-static void sink_child(struct sinks *sk, int wr, pid_t parent)
-{
-	struct sink_counts c = { 0, 0 };
-	struct pollfd pfd[2 * SINKS];
-	struct sigaction sa;
-	ssize_t w;
-
-	/* The child must not outlive the benchmark, however that ends. */
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(0);
-
-	/* No SA_RESTART: SIGTERM interrupts poll() at once. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = sink_on_term;
-	sigemptyset(&sa.sa_mask);
-	(void)sigaction(SIGTERM, &sa, NULL);
-
-	for (int i = 0; i < 2 * SINKS; i++) {
-		pfd[i].fd = sk->fd[i];
-		pfd[i].events = POLLIN;
-	}
-
-	while (!sink_stop) {
-		if (poll(pfd, 2 * SINKS, 100) <= 0)
-			continue;
-
-		for (int i = 0; i < 2 * SINKS; i++) {
-			uint64_t n;
-
-			if (!(pfd[i].revents & POLLIN))
-				continue;
-
-			n = sink_drain(pfd[i].fd);
-			if (i & 1)
-				c.rtcp += n;
-			else
-				c.rtp += n;
-		}
-	}
-
-	/* What was still queued when the parent said stop counts too. */
-	for (int i = 0; i < 2 * SINKS; i++) {
-		uint64_t n = sink_drain(sk->fd[i]);
-
-		if (i & 1)
-			c.rtcp += n;
-		else
-			c.rtp += n;
-	}
-
-	w = write(wr, &c, sizeof(c));
-	_exit(w == (ssize_t)sizeof(c) ? 0 : 1);
-}
-
-
-static void sinks_close_fds(struct sinks *sk)
-{
-	for (int i = 0; i < 2 * SINKS; i++) {
-		if (sk->fd[i] >= 0)
-			close(sk->fd[i]);
-		sk->fd[i] = -1;
-	}
-}
-
-
-static int sinks_start(struct sinks *sk)
-{
-	socklen_t len = sizeof(sk->rcvbuf);
-	pid_t parent = getpid();
-	int p[2], err = 0;
-
-	memset(sk, 0, sizeof(*sk));
-	sk->pid = -1;
-	sk->rd = -1;
-	for (int i = 0; i < 2 * SINKS; i++)
-		sk->fd[i] = -1;
-
-	for (unsigned i = 0; i < SINKS; i++) {
-		err = sink_pair(sk, i);
-		if (err)
-			goto out;
-	}
-
-	(void)getsockopt(sk->fd[0], SOL_SOCKET, SO_RCVBUF, &sk->rcvbuf,
-			 &len);
-
-	if (pipe2(p, O_CLOEXEC)) {
-		err = errno;
-		goto out;
-	}
-
-	/* The child leaves with _exit() and never writes stdio's buffers,
-	 * but a flush here keeps the output in order all the same. */
-	fflush(stdout);
-	fflush(stderr);
-
-	sk->pid = fork();
-	if (sk->pid < 0) {
-		err = errno;
-		close(p[0]);
-		close(p[1]);
-		goto out;
-	}
-
-	if (sk->pid == 0) {
-		close(p[0]);
-		sink_child(sk, p[1], parent);
-	}
-
-	close(p[1]);
-	sk->rd = p[0];
-
-	/* The child holds the sockets now; the streamer's process keeps no
-	 * copy, so nothing of the receive side is charged to it. */
-	sinks_close_fds(sk);
-
- out:
-	if (err)
-		sinks_close_fds(sk);
-
-	return err;
-}
-
-
-/* Stops the child and reads what it received; zeros if it said nothing. */
-static void sinks_stop(struct sinks *sk, struct sink_counts *c)
-{
-	memset(c, 0, sizeof(*c));
-
-	if (sk->pid > 0) {
-		(void)kill(sk->pid, SIGTERM);
-		if (read(sk->rd, c, sizeof(*c)) != (ssize_t)sizeof(*c))
-			memset(c, 0, sizeof(*c));
-		while (waitpid(sk->pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		sk->pid = -1;
-	}
-
-	if (sk->rd >= 0) {
-		close(sk->rd);
-		sk->rd = -1;
-	}
-}
-
-
-/* ---- one round -------------------------------------------------------- */
+/* ---- one streamer round ----------------------------------------------- */
 
 struct round {
 	unsigned n;
 	struct stream **s;
-	struct tmr t_open;            /* the window opens */
-	struct tmr t_close;           /* the window closes */
-	struct tmr t_probe;
-	struct tmr t_watchdog;
+	struct tmr t_open, t_close, t_probe, t_watchdog;
 	uint32_t window_ms;
 	bool timed_out;
 
-	/* At the window's opening and closing. */
-	uint64_t pk0, pk1;
+	uint64_t pk0, pk1;            /* packets at the window's ends */
 	uint64_t wall0, wall1;        /* us */
 	uint64_t cpu0, cpu1;          /* us */
-	unsigned running1;            /* streams still running at the close */
+	unsigned running1;
 
-	/* The probe timer. */
 	bool probing;
 	uint64_t probe_due;           /* us */
 	uint64_t late_max;            /* us */
-	uint64_t late_sum;            /* us */
-	unsigned probes;
-	unsigned late_frames;         /* firings more than a frame late */
+	unsigned late_frames;
 };
 
 
@@ -476,9 +208,7 @@ static void probe(void *arg)
 			r->late_max = late;
 		if (late > FRAME_MS * 1000u)
 			++r->late_frames;
-		r->late_sum += late;
 	}
-	++r->probes;
 
 	r->probe_due = now + PROBE_MS * 1000u;
 	tmr_start(&r->t_probe, PROBE_MS, probe, r);
@@ -523,32 +253,28 @@ static void watchdog(void *arg)
 }
 
 
-static void print_header(void)
+static void sa_from(struct sa *sa, const struct sockaddr_in *sin)
 {
-	printf("%7s %9s %9s %6s %8s %9s %6s %8s %9s %8s %10s %8s %8s\n",
-	       "streams", "sent", "expected", "sent%", "window_s", "pkt/s",
-	       "cpu%",
-	       "setup_ms", "late_max", "late>20", "recv_lost", "rss_kib",
-	       "peak_kib");
-	fflush(stdout);
+	sa_init(sa, AF_INET);
+	sa_set_in(sa, ntohl(sin->sin_addr.s_addr), ntohs(sin->sin_port));
 }
 
 
 /*
- * One round of n streams.  Returns 0 when it ran (a line of figures) or
- * when its streams could not all be set up (a line says why), an error
- * when the sinks could not start or the loop did not end; either way
+ * One round of n streams into f.  Returns 0 when it ran (f->ran) or when
+ * its streams could not all be set up (a line says why), an error when
+ * the sinks could not start or the loop did not end; either way
  * everything it started is stopped and freed.
  */
 static int round_run(struct streamer *st, struct media *m, unsigned n,
-		     uint32_t seconds)
+		     uint32_t seconds, struct figures *f)
 {
 	struct round r;
-	struct sinks sk;
-	struct sink_counts rx;
-	uint64_t t_setup, total = 0, expected;
-	bool ran = false;
-	double wall_s, pps, cpu_pct, setup_ms = 0;
+	struct rx rx;
+	struct sa dst[RX_SINKS];
+	uint64_t t_setup;
+	int64_t open_ns;
+	double wall_s;
 	int err;
 
 	memset(&r, 0, sizeof(r));
@@ -563,12 +289,14 @@ static int round_run(struct streamer *st, struct media *m, unsigned n,
 	if (!r.s)
 		return ENOMEM;
 
-	err = sinks_start(&sk);
+	err = rx_start(&rx);
 	if (err) {
 		fprintf(stderr, "bench_streams: sinks: %s\n", strerror(err));
 		mem_deref(r.s);
 		return err;
 	}
+	for (unsigned i = 0; i < RX_SINKS; i++)
+		sa_from(&dst[i], &rx.addr[i]);
 
 	/* Set-up time covers binding both ports and the first packet,
 	 * which stream_start() sends at once. */
@@ -577,7 +305,7 @@ static int round_run(struct streamer *st, struct media *m, unsigned n,
 		err = stream_alloc(&r.s[i], st);
 		if (!err)
 			err = stream_start(r.s[i], m, MEDIA_PT_PCMU,
-					   &sk.addr[i % SINKS]);
+					   &dst[i % RX_SINKS]);
 		if (err) {
 			/* Another program may hold much of the range:
 			 * that round is not run, the others still are. */
@@ -587,7 +315,12 @@ static int round_run(struct streamer *st, struct media *m, unsigned n,
 			goto out;
 		}
 	}
-	setup_ms = (double)(mono_us() - t_setup) / 1000.0;
+	f->setup_ms = (double)(mono_us() - t_setup) / 1000.0;
+
+	/* The receiver's window is the same span by the kernel's clock. */
+	open_ns = rx_realtime_ns() + (int64_t)WARM_MS * 1000000;
+	(void)rx_window(&rx, open_ns, open_ns + (int64_t)r.window_ms *
+			1000000);
 
 	tmr_start(&r.t_open, WARM_MS, window_open, &r);
 	tmr_start(&r.t_watchdog, WARM_MS + r.window_ms + 10000u, watchdog,
@@ -606,10 +339,8 @@ static int round_run(struct streamer *st, struct media *m, unsigned n,
 		goto out;
 	}
 
-	/* Every RTP packet of the round, for the comparison with what the
-	 * sinks received (the window's figures are pk1 - pk0). */
-	total = packets_sum(&r, NULL);
-	ran = true;
+	f->ran = true;
+	f->rss_kib = status_kib("VmRSS");
 
  out:
 	for (unsigned i = 0; i < n; i++)
@@ -617,33 +348,203 @@ static int round_run(struct streamer *st, struct media *m, unsigned n,
 	mem_deref(r.s);
 
 	/* After the streams: their BYEs reach open sockets. */
-	sinks_stop(&sk, &rx);
+	rx_stop(&rx, &f->rx);
 
-	if (err || !ran)
+	if (err || !f->ran)
 		return err;
 
 	wall_s = (double)(r.wall1 - r.wall0) / 1e6;
-	expected = (uint64_t)n * PPS_PER_STREAM * seconds;
-	pps = wall_s > 0 ? (double)(r.pk1 - r.pk0) / wall_s : 0;
-	cpu_pct = wall_s > 0 ?
-		(double)(r.cpu1 - r.cpu0) / 1e4 / wall_s : 0;
-
-	printf("%7u %9llu %9llu %6.1f %8.3f %9.0f %6.1f %8.1f %7.1fms %8u "
-	       "%10lld %8ld %8ld\n",
-	       n, (unsigned long long)(r.pk1 - r.pk0),
-	       (unsigned long long)expected,
-	       expected ? 100.0 * (double)(r.pk1 - r.pk0) /
-			  (double)expected : 0,
-	       wall_s, pps, cpu_pct, setup_ms, (double)r.late_max / 1000.0,
-	       r.late_frames, (long long)total - (long long)rx.rtp,
-	       status_kib("VmRSS"), status_kib("VmHWM"));
-
-	if (r.running1 < n)
-		printf("        (%u of %u streams had stopped by the end)\n",
-		       n - r.running1, n);
-	fflush(stdout);
+	f->sent_pps = wall_s > 0 ? (double)(r.pk1 - r.pk0) / wall_s : 0;
+	f->cpu_pct = wall_s > 0 ? (double)(r.cpu1 - r.cpu0) / 1e4 / wall_s
+		: 0;
+	f->us_per_pkt = r.pk1 > r.pk0 ?
+		(double)(r.cpu1 - r.cpu0) / (double)(r.pk1 - r.pk0) : 0;
+	f->late_max_ms = (double)r.late_max / 1000.0;
+	f->late_frames = r.late_frames;
+	f->stopped = n - r.running1;
+	f->rx_pps = (double)f->rx.rtp / seconds;
 
 	return 0;
+}
+
+
+/* The yardstick for n: the plain sender with n sockets, batch 1 and
+ * BATCH_BIG, each toward a fresh receiver. */
+static int limit_run(unsigned n, struct figures *f)
+{
+	static const unsigned batch[2] = { 1, BATCH_BIG };
+
+	for (unsigned b = 0; b < 2; b++) {
+		struct rx rx;
+		int64_t now;
+		int err;
+
+		err = rx_start(&rx);
+		if (err)
+			return err;
+
+		now = rx_realtime_ns();
+		(void)rx_window(&rx, now, now + (int64_t)(limit_ms + 60000) *
+				1000000);
+		err = sendlimit_run(rx.addr, RX_SINKS, n, batch[b], limit_ms,
+				    &f->lim[b]);
+		rx_stop(&rx, &f->lim_rx[b]);
+		if (err) {
+			printf("%7u  limit not run: %s\n", n, strerror(err));
+			memset(&f->lim[b], 0, sizeof(f->lim[b]));
+		}
+	}
+
+	return 0;
+}
+
+
+/* ---- output ----------------------------------------------------------- */
+
+static double lim_pps(const struct sendlimit *l)
+{
+	return l->wall_us ? (double)l->packets * 1e6 / (double)l->wall_us : 0;
+}
+
+
+static double lim_us_per_pkt(const struct sendlimit *l)
+{
+	return l->packets ? (double)l->cpu_us / (double)l->packets : 0;
+}
+
+
+/* The better of the two batches: the one-core limit. */
+static const struct sendlimit *best(const struct figures *f, unsigned *b)
+{
+	*b = lim_pps(&f->lim[1]) > lim_pps(&f->lim[0]) ? 1 : 0;
+
+	return &f->lim[*b];
+}
+
+
+static double ms(int64_t us)
+{
+	return (double)us / 1000.0;
+}
+
+
+static void print_tables(const struct figures *fs, unsigned nf,
+			 uint32_t seconds)
+{
+	printf("streamer, send side (%u s window after %u ms warm-up; "
+	       "cpu%%: the streamer's process, of one core; us/pkt: its CPU "
+	       "per packet sent;\n  late_max, late>20: a %u ms probe timer on "
+	       "the same loop, its largest lateness and firings later than "
+	       "one frame):\n", seconds, WARM_MS, PROBE_MS);
+	printf("  %7s %9s %9s %7s %6s %7s %8s %8s %7s %8s %8s\n", "streams",
+	       "pkt/s", "expected", "sent%", "cpu%", "us/pkt", "setup_ms",
+	       "late_max", "late>20", "stopped", "rss_kib");
+	for (unsigned i = 0; i < nf; i++) {
+		const struct figures *f = &fs[i];
+
+		if (!f->ran)
+			continue;
+		printf("  %7u %9.0f %9u %7.1f %6.1f %7.2f %8.1f %8.1f %7u "
+		       "%8u %8ld\n", f->n, f->sent_pps,
+		       f->n * PPS_PER_STREAM,
+		       100.0 * f->sent_pps / (f->n * PPS_PER_STREAM),
+		       f->cpu_pct, f->us_per_pkt, f->setup_ms,
+		       f->late_max_ms, f->late_frames, f->stopped,
+		       f->rss_kib);
+	}
+
+	printf("\nstreamer, at the receiver (recvmmsg, kernel receive "
+	       "stamps, same window; lost: sequence gaps; drops: at the "
+	       "sinks' queues;\n  skipped: frames the streamer left out; "
+	       "ia: inter-arrival per stream; err: arrival - (first arrival "
+	       "+ 20 ms x frames since), ms):\n");
+	printf("  %7s %9s %7s %6s %7s %6s %6s %6s %6s %6s %6s\n",
+	       "streams", "rx_pkt/s", "lost", "drops", "skipped", "ia_p50",
+	       "ia_p99", "ia_max", "er_p50", "er_p99", "er_max");
+	for (unsigned i = 0; i < nf; i++) {
+		const struct figures *f = &fs[i];
+
+		if (!f->ran)
+			continue;
+		printf("  %7u %9.0f %7llu %6llu %7llu %6.1f %6.1f %6.1f %6.1f "
+		       "%6.1f %6.1f\n", f->n, f->rx_pps,
+		       (unsigned long long)f->rx.lost,
+		       (unsigned long long)f->rx.drops,
+		       (unsigned long long)f->rx.skipped,
+		       ms(f->rx.ia.p50_us), ms(f->rx.ia.p99_us),
+		       ms(f->rx.ia.max_us), ms(f->rx.err.p50_us),
+		       ms(f->rx.err.p99_us), ms(f->rx.err.max_us));
+	}
+
+	printf("\nthe one-core limit: a plain C sender, same sockets and "
+	       "sinks, unpaced sendmmsg() of 1 and of %u packets a socket, "
+	       "%u ms each\n  (limit: the better; pps_ratio: streamer pkt/s "
+	       "/ limit; cpu_ratio: streamer us/pkt / limit us/pkt):\n",
+	       BATCH_BIG, limit_ms);
+	printf("  %7s %9s %7s %9s %7s %7s %9s %9s %9s\n", "streams",
+	       "b1_pkt/s", "b1_us", "b16_pkt/s", "b16_us", "rx_lost",
+	       "limit", "pps_ratio", "cpu_ratio");
+	for (unsigned i = 0; i < nf; i++) {
+		const struct figures *f = &fs[i];
+		const struct sendlimit *l;
+		unsigned b;
+
+		if (!f->ran)
+			continue;
+		l = best(f, &b);
+		printf("  %7u %9.0f %7.2f %9.0f %7.2f %7llu %9.0f %9.3f "
+		       "%9.2f\n", f->n, lim_pps(&f->lim[0]),
+		       lim_us_per_pkt(&f->lim[0]), lim_pps(&f->lim[1]),
+		       lim_us_per_pkt(&f->lim[1]),
+		       (unsigned long long)(f->lim_rx[0].lost +
+					    f->lim_rx[1].lost),
+		       lim_pps(l), lim_pps(l) ? f->sent_pps / lim_pps(l) : 0,
+		       lim_us_per_pkt(l) ? f->us_per_pkt / lim_us_per_pkt(l)
+		       : 0);
+	}
+}
+
+
+static void print_json(const struct figures *fs, unsigned nf,
+		       uint32_t seconds)
+{
+	bool first = true;
+
+	printf("streams: {\"driver\":\"streamer library on the real loop\","
+	       "\"window_s\":%u,\"rounds\":[", seconds);
+	for (unsigned i = 0; i < nf; i++) {
+		const struct figures *f = &fs[i];
+		const struct sendlimit *l;
+		unsigned b;
+
+		if (!f->ran)
+			continue;
+		l = best(f, &b);
+		printf("%s{\"streams\":%u,\"pps\":%.0f,\"expected_pps\":%u,"
+		       "\"cpu_pct\":%.1f,\"us_per_pkt\":%.3f,"
+		       "\"rx_pps\":%.0f,\"lost\":%llu,\"drops\":%llu,"
+		       "\"skipped\":%llu,\"ia_ms\":[%.2f,%.2f,%.2f],"
+		       "\"err_ms\":[%.2f,%.2f,%.2f],\"late_max_ms\":%.1f,"
+		       "\"rss_kib\":%ld,\"limit_pps\":%.0f,\"limit_batch\":%u,"
+		       "\"limit_b1_pps\":%.0f,\"limit_us_per_pkt\":%.3f,"
+		       "\"pps_ratio\":%.3f,\"cpu_ratio\":%.3f}",
+		       first ? "" : ",", f->n, f->sent_pps,
+		       f->n * PPS_PER_STREAM, f->cpu_pct, f->us_per_pkt,
+		       f->rx_pps, (unsigned long long)f->rx.lost,
+		       (unsigned long long)f->rx.drops,
+		       (unsigned long long)f->rx.skipped,
+		       ms(f->rx.ia.p50_us), ms(f->rx.ia.p99_us),
+		       ms(f->rx.ia.max_us), ms(f->rx.err.p50_us),
+		       ms(f->rx.err.p99_us), ms(f->rx.err.max_us),
+		       f->late_max_ms, f->rss_kib, lim_pps(l),
+		       b ? BATCH_BIG : 1, lim_pps(&f->lim[0]),
+		       lim_us_per_pkt(l),
+		       lim_pps(l) ? f->sent_pps / lim_pps(l) : 0,
+		       lim_us_per_pkt(l) ? f->us_per_pkt / lim_us_per_pkt(l)
+		       : 0);
+		first = false;
+	}
+	printf("]}\n");
 }
 
 
@@ -651,16 +552,19 @@ static int round_run(struct streamer *st, struct media *m, unsigned n,
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_streams [-s SECONDS] [STREAMS ...]\n"
-		"  default: -s 5 100 500 1000 2000 (ports %u-%u on "
-		"127.0.0.1)\n", PORT_LO, PORT_HI);
+	fprintf(stderr, "usage: bench_streams [-q] [-s SECONDS] "
+		"[STREAMS ...]\n"
+		"  default: -s 5 1000 2000 5000 7500 (ports %u-%u on "
+		"127.0.0.1)\n"
+		"  -q: a short smoke run, -s 2 200 500\n", PORT_LO, PORT_HI);
 }
 
 
 int main(int argc, char *argv[])
 {
-	unsigned counts[MAX_COUNTS] = { 100, 500, 1000, 2000 };
-	unsigned ncounts = 4, pairs;
+	unsigned counts[MAX_COUNTS] = { 1000, 2000, 5000, 7500 };
+	struct figures fs[MAX_COUNTS];
+	unsigned ncounts = 4, pairs, nf = 0;
 	uint32_t seconds = 5;
 	struct streamer *st = NULL;
 	struct table *t = NULL;
@@ -671,8 +575,16 @@ int main(int argc, char *argv[])
 	int opt, err, ret = 1;
 	unsigned long budget = 0;
 
-	while ((opt = getopt(argc, argv, "s:h")) != -1) {
+	while ((opt = getopt(argc, argv, "qs:h")) != -1) {
 		switch (opt) {
+
+		case 'q':
+			seconds = 2;
+			limit_ms = 1000;
+			counts[0] = 200;
+			counts[1] = 500;
+			ncounts = 2;
+			break;
 
 		case 's':
 			seconds = (uint32_t)strtoul(optarg, NULL, 10);
@@ -701,10 +613,11 @@ int main(int argc, char *argv[])
 		}
 	}
 
-	/* A last resort that ends everything: each round's warm-up, window
-	 * and set-up, with a generous margin. */
+	/* A last resort that ends everything: each round's warm-up, window,
+	 * set-up and limit, with a generous margin. */
 	for (unsigned i = 0; i < ncounts; i++)
-		budget += WARM_MS / 1000 + 1 + seconds + 10;
+		budget += WARM_MS / 1000 + 1 + seconds + 2 * limit_ms / 1000 +
+			15;
 	alarm((unsigned)budget + 30);
 
 	fds = fd_limit();
@@ -747,25 +660,15 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 
-	printf("# RTP streamer: PCMU 20 ms, ports %u-%u on 127.0.0.1, "
-	       "%u sink pairs in a child, %u s window after %u ms warm-up\n",
-	       PORT_LO, PORT_HI, SINKS, seconds, WARM_MS);
-	printf("# sent: RTP packets in the window (stream_stats_get); "
-	       "expected: streams * 50 * %u;\n"
-	       "# window_s: the window as it ran (its end is a timer too, "
-	       "so it can run late); pkt/s: sent / window_s;\n"
-	       "# cpu%%: this process's user+sys time over the window, of "
-	       "one core;\n"
-	       "# late_max, late>20: a %u ms probe timer on the same loop, "
-	       "its largest lateness\n"
-	       "#   and firings later than one frame; recv_lost: RTP sent "
-	       "in the round minus received by the sinks\n",
-	       seconds, PROBE_MS);
-	print_header();
+	printf("# RTP streamer: PCMU 20 ms, ports %u-%u on 127.0.0.1, %u "
+	       "sink pairs in a child\n", PORT_LO, PORT_HI, RX_SINKS);
 
+	memset(fs, 0, sizeof(fs));
 	for (unsigned i = 0; i < ncounts; i++) {
 		unsigned n = counts[i];
+		struct figures *f = &fs[nf++];
 
+		f->n = n;
 		if (n > pairs || (rlim_t)n * 2 + FD_SPARE > fds) {
 			printf("%7u  skipped: needs %u port pairs (range has "
 			       "%u) and %u descriptors (limit %llu)\n", n, n,
@@ -774,13 +677,19 @@ int main(int argc, char *argv[])
 			continue;
 		}
 
-		if (round_run(st, m, n, seconds))
+		if (round_run(st, m, n, seconds, f))
 			goto out;
+		if (f->ran && limit_run(n, f))
+			goto out;
+		fflush(stdout);
 	}
 
+	print_tables(fs, nf, seconds);
+	print_json(fs, nf, seconds);
 	ret = 0;
 
  out:
+	fflush(stdout);
 	mem_deref(st);
 	mem_deref(t);
 	loop_close();
