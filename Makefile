@@ -115,9 +115,10 @@ demo: run
 # Every figure of tests/bench/bench.py against its peer (Kamailio, nginx,
 # a plain sender), as tables and one closing JSON line; installs the peers
 # first.  BENCH_QUICK=1 for a short smoke run.  Not part of test.
-bench: deps
-	@tests/bench/install-deps
-	@$(MAKE) --no-print-directory bench-run
+bench:
+	@t0=$$(date +%s); $(MAKE) --no-print-directory deps && \
+		tests/bench/install-deps && \
+		BENCH_T0=$$t0 $(MAKE) --no-print-directory bench-run
 
 bench-run: $(BUILD)/cmrlab $(BENCH_BINS)
 	@python3 tests/bench/bench.py --binary $(BUILD)/cmrlab \

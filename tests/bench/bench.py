@@ -43,6 +43,12 @@ import benchlib                                          # noqa: E402
 from benchlib import QUICK, BenchError, rnd, say, table  # noqa: E402
 
 SECTIONS = ["calls", "overload", "streams", "http", "memory", "reload"]
+# make bench, packages and build included, should end within 15 minutes
+# of its start (BENCH_T0, set by the Makefile); the calls section, the
+# longest, gets what the others, about AFTER_CALLS seconds, leave of
+# TOTAL, and no more than its own budget.
+TOTAL = 840
+AFTER_CALLS = 240
 
 
 class Interrupted(Exception):
@@ -162,8 +168,13 @@ def main():
         % (os.uname().nodename, os.cpu_count(),
            " (BENCH_QUICK: short smoke run)" if QUICK else "", tmp))
     say()
+    t_make = float(os.environ.get("BENCH_T0") or time.time())
+    budget = bench_calls.BUDGET
+    if not QUICK:
+        left = TOTAL - AFTER_CALLS - (time.time() - t_make)
+        budget = max(120, min(budget, left))
     steps = [
-        ("calls", lambda: bench_calls.run(a.binary, tmp, results)),
+        ("calls", lambda: bench_calls.run(a.binary, tmp, results, budget)),
         ("overload", lambda: bench_overload.run(a.binary, tmp, results)),
         ("streams", lambda: run_streams(a, results)),
         ("http", lambda: bench_http.run(a.binary, tmp, results)),

@@ -17,7 +17,7 @@ import re
 import subprocess
 
 from benchlib import (HOST, HERE, QUICK, BenchError, Cmrlab, CpuMeter,
-                      free_port, kill_pids, ratio, say, spawn, stop, table,
+                      free_port, ratio, say, spawn, stop, table,
                       tree, wait_bound)
 
 SECONDS = 3 if QUICK else 10
@@ -72,9 +72,7 @@ class Nginx:
             raise BenchError("nginx does not serve the same bytes")
 
     def stop(self):
-        left = [p for p in tree(self.pid) if p != self.pid]
         stop(self.proc, timeout=5.0)
-        kill_pids([p for p in left if os.path.exists("/proc/%d" % p)])
 
 
 def seconds_of(s):

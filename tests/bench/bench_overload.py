@@ -31,7 +31,7 @@ def run(binary, tmp, results):
     uas, srv = start_target(binary, tmp, "overload", "http",
                             "uas_ring.xml", max_calls=None)
     try:
-        s = Step(tmp, srv, "uac_plain.xml", rate, STEP, "overload")
+        s = Step(tmp, srv, uas, "uac_plain.xml", rate, STEP, "overload")
     finally:
         uas.stop()
         srv.stop()

@@ -46,37 +46,37 @@ def spawn(cmd, **kw):
 
 
 def stop(p, sig=signal.SIGTERM, timeout=5.0):
-    """Sends sig to p's PID, waits up to timeout, then SIGKILL; returns
-    the exit status (None when it had to be killed)."""
+    """Sends sig to p's PID, waits up to timeout, then SIGKILL; then
+    SIGKILL to the processes it forked (Kamailio's and nginx's workers)
+    that outlived it.  The exit status (None when it had to be killed)."""
     if p.poll() is not None:
         return p.returncode
+    forked = [(pid, _start(pid)) for pid in tree(p.pid) if pid != p.pid]
     try:
         os.kill(p.pid, sig)
-        return p.wait(timeout=timeout)
+        rc = p.wait(timeout=timeout)
     except ProcessLookupError:
-        return p.wait()
+        rc = p.wait()
     except subprocess.TimeoutExpired:
         try:
             os.kill(p.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         p.wait()
-        return None
+        rc = None
+    for pid, start in forked:
+        # The same process still, not a new one with its PID.
+        if start is not None and _start(pid) == start:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    return rc
 
 
 def stop_all():
     while PROCS:
         stop(PROCS.pop(), timeout=3.0)
-
-
-def kill_pids(pids):
-    """SIGKILL for PIDs a process of ours forked (Kamailio's and nginx's
-    workers) that outlived their parent."""
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 # ---- ports -------------------------------------------------------------------
@@ -152,15 +152,29 @@ def wait_bound(port, proto="udp", timeout=5.0):
 
 # ---- /proc -------------------------------------------------------------------
 
-def _stat(pid):
-    """(ppid, utime + stime in ticks) of one process, or None."""
+def _fields(pid):
+    """The fields of /proc/PID/stat after the command name (the first
+    is the state), or None."""
     try:
         with open("/proc/%d/stat" % pid) as f:
             data = f.read()
     except OSError:
         return None
-    rest = data[data.rindex(")") + 2:].split()
+    return data[data.rindex(")") + 2:].split()
+
+
+def _stat(pid):
+    """(ppid, utime + stime in ticks) of one process, or None."""
+    rest = _fields(pid)
+    if not rest:
+        return None
     return int(rest[1]), int(rest[11]) + int(rest[12])
+
+
+def _start(pid):
+    """The process's start time in ticks since boot, or None."""
+    rest = _fields(pid)
+    return int(rest[19]) if rest else None
 
 
 def tree(pid):
@@ -195,6 +209,27 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def host_jiffies():
+    """(idle, total) jiffies of every core, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return v[3] + v[4], sum(v[:8])
+
+
+class HostMeter:
+    """The share of the machine's cores left idle between start() and
+    stop(): on a shared machine, what the other programs left over."""
+
+    def start(self):
+        self.j0 = host_jiffies()
+
+    def stop(self):
+        i1, t1 = host_jiffies()
+        di, dt = i1 - self.j0[0], t1 - self.j0[1]
+        self.idle_pct = 100.0 * di / dt if dt else None
+        return self.idle_pct
 
 
 class CpuMeter:
