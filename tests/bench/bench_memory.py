@@ -9,15 +9,16 @@ The server's RSS is read when idle, once the first 1000 calls ring
 (/metrics cmrlab_calls_active) and have settled for a second, and
 again once 5000 ring: (RSS - idle RSS) / calls is the memory per ringing
 call.  The server's open descriptors are counted too (a stream holds
-two: RTP and RTCP).  Then the callers go, the server is stopped (it
-cancels the calls) and the callee goes.
+two: RTP and RTCP), and the INVITEs it shed (a server that falls behind
+answers new INVITEs 503, so fewer calls ring).  Then the callers go,
+the server is stopped (it cancels the calls) and the callee goes.
 """
 
 import os
 import time
 
-from benchlib import (HOST, QUICK, Cmrlab, Sipp, rss_kib, say, table,
-                      wait_bound)
+from benchlib import (HOST, QUICK, BenchError, Cmrlab, Sipp, rss_kib, say,
+                      table, wait_bound)
 
 COUNTS = [100, 300] if QUICK else [1000, 5000]
 RATE = 200 if QUICK else 500
@@ -70,7 +71,12 @@ def one_mode(binary, tmp, mode, uac_sf):
             up_s = time.monotonic() - t0
             time.sleep(SETTLE)
             rss, fd = rss_kib(srv.pid), fds(srv.pid)
+            try:
+                shed = srv.metric("cmrlab_sip_shed_total")
+            except BenchError:
+                shed = None             # a server without the counter
             rows.append({"calls": n, "ringing": active, "rss_kib": rss,
+                         "shed": shed,
                          "rss0_kib": rss0, "kib_per_call":
                          (rss - rss0) / float(active) if active else None,
                          "fds": fd - fd0, "setup_s": up_s})
@@ -98,10 +104,11 @@ def run(binary, tmp, results):
         for r in rows:
             trows.append([mode, r["calls"], r["ringing"], r["rss0_kib"],
                           r["rss_kib"], r["kib_per_call"], r["fds"],
-                          r["setup_s"]])
+                          r["shed"], r["setup_s"]])
     table("memory (rss0: idle; kib/call: (rss - rss0) / calls ringing; "
-          "fds: open descriptors above idle, two per RTP stream):",
+          "fds: open descriptors above idle, two per RTP stream;\n  shed: "
+          "INVITEs the server answered 503 because it was behind, so far):",
           ["mode", "calls", "ringing", "rss0_kib", "rss_kib", "kib/call",
-           "fds", "setup_s"], trows)
+           "fds", "shed", "setup_s"], trows)
     results["memory"] = out
     return out
