@@ -57,7 +57,7 @@ TARGETS = [
 ]
 
 
-# ---- the servers -------------------------------------------------------------
+# ---- the servers ------------------------------------------------------------
 
 class Kamailio:
     """kamailio.cfg in the foreground (-DD) on a free port of HOST,
@@ -109,7 +109,7 @@ def rtp_range():
     return "%d-%d" % (lo, lo + 1999)
 
 
-# ---- one step: calls at a rate for a while -----------------------------------
+# ---- one step: calls at a rate for a while ----------------------------------
 
 class Step:
     """rate calls/s for seconds through the server to the callee uas;
@@ -224,7 +224,7 @@ def rtd_ms(s):
     return None if t is None else t * 1000.0
 
 
-# ---- the section -------------------------------------------------------------
+# ---- the section ------------------------------------------------------------
 
 def start_target(binary, tmp, name, mode, uas_sf, max_calls=MAX_CALLS):
     """The callee, then the server in front of it; max_calls None leaves

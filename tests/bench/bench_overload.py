@@ -9,9 +9,10 @@ a 503 as an expected end (it ACKs it); the 503s are counted from sipp's
 per second of the step) as a fraction of the sustained rate, the 503s,
 and the calls that failed otherwise (timeouts, other answers), with the
 server's CPU and its own count of INVITEs it shed (/metrics
-cmrlab_sip_shed_total, which counts retransmissions too).  A server that sheds load answers the excess 503 at once
-and completes the rest; one that does not falls behind, and its calls
-time out.
+cmrlab_sip_shed_total, which counts retransmissions too); 503s beyond
+that count come from --max-calls.  A server that sheds load answers the
+excess 503 at once and completes the rest; one that does not falls
+behind, and its calls time out.
 """
 
 from benchlib import QUICK, BenchError, ratio, say, table

@@ -35,7 +35,7 @@ def say(msg=""):
     sys.stdout.flush()
 
 
-# ---- processes ---------------------------------------------------------------
+# ---- processes --------------------------------------------------------------
 
 def spawn(cmd, **kw):
     """Starts cmd and remembers it, so that stop_all() can end it."""
@@ -79,7 +79,7 @@ def stop_all():
         stop(PROCS.pop(), timeout=3.0)
 
 
-# ---- ports -------------------------------------------------------------------
+# ---- ports ------------------------------------------------------------------
 
 _handed_out = set()
 
@@ -150,7 +150,7 @@ def wait_bound(port, proto="udp", timeout=5.0):
                      % (proto, port, timeout))
 
 
-# ---- /proc -------------------------------------------------------------------
+# ---- /proc ------------------------------------------------------------------
 
 def _fields(pid):
     """The fields of /proc/PID/stat after the command name (the first
@@ -247,7 +247,7 @@ class CpuMeter:
         return self.cpu
 
 
-# ---- the server under test ---------------------------------------------------
+# ---- the server under test --------------------------------------------------
 
 class Cmrlab:
     """One cmrlab serve on free ports of HOST; stderr goes to a file."""
@@ -312,7 +312,7 @@ def profile_refused(binary, tmp, text):
         return str(e)
 
 
-# ---- sipp --------------------------------------------------------------------
+# ---- sipp -------------------------------------------------------------------
 
 class Sipp:
     """One sipp process on a scenario of scenarios/, with statistics in a
@@ -382,7 +382,7 @@ def num(st, col):
         return 0
 
 
-# ---- output ------------------------------------------------------------------
+# ---- output -----------------------------------------------------------------
 
 def fmt(v):
     if v is None:
