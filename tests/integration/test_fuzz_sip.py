@@ -474,7 +474,10 @@ class Fuzz:
         pid = self.srv.proc.pid
         inodes = set()
         for f in os.listdir("/proc/%d/fd" % pid):
-            target = os.readlink("/proc/%d/fd/%s" % (pid, f))
+            try:
+                target = os.readlink("/proc/%d/fd/%s" % (pid, f))
+            except OSError:
+                continue           # closed since the listing
             if target.startswith("socket:["):
                 inodes.add(target[8:-1])
         src = {}
