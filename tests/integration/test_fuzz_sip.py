@@ -5,15 +5,21 @@ message orders on both sides.
 
 The oracle: the server stays up; every message it sends is well formed;
 the server's events of each call are consistent (received first, ended
-once and last, confirmed only after answered); a caller whose INVITE went
-unmutated gets a final response, a 2xx exactly when the server says it
-answered and the code of the server's rejected event; a callee's clean
-final error reaches the caller unless something ended the call first; a
-clean ACK of the 2xx confirms the call.  After each batch no call is
-live (GET /api/v1/calls), the server's descriptors (/proc/PID/fd) are
-back to their count before the calls, OPTIONS over UDP and TCP get 200
-and a clean call over each transport completes.  A failure names the
-seed and the call's index and shows its ladder and events.
+once and last, confirmed only after answered, every stream it started
+toward our RTP sinks stopped); a caller whose INVITE went unmutated gets
+a final response, a 2xx exactly when the server says it answered and the
+code of the server's rejected event; a callee's clean final error
+reaches the caller unless something ended the call first; a clean ACK of
+the 2xx confirms the call; every clean request gets a final response,
+an INVITE's not long after its call ended; RFC 3261 and 3262 rules on
+what the caller gets (Contact, RSeq order, 481 to a wrong RAck, no 2xx
+to a second INVITE while the first waits for its final, no 2xx to a
+CSeq below one the dialog took).  After each batch no call is live
+(GET /api/v1/calls), the server's descriptors (/proc/PID/fd) are back to
+their count before the calls, OPTIONS over UDP and TCP get 200 and a
+clean call over each transport completes.  A failure names the seed and
+the call's index, with the ladder and events of the call and the
+environment that replays it.
 
 Environment (the defaults keep `make test` near a minute):
   CMRLAB_SIPFUZZ_CALLS=N   calls in all (default 72, in batches of 24;
@@ -82,10 +88,16 @@ class EventLog:
             self.buf += data
             *lines, self.buf = self.buf.split(b"\n")
             for line in lines:
-                if line.strip():
+                if not line.strip():
+                    continue
+                try:
                     e = json.loads(line)
-                    calls = self.by_callid.setdefault(e.get("callid"), {})
-                    calls.setdefault(e.get("call"), []).append(e)
+                except ValueError as err:
+                    # Kept for the call's verdict, read as well as it goes.
+                    e = json.loads(line.decode("utf-8", "replace"))
+                    e["not-json"] = "%s: %r" % (err, line[:240])
+                calls = self.by_callid.setdefault(e.get("callid"), {})
+                calls.setdefault(e.get("call"), []).append(e)
 
     def events(self, call_id):
         self.update()
@@ -226,6 +238,8 @@ def cseq_faults(p):
 def judge(run, events):
     """What the oracle finds wrong with one call that has ended."""
     bad = list(run.problems) + run.a.ep.problems + run.b.ep.problems
+    bad += ["an event log line is not JSON: %s" % e["not-json"]
+            for e in events if "not-json" in e]
     bad += ["no final response to %s" % u for u in run.unanswered()]
     bad += ["a datagram from elsewhere than the SIP socket: %s" % s
             for s in run.strays[:3]]
@@ -345,8 +359,7 @@ class Fuzz:
             s.reach = "register"
             user = "%d%04d" % (mode + 1, index % SPAN)
         run = CallRun(s, self.srv, user,
-                      self.statics[static] if static else None,
-                      self.log.events, register, self.sinks)
+                      self.statics[static] if static else None, self.sinks)
         try:
             if not static:
                 register(self.srv, user, run.b.ep.uri(user), 300)
@@ -405,14 +418,31 @@ class Fuzz:
         self.fds_back()
         self.alive_check()
 
+    def calls(self, indexes):
+        """GET /api/v1/calls; a body that is not JSON is a failure, and
+        then read as well as it goes."""
+        st, _, body = self.srv.http_get("/api/v1/calls")
+        check(st == 200, "GET /api/v1/calls: %d" % st)
+        try:
+            return json.loads(body)
+        except ValueError as e:
+            why = ("seed %d: GET /api/v1/calls after the batch of calls "
+                   "%d-%d is not JSON: %s" % (self.seed, indexes[0],
+                                              indexes[-1], e))
+            if why not in self.failures:
+                self.failures.append(why)
+            return json.loads(body.decode("utf-8", "replace"))
+
     def no_live_call(self, indexes):
         def quiet():
-            live = [c for c in self.srv.calls() if c.get("state") != "ended"]
+            live = [c for c in self.calls(indexes)
+                    if c.get("state") != "ended"]
             return not live or None
         try:
             wait_until(quiet, 10, "end of every call", poll=0.2)
         except Fail:
-            live = [c for c in self.srv.calls() if c.get("state") != "ended"]
+            live = [c for c in self.calls(indexes)
+                    if c.get("state") != "ended"]
             for c in live:
                 run = self.callids.get(c.get("callid"))
                 self.failures.append(
@@ -444,7 +474,10 @@ class Fuzz:
         pid = self.srv.proc.pid
         inodes = set()
         for f in os.listdir("/proc/%d/fd" % pid):
-            target = os.readlink("/proc/%d/fd/%s" % (pid, f))
+            try:
+                target = os.readlink("/proc/%d/fd/%s" % (pid, f))
+            except OSError:
+                continue           # closed since the listing
             if target.startswith("socket:["):
                 inodes.add(target[8:-1])
         src = {}
@@ -509,8 +542,7 @@ def clean_call(fz, tp):
     fz.seq = getattr(fz, "seq", 0) + 1
     s = clean_script(tp)
     s.index = 900000 + fz.seq
-    run = CallRun(s, fz.srv, "fzclean", None, fz.log.events, register,
-                  fz.sinks)
+    run = CallRun(s, fz.srv, "fzclean", None, fz.sinks)
     try:
         register(fz.srv, "fzclean", run.b.ep.uri("fzclean"), 300)
         run.run_steps()
