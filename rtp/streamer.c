@@ -16,7 +16,9 @@
  * next deadline.  So the streams keep the phases they started with,
  * spread over the 20 ms period as their calls were, rather than all
  * leaving on one tick; the number of wake-ups is bounded by the slack (at
- * most one per SLACK_US however many streams run); and a wake-up that
+ * most one per SLACK_US however many streams run: on loopback each
+ * wake-up also wakes the receiver, so the slack is what keeps that cost
+ * down); and a wake-up that
  * comes late does not push the schedule back.  A stream more than
  * MAX_BURST frames behind (the loop was stalled) skips the oldest: their
  * timestamps pass unused, so the receiver sees a gap in time, as after a
@@ -52,7 +54,7 @@
 
 enum {
 	FRAME_US = 20000,         /* one frame of MEDIA_FRAME_SAMPLES */
-	SLACK_US = 500,           /* frames due this soon leave now */
+	SLACK_US = 1000,          /* frames due this soon leave now */
 	MAX_BURST = 3,            /* most frames one stream sends at once */
 	RTP_HDR_SIZE = 12,
 	RTCP_INTERVAL_MS = 5000,
