@@ -51,6 +51,7 @@
 #include "rtp/rtp.h"
 #include "rtprx.h"
 #include "sendlimit.h"
+#include "benchtime.h"
 
 enum {
 	PORT_LO = 20000,
@@ -82,29 +83,6 @@ static uint32_t limit_ms = 2000;
 
 
 /* ---- time and resources ----------------------------------------------- */
-
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
-}
-
-
-static uint64_t cpu_us(void)
-{
-	struct rusage ru;
-
-	if (getrusage(RUSAGE_SELF, &ru))
-		return 0;
-
-	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
-		1000000u + (uint64_t)(ru.ru_utime.tv_usec +
-				      ru.ru_stime.tv_usec);
-}
-
 
 static long status_kib(const char *key)
 {
@@ -196,7 +174,7 @@ static uint64_t packets_sum(const struct round *r, unsigned *running)
 static void probe(void *arg)
 {
 	struct round *r = arg;
-	uint64_t now = mono_us();
+	uint64_t now = bench_mono_us();
 
 	if (!r->probing)
 		return;
@@ -219,8 +197,8 @@ static void window_close(void *arg)
 {
 	struct round *r = arg;
 
-	r->wall1 = mono_us();
-	r->cpu1 = cpu_us();
+	r->wall1 = bench_mono_us();
+	r->cpu1 = bench_cpu_us();
 	r->pk1 = packets_sum(r, &r->running1);
 	r->probing = false;
 	tmr_cancel(&r->t_probe);
@@ -234,8 +212,8 @@ static void window_open(void *arg)
 	struct round *r = arg;
 
 	r->pk0 = packets_sum(r, NULL);
-	r->cpu0 = cpu_us();
-	r->wall0 = mono_us();
+	r->cpu0 = bench_cpu_us();
+	r->wall0 = bench_mono_us();
 
 	r->probing = true;
 	r->probe_due = r->wall0 + PROBE_MS * 1000u;
@@ -300,7 +278,7 @@ static int round_run(struct streamer *st, struct media *m, unsigned n,
 
 	/* Set-up time covers binding both ports and the first packet,
 	 * which stream_start() sends at once. */
-	t_setup = mono_us();
+	t_setup = bench_mono_us();
 	for (unsigned i = 0; i < n; i++) {
 		err = stream_alloc(&r.s[i], st);
 		if (!err)
@@ -315,7 +293,7 @@ static int round_run(struct streamer *st, struct media *m, unsigned n,
 			goto out;
 		}
 	}
-	f->setup_ms = (double)(mono_us() - t_setup) / 1000.0;
+	f->setup_ms = (double)(bench_mono_us() - t_setup) / 1000.0;
 
 	/* The receiver's window is the same span by the kernel's clock. */
 	open_ns = rx_realtime_ns() + (int64_t)WARM_MS * 1000000;

@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include "rtprx.h"
+#include "benchtime.h"
 
 enum {
 	SINK_RCVBUF = 16 << 20,       /* asked for; the kernel may cap it */
@@ -266,19 +267,6 @@ static void drain(struct child *c, unsigned i)
 }
 
 
-static uint64_t self_cpu_us(void)
-{
-	struct rusage ru;
-
-	if (getrusage(RUSAGE_SELF, &ru))
-		return 0;
-
-	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
-		1000000u + (uint64_t)(ru.ru_utime.tv_usec +
-				      ru.ru_stime.tv_usec);
-}
-
-
 static void child_run(struct child *c, int wr, pid_t parent)
 {
 	struct pollfd pfd[2 * RX_SINKS + 1];
@@ -333,7 +321,7 @@ static void child_run(struct child *c, int wr, pid_t parent)
 		c->rep.drops += c->ovfl[i];
 	hist_out(&c->ia, &c->rep.ia);
 	hist_out(&c->err, &c->rep.err);
-	c->rep.cpu_us = self_cpu_us();
+	c->rep.cpu_us = bench_cpu_us();
 
 	w = write(wr, &c->rep, sizeof(c->rep));
 	_exit(w == (ssize_t)sizeof(c->rep) ? 0 : 1);

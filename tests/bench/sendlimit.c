@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include "sendlimit.h"
+#include "benchtime.h"
 
 enum {
 	PKT_LEN = 12 + 160,
@@ -26,29 +27,6 @@ struct src {
 	uint16_t seq;
 	uint32_t ts;
 };
-
-
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
-}
-
-
-static uint64_t cpu_us(void)
-{
-	struct rusage ru;
-
-	if (getrusage(RUSAGE_SELF, &ru))
-		return 0;
-
-	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
-		1000000u + (uint64_t)(ru.ru_utime.tv_usec +
-				      ru.ru_stime.tv_usec);
-}
 
 
 static int src_open(struct src *s, const struct sockaddr_in *dst,
@@ -115,8 +93,8 @@ int sendlimit_run(const struct sockaddr_in *dst, unsigned ndst,
 		msgs[k].msg_hdr.msg_iovlen = 1;
 	}
 
-	c0 = cpu_us();
-	t0 = mono_us();
+	c0 = bench_cpu_us();
+	t0 = bench_mono_us();
 	end = t0 + (uint64_t)ms * 1000u;
 
 	for (;;) {
@@ -150,12 +128,12 @@ int sendlimit_run(const struct sockaddr_in *dst, unsigned ndst,
 
 		if (++i == nsock)
 			i = 0;
-		if (++calls % CLOCK_EVERY == 0 && mono_us() >= end)
+		if (++calls % CLOCK_EVERY == 0 && bench_mono_us() >= end)
 			break;
 	}
 
-	r->wall_us = mono_us() - t0;
-	r->cpu_us = cpu_us() - c0;
+	r->wall_us = bench_mono_us() - t0;
+	r->cpu_us = bench_cpu_us() - c0;
 
  out:
 	for (unsigned k = 0; k < nsock; k++) {
