@@ -35,8 +35,7 @@
  * the next send, or from the next read, which libre hands to the socket's
  * error handler.  Either way the stream stops and says so once.
  *
- * The packet types and the SDES item come from libre's re_rtp.h; the
- * packets themselves are built here, a few fixed fields each.
+ * The packets themselves are built by packet.c.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -56,16 +55,8 @@ enum {
 	FRAME_US = 20000,         /* one frame of MEDIA_FRAME_SAMPLES */
 	SLACK_US = 1000,          /* frames due this soon leave now */
 	MAX_BURST = 3,            /* most frames one stream sends at once */
-	RTP_HDR_SIZE = 12,
 	RTCP_INTERVAL_MS = 5000,
-	CNAME_MAX = 64,
-	/* SR (28) + SDES header and SSRC (8) + CNAME item (2 + 64) with its
-	 * end and padding (4) + BYE (8). */
-	RTCP_MAX = 28 + 8 + 2 + CNAME_MAX + 4 + 8,
 };
-
-/* Seconds from the NTP epoch (1900) to the Unix epoch (1970). */
-#define NTP_UNIX_OFFSET 2208988800UL
 
 struct streamer {
 	struct sa ip;             /* the address streams bind, port unused */
@@ -109,22 +100,6 @@ struct stream {
 	struct stream_stats stats;
 	uint8_t hdr[MAX_BURST][RTP_HDR_SIZE];
 };
-
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 
 /* The RTP clock (8 kHz) of this run at clock time now (us). */
@@ -177,64 +152,21 @@ static void arm(struct streamer *st)
 }
 
 
-/*
- * A compound RTCP packet: a sender report and an SDES CNAME, as RFC 3550
- * section 6.1 requires of every compound packet, then a BYE when the
- * stream ends.  RTCP is best effort: a failed send is only logged.
- */
+/* The stream's report (packet.c builds it).  RTCP is best effort: a
+ * failed send is only logged. */
 static void rtcp_send(struct stream *s, uint64_t now, bool bye)
 {
+	struct rtcp_sr sr = {
+		.ssrc = s->ssrc,
+		.rtp_ts = ts_at(s, now),
+		.packets = s->stats.packets,
+		.octets = s->stats.octets,
+		.cname = s->st->cname,
+		.bye = bye,
+	};
 	uint8_t b[RTCP_MAX];
-	size_t n = 0, clen = strlen(s->st->cname), chunk;
-	struct timespec tp;
-	uint64_t frac;
+	size_t n = rtcp_sr_put(b, &sr);
 	int fd;
-
-	(void)clock_gettime(CLOCK_REALTIME, &tp);
-	frac = ((uint64_t)tp.tv_nsec << 32) / 1000000000u;
-
-	/* SR: V=2, no reception report blocks, length 6 words. */
-	b[n++] = 0x80;
-	b[n++] = RTCP_SR;
-	put16(&b[n], 6);
-	n += 2;
-	put32(&b[n], s->ssrc);
-	n += 4;
-	put32(&b[n], (uint32_t)((uint64_t)tp.tv_sec + NTP_UNIX_OFFSET));
-	n += 4;
-	put32(&b[n], (uint32_t)frac);
-	n += 4;
-	put32(&b[n], ts_at(s, now));
-	n += 4;
-	put32(&b[n], s->stats.packets);
-	n += 4;
-	put32(&b[n], s->stats.octets);
-	n += 4;
-
-	/* SDES: one chunk, the CNAME item, a null end item, padded to
-	 * a 32-bit boundary. */
-	chunk = (4 + 2 + clen + 1 + 3) & ~(size_t)3;
-	b[n++] = 0x81;
-	b[n++] = RTCP_SDES;
-	put16(&b[n], (uint16_t)((4 + chunk) / 4 - 1));
-	n += 2;
-	put32(&b[n], s->ssrc);
-	n += 4;
-	b[n++] = RTCP_SDES_CNAME;
-	b[n++] = (uint8_t)clen;
-	memcpy(&b[n], s->st->cname, clen);
-	n += clen;
-	memset(&b[n], 0, chunk - 4 - 2 - clen);
-	n += chunk - 4 - 2 - clen;
-
-	if (bye) {
-		b[n++] = 0x81;
-		b[n++] = RTCP_BYE;
-		put16(&b[n], 1);
-		n += 2;
-		put32(&b[n], s->ssrc);
-		n += 4;
-	}
 
 	fd = udp_sock_fd(s->rtcp, sa_af(&s->dst_rtcp));
 	if (sendto(fd, b, n, 0, &s->dst_rtcp.u.sa, s->dst_rtcp.len) < 0) {
@@ -312,11 +244,9 @@ static void pump(struct stream *s, uint64_t now)
 		uint8_t *h = s->hdr[i];
 		uint32_t frame = s->k + i;
 
-		h[0] = 0x80;                     /* V=2, P=0, X=0, CC=0 */
-		h[1] = (uint8_t)(s->pt | ((s->marker && !i) ? 0x80 : 0));
-		put16(&h[2], (uint16_t)(s->seq + i));
-		put32(&h[4], s->ts0 + frame * MEDIA_FRAME_SAMPLES);
-		put32(&h[8], s->ssrc);
+		rtp_hdr_put(h, s->pt, s->marker && !i,
+			    (uint16_t)(s->seq + i),
+			    s->ts0 + frame * MEDIA_FRAME_SAMPLES, s->ssrc);
 
 		iov[i][0].iov_base = h;
 		iov[i][0].iov_len = RTP_HDR_SIZE;
