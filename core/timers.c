@@ -112,15 +112,21 @@ static void sift_down(size_t i)
 }
 
 
-/* Takes t off the heap if it is there. */
-static void heap_remove(struct tmr *t)
+/*
+ * Takes t off the heap if it is there.  A running timer whose memory was
+ * copied or reset has a position that does not point back at it: with
+ * search, it is looked for (tmr_start, tmr_cancel), never trusted;
+ * without, it is taken for not queued (tmr_init, which may see memory
+ * that was never a timer, and must not walk the heap for it).
+ */
+static void heap_remove(struct tmr *t, bool search)
 {
 	size_t i = idx_of(t);
 	struct tmr *last;
 
-	/* A timer whose memory was reset or copied while running would
-	 * break the heap; such a timer is looked for, never trusted. */
 	if (i >= hp.n || hp.v[i] != t) {
+		if (!search)
+			return;
 		for (i = 0; i < hp.n && hp.v[i] != t; i++)
 			;
 		if (i == hp.n)
@@ -168,7 +174,7 @@ void tmr_init(struct tmr *tmr)
 		return;
 
 	if (tmr->th)
-		heap_remove(tmr);
+		heap_remove(tmr, false);
 
 	memset(tmr, 0, sizeof(*tmr));
 }
@@ -180,7 +186,7 @@ void tmr_start(struct tmr *tmr, uint64_t delay, tmr_h *th, void *arg)
 		return;
 
 	if (tmr->th)
-		heap_remove(tmr);
+		heap_remove(tmr, true);
 
 	tmr->th = th;
 	tmr->arg = arg;
@@ -221,7 +227,7 @@ unsigned timers_run(uint64_t now)
 		tmr_h *th = t->th;
 		void *arg = t->arg;
 
-		heap_remove(t);
+		heap_remove(t, false);
 		t->th = NULL;
 		++ran;
 
