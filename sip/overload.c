@@ -87,7 +87,8 @@ static int udp_fd(const struct sip_msg *msg)
 }
 
 
-uint32_t overload_queue_ms(const struct sip_msg *msg)
+/* How long the next datagram waiting on msg's UDP socket has waited. */
+static uint32_t queue_ms(const struct sip_msg *msg)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(struct timeval))];
@@ -139,17 +140,15 @@ uint32_t overload_queue_ms(const struct sip_msg *msg)
 }
 
 
-/* Why the server should take no new call now, or NULL. */
-static const char *behind(const struct sipsrv *srv,
-			  const struct sip_msg *msg)
+/* Why the server should take no new call now, or NULL; the check that
+ * costs no system call first. */
+static const char *behind(const struct sip_msg *msg)
 {
-	(void)srv;
-
-	if (overload_queue_ms(msg) > QUEUE_MAX_MS)
-		return "receive queue";
-
 	if (loop_lag_ms() > LAG_MAX_MS)
 		return "loop lag";
+
+	if (queue_ms(msg) > QUEUE_MAX_MS)
+		return "receive queue";
 
 	return NULL;
 }
@@ -162,7 +161,7 @@ bool overload_shed(struct sipsrv *srv, const struct sip_msg *msg)
 	if (!srv || !msg)
 		return false;
 
-	why = behind(srv, msg);
+	why = behind(msg);
 	if (!why)
 		return false;
 

@@ -136,11 +136,8 @@ struct sipsrv {
 };
 
 /* overload.c: load shedding.  overload_shed() answers a new INVITE 503
- * (stateless, Retry-After) and returns true when the server is behind;
- * overload_queue_ms() is how long the next datagram waiting on msg's UDP
- * socket has waited. */
-bool     overload_shed(struct sipsrv *srv, const struct sip_msg *msg);
-uint32_t overload_queue_ms(const struct sip_msg *msg);
+ * (stateless, Retry-After) and returns true when the server is behind. */
+bool overload_shed(struct sipsrv *srv, const struct sip_msg *msg);
 
 /* rel100.c: RFC 3262 rules as pure functions */
 enum rel100_rseq { RSEQ_NEW, RSEQ_RETRANSMISSION, RSEQ_OUT_OF_ORDER };

@@ -81,36 +81,27 @@ def stop_all():
 
 # ---- ports ------------------------------------------------------------------
 
-_handed_out = set()
+# The integration tests' port helpers (tests/integration/cmrtest.py),
+# with their one set of numbers already handed out.
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import cmrtest                                           # noqa: E402
+from cmrtest import port_bound                           # noqa: E402,F401
 
 
 def free_port():
     """A port free for both UDP and TCP on HOST, never handed out twice."""
-    for _ in range(500):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            t.bind((HOST, 0))
-            port = t.getsockname()[1]
-            if port in _handed_out:
-                continue
-            u.bind((HOST, port))
-        except OSError:
-            continue
-        finally:
-            t.close()
-            u.close()
-        _handed_out.add(port)
-        return port
-    raise BenchError("no free port")
+    try:
+        return cmrtest.free_port()
+    except cmrtest.Fail as e:
+        raise BenchError(str(e))
 
 
 def free_udp_block(n=4):
     """n consecutive free UDP ports from an even one (sipp's -mp binds
-    the port and the ones above it)."""
+    the port and the ones above it), above the streamer's RTP range."""
     for _ in range(500):
         base = random.randrange(40000, 60000, 2)
-        if any(base + i in _handed_out for i in range(n)):
+        if any(base + i in cmrtest._handed_out for i in range(n)):
             continue
         socks = []
         try:
@@ -123,21 +114,9 @@ def free_udp_block(n=4):
         finally:
             for s in socks:
                 s.close()
-        _handed_out.update(base + i for i in range(n))
+        cmrtest._handed_out.update(base + i for i in range(n))
         return base
     raise BenchError("no free UDP port block")
-
-
-def port_bound(port, proto="udp"):
-    path = "/proc/net/udp" if proto == "udp" else "/proc/net/tcp"
-    want = "0100007F:%04X" % port
-    with open(path) as f:
-        for line in f.readlines()[1:]:
-            cols = line.split()
-            if len(cols) > 3 and cols[1] == want and \
-                    (proto == "udp" or cols[3] == "0A"):
-                return True
-    return False
 
 
 def wait_bound(port, proto="udp", timeout=5.0):

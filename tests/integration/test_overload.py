@@ -7,6 +7,7 @@ queues a burst of INVITEs on its UDP socket, waits, and lets it go on."""
 
 import os
 import signal
+import socket
 import time
 import urllib.request
 
@@ -48,8 +49,7 @@ def overload_backlog_sheds_with_503(t):
     srv = t.server()
     cl = SipClient(srv)
     try:
-        cl.sock.setsockopt(__import__("socket").SOL_SOCKET,
-                           __import__("socket").SO_RCVBUF, 4 << 20)
+        cl.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         # The first INVITE seen on the socket raises its buffer.
         data, _, cid = invite(cl, "nobody")
         cl.send_raw(data)
