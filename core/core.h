@@ -166,7 +166,8 @@ int  pcapw_udp(const struct sa *src, const struct sa *dst,
 
 /* ---- the table (table.c, subscriber.c, binding.c) --------------------- */
 
-enum cmr_mode { MODE_AUTO = 0, MODE_HTTP, MODE_AS, MODE_GATEWAY, MODE_OFF };
+enum cmr_mode { MODE_AUTO = 0, MODE_HTTP, MODE_AS, MODE_GATEWAY, MODE_OFF,
+		MODE_EARLY };
 enum cmr_dir  { DIR_BT = 0, DIR_RT };
 
 const char *cmr_mode_name(enum cmr_mode m);
@@ -220,6 +221,10 @@ int  table_resource_add(struct table *t, const char *id, const char *type,
 unsigned table_resource_count(const struct table *t);
 const struct table_limits *table_limits(const struct table *t);
 void table_limits_set(struct table *t, const struct table_limits *lim);
+/** The profile's "defaults plain=": MODE_EARLY (the default) or
+ *  MODE_HTTP. */
+enum cmr_mode table_plain(const struct table *t);
+void table_plain_set(struct table *t, enum cmr_mode m);
 /** Iterate; the handler returns true to stop. */
 typedef bool (table_sub_h)(struct subscriber *s, void *arg);
 typedef bool (table_res_h)(struct resource *r, void *arg);
@@ -231,6 +236,11 @@ struct resource *table_resource_apply(const struct table *t,
 const char *subscriber_id(const struct subscriber *s);
 enum cmr_mode subscriber_mode(const struct subscriber *s);
 void subscriber_mode_set(struct subscriber *s, enum cmr_mode m);
+/** What a caller that asks for no CMR mode gets in auto (CMRBT):
+ *  MODE_EARLY or MODE_HTTP, or MODE_AUTO when the subscriber leaves it
+ *  to the table's default (table_plain()). */
+enum cmr_mode subscriber_plain(const struct subscriber *s);
+void subscriber_plain_set(struct subscriber *s, enum cmr_mode m);
 int  subscriber_cmr_set(struct subscriber *s, enum cmr_dir dir,
 			const char *resid);
 const char *subscriber_password(const struct subscriber *s);

@@ -334,7 +334,8 @@ static int parse_line(struct parser *p, const char *s, size_t l)
 	dir = p->tokv[0].val;
 	if (p->tokv[0].key)
 		return profile_fail(p, "a line starts with a directive"
-				    " (subscriber, resource, rule or limits),"
+				    " (subscriber, resource, rule, limits or"
+				    " defaults),"
 				    " not with '%s='", p->tokv[0].key);
 
 	if (0 == strcmp(dir, "subscriber"))
@@ -345,9 +346,12 @@ static int parse_line(struct parser *p, const char *s, size_t l)
 		return profile_do_rule(p);
 	else if (0 == strcmp(dir, "limits"))
 		return profile_do_limits(p);
+	else if (0 == strcmp(dir, "defaults"))
+		return profile_do_defaults(p);
 
 	return profile_fail(p, "unknown directive '%s' (expected"
-			    " subscriber, resource, rule or limits)", dir);
+			    " subscriber, resource, rule, limits or defaults)",
+			    dir);
 }
 
 

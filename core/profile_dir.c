@@ -264,13 +264,24 @@ static int ref_add(struct parser *p, const char *key, const char *id)
 
 /* ---- subscriber --------------------------------------------------------- */
 
+/* "plain=": what a caller that asks for no CMR mode gets in auto. */
+static int plain_parse(enum cmr_mode *mp, const char *s)
+{
+	if (cmr_mode_parse(mp, s) || (*mp != MODE_EARLY && *mp != MODE_HTTP))
+		return EINVAL;
+
+	return 0;
+}
+
+
 static const char subscriber_usage[] =
-	"subscriber ID [mode=MODE] [cmrbt=RES] [cmrt=RES] [password=PW]"
-	" [contact=URI]...";
+	"subscriber ID [mode=MODE] [plain=early-media|http] [cmrbt=RES]"
+	" [cmrt=RES] [password=PW] [contact=URI]...";
 
 struct subscriber_args {
 	bool has_mode;
 	enum cmr_mode mode;
+	enum cmr_mode plain;       /* MODE_AUTO: not given */
 	const char *cmr[2];
 	const char *password;
 };
@@ -292,6 +303,8 @@ static int subscriber_apply(struct parser *p, const char *id, void *arg)
 
 	if (a->has_mode)
 		subscriber_mode_set(s, a->mode);
+	if (a->plain != MODE_AUTO)
+		subscriber_plain_set(s, a->plain);
 	if (a->cmr[DIR_BT])
 		err |= subscriber_cmr_set(s, DIR_BT, a->cmr[DIR_BT]);
 	if (a->cmr[DIR_RT])
@@ -311,11 +324,11 @@ static int subscriber_apply(struct parser *p, const char *id, void *arg)
 int profile_do_subscriber(struct parser *p)
 {
 	static const char * const keys[] = {
-		"mode", "cmrbt", "cmrt", "password", "contact"
+		"mode", "plain", "cmrbt", "cmrt", "password", "contact"
 	};
 	struct subscriber_args a;
 	struct idspec spec;
-	const char *mode;
+	const char *mode, *plain;
 	unsigned i;
 	int err;
 
@@ -338,10 +351,15 @@ int profile_do_subscriber(struct parser *p)
 	if (mode) {
 		if (cmr_mode_parse(&a.mode, mode))
 			return profile_fail(p, "bad mode '%s' (expected auto,"
-					    " http, as, gateway or off)",
-					    mode);
+					    " http, as, gateway, early-media"
+					    " or off)", mode);
 		a.has_mode = true;
 	}
+
+	plain = profile_value(p, "plain");
+	if (plain && plain_parse(&a.plain, plain))
+		return profile_fail(p, "bad plain '%s' (expected early-media"
+				    " or http)", plain);
 
 	a.cmr[DIR_BT] = profile_value(p, "cmrbt");
 	a.cmr[DIR_RT] = profile_value(p, "cmrt");
@@ -599,6 +617,52 @@ int profile_do_limits(struct parser *p)
 	}
 
 	table_limits_set(p->t, &lim);
+
+	return 0;
+}
+
+
+/* ---- defaults ----------------------------------------------------------- */
+
+static const char defaults_usage[] = "defaults plain=early-media|http";
+
+
+/* "defaults plain=MODE": what a caller whose INVITE asks for no CMR mode
+ * gets in auto, for every subscriber without a plain= of its own. */
+int profile_do_defaults(struct parser *p)
+{
+	const char *plain = NULL;
+	enum cmr_mode m = MODE_EARLY;
+
+	if (p->tokc < 2)
+		return profile_fail(p, "defaults sets nothing (usage: %s)",
+				    defaults_usage);
+
+	/* The line has no id: its fields start right after the word. */
+	for (unsigned i = 1; i < p->tokc; i++) {
+		const struct tok *tok = &p->tokv[i];
+
+		if (!tok->key)
+			return profile_fail(p, "unexpected word '%s' (usage:"
+					    " %s)", tok->val, defaults_usage);
+		if (strcmp(tok->key, "plain"))
+			return profile_fail(p, "unknown key '%s' for defaults"
+					    " (usage: %s)", tok->key,
+					    defaults_usage);
+		if (!*tok->val)
+			return profile_fail(p, "empty value for '%s'",
+					    tok->key);
+		if (plain)
+			return profile_fail(p, "duplicate key '%s'",
+					    tok->key);
+		plain = tok->val;
+	}
+
+	if (plain_parse(&m, plain))
+		return profile_fail(p, "bad plain '%s' (expected early-media"
+				    " or http)", plain);
+
+	table_plain_set(p->t, m);
 
 	return 0;
 }

@@ -67,5 +67,6 @@ int profile_do_subscriber(struct parser *p);
 int profile_do_resource(struct parser *p);
 int profile_do_rule(struct parser *p);
 int profile_do_limits(struct parser *p);
+int profile_do_defaults(struct parser *p);
 
 #endif

@@ -28,6 +28,7 @@ static const char *mode_names[] = {
 	[MODE_AS]      = "as",
 	[MODE_GATEWAY] = "gateway",
 	[MODE_OFF]     = "off",
+	[MODE_EARLY]   = "early-media",
 };
 
 
@@ -251,6 +252,19 @@ void subscriber_mode_set(struct subscriber *s, enum cmr_mode m)
 {
 	if (s && (unsigned)m < ARRAY_SIZE(mode_names))
 		s->mode = m;
+}
+
+
+enum cmr_mode subscriber_plain(const struct subscriber *s)
+{
+	return s ? s->plain : MODE_AUTO;
+}
+
+
+void subscriber_plain_set(struct subscriber *s, enum cmr_mode m)
+{
+	if (s && (m == MODE_AUTO || m == MODE_EARLY || m == MODE_HTTP))
+		s->plain = m;
 }
 
 

@@ -72,6 +72,7 @@ int table_alloc(struct table **tp)
 
 	t->limits.ring_s = LIMIT_RING_DEFAULT;
 	t->limits.call_s = LIMIT_CALL_DEFAULT;
+	t->plain = MODE_EARLY;
 
 	err = hash_alloc(&t->subh, SUB_BUCKETS);
 	if (err)
@@ -329,4 +330,17 @@ void table_limits_set(struct table *t, const struct table_limits *lim)
 {
 	if (t && lim)
 		t->limits = *lim;
+}
+
+
+enum cmr_mode table_plain(const struct table *t)
+{
+	return t ? t->plain : MODE_EARLY;
+}
+
+
+void table_plain_set(struct table *t, enum cmr_mode m)
+{
+	if (t && (m == MODE_EARLY || m == MODE_HTTP))
+		t->plain = m;
 }

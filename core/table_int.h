@@ -20,6 +20,7 @@ struct table {
 	struct hash *resh;    /* resources by id (holds the reference) */
 	struct list resl;     /* resources in the order they were added */
 	struct table_limits limits;
+	enum cmr_mode plain;  /* defaults plain=: MODE_EARLY or MODE_HTTP */
 };
 
 struct subscriber {
@@ -27,6 +28,7 @@ struct subscriber {
 	struct le le;         /* in table->subl */
 	char *id;
 	enum cmr_mode mode;
+	enum cmr_mode plain;  /* MODE_AUTO: the table's default */
 	char *cmr[2];         /* resource ids, indexed by enum cmr_dir */
 	char *password;       /* NULL: no authentication */
 	struct list contacts; /* struct contact, static routes */

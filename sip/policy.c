@@ -3,8 +3,10 @@
  *
  * docs/wire.md, "Choosing the mode": a profile may pin a subscriber's
  * mode; in auto the caller's INVITE (CMRBT) or the callee's reliable 18x
- * (CMRT) decides.  A mode that cannot apply falls back to
- * HTTP mode, and the reason says why.
+ * (CMRT) decides.  A caller that asks for no CMR mode but offers SDP
+ * gets early media, or HTTP mode when the profile's plain= says so.  A
+ * mode that cannot apply falls back to HTTP mode, and the reason says
+ * why.
  */
 #include <string.h>
 #include <re.h>
@@ -40,6 +42,25 @@ static bool has_media(const struct subscriber *s, enum cmr_dir dir,
 }
 
 
+/* The INVITE offers a session SDP (early media answers it). */
+static bool offers_sdp(const struct sip_msg *invite)
+{
+	struct body_view bv;
+
+	return !body_parse(&bv, invite) && pl_isset(&bv.session);
+}
+
+
+/* What a caller that asks for no CMR mode gets: the subscriber's
+ * plain=, else the profile's default. */
+static enum cmr_mode plain_mode(const struct subscriber *callee)
+{
+	enum cmr_mode m = subscriber_plain(callee);
+
+	return m != MODE_AUTO ? m : table_plain(table_live());
+}
+
+
 void policy_choose_bt(struct cmr_choice *c, const struct subscriber *callee,
 		      const char *caller, const struct sip_msg *invite,
 		      bool rtp)
@@ -51,6 +72,7 @@ void policy_choose_bt(struct cmr_choice *c, const struct subscriber *callee,
 	bool rel = sip_msg_hdr_has_value(invite, SIP_HDR_SUPPORTED, "100rel")
 		|| sip_msg_hdr_has_value(invite, SIP_HDR_REQUIRE, "100rel");
 	bool media = rtp && has_media(callee, DIR_BT, caller);
+	bool sdp = offers_sdp(invite);
 
 	memset(c, 0, sizeof(*c));
 	c->mode = MODE_HTTP;
@@ -64,6 +86,19 @@ void policy_choose_bt(struct cmr_choice *c, const struct subscriber *callee,
 
 	case MODE_HTTP:
 		c->why = "profile pins mode http";
+		break;
+
+	case MODE_EARLY:
+		if (sdp && media) {
+			c->mode = MODE_EARLY;
+			c->why = "profile pins mode early-media";
+		}
+		else {
+			c->why = !sdp ? "profile pins mode early-media, but "
+				"the INVITE has no SDP offer: http" :
+				"profile pins mode early-media, but the "
+				"resource has no audio to stream: http";
+		}
 		break;
 
 	case MODE_AS:
@@ -109,14 +144,31 @@ void policy_choose_bt(struct cmr_choice *c, const struct subscriber *callee,
 		else if (as_ok)
 			c->why = "auto: INVITE supports early-session and "
 				"100rel, but there is no audio to stream: http";
-		else if (pem)
-			c->why = !rel ? "auto: INVITE has P-Early-Media: "
-				"supported but does not support 100rel: http" :
-				"auto: INVITE has P-Early-Media: supported, but "
-				"there is no audio to stream: http";
-		else
+		else if (pem && rel)
+			c->why = "auto: INVITE has P-Early-Media: supported, "
+				"but there is no audio to stream: http";
+		else if (!sdp)
+			c->why = pem ? "auto: INVITE has P-Early-Media: "
+				"supported but does not support 100rel, and "
+				"has no SDP offer: http" :
+				"auto: INVITE asks for neither early-session "
+				"nor P-Early-Media and has no SDP offer: http";
+		else if (plain_mode(callee) == MODE_HTTP)
 			c->why = "auto: INVITE asks for neither early-session "
-				"nor P-Early-Media: http";
+				"nor P-Early-Media; the profile's plain=http "
+				"keeps HTTP mode";
+		else if (!media)
+			c->why = "auto: INVITE asks for neither early-session "
+				"nor P-Early-Media, but there is no audio to "
+				"stream: http";
+		else {
+			c->mode = MODE_EARLY;
+			c->why = pem ? "auto: INVITE has P-Early-Media: "
+				"supported but does not support 100rel, and "
+				"offers SDP: early-media" :
+				"auto: INVITE asks for neither early-session "
+				"nor P-Early-Media and offers SDP: early-media";
+		}
 		break;
 	}
 
@@ -155,6 +207,10 @@ void policy_choose_rt(struct cmr_choice *c, const struct subscriber *callee,
 
 	case MODE_GATEWAY:
 		c->why = "gateway mode has no CMRT procedure: http";
+		break;
+
+	case MODE_EARLY:
+		c->why = "early media has no CMRT procedure: http";
 		break;
 
 	case MODE_AUTO:

@@ -73,6 +73,7 @@ static void cmr_choose(struct call *call, const struct subscriber *callee,
 	case MODE_HTTP:    call->bt_ops = &modehttp_bt; break;
 	case MODE_AS:      call->bt_ops = &modeas_bt;   break;
 	case MODE_GATEWAY: call->bt_ops = &modegw_bt;   break;
+	case MODE_EARLY:   call->bt_ops = &modeem_bt;   break;
 	default:           call->bt_ops = NULL;         break;
 	}
 
@@ -95,16 +96,20 @@ static void cmr_choose(struct call *call, const struct subscriber *callee,
 	call->rt_ops[0] = call->rt.mode == MODE_HTTP ? &modehttp_rt : NULL;
 	call->rt_ops[1] = call->rt.as_possible ? &modeas_rt : NULL;
 
-	/* The caller's URL names the address its INVITE arrived on (or the
-	 * advertised one); the callee's keeps conf.http_base, the address
-	 * our requests to it leave from. */
-	if (call->bt.mode == MODE_HTTP &&
+	/* The caller's URL (HTTP mode, and early media's Alert-Info) names
+	 * the address its INVITE arrived on (or the advertised one); the
+	 * callee's keeps conf.http_base, the address our requests to it
+	 * leave from. */
+	if ((call->bt.mode == MODE_HTTP || call->bt.mode == MODE_EARLY) &&
 	    (sipsrv_http_base(call->srv, &call->msg->dst, base,
 			      sizeof(base)) ||
 	     modehttp_url(call->url_bt, sizeof(call->url_bt), base,
 			  call->bt.resid, id))) {
-		call->bt.mode = MODE_OFF;
-		call->bt_ops = NULL;
+		call->url_bt[0] = '\0';
+		if (call->bt.mode == MODE_HTTP) {
+			call->bt.mode = MODE_OFF;
+			call->bt_ops = NULL;
+		}
 	}
 	if (call->rt.mode == MODE_HTTP &&
 	    modehttp_url(call->url_rt, sizeof(call->url_rt),

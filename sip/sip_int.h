@@ -34,7 +34,8 @@ void registrar_handle(struct sipsrv *srv, const struct sip_msg *msg);
 
 /* policy.c: which delivery mode applies, per direction, and why */
 struct cmr_choice {
-	enum cmr_mode mode;        /* MODE_HTTP, MODE_AS or MODE_OFF */
+	enum cmr_mode mode;        /* MODE_HTTP, MODE_AS, MODE_GATEWAY,
+				    * MODE_EARLY or MODE_OFF */
 	const char *why;
 	const char *resid;         /* resource id, or NULL */
 	bool as_possible;          /* CMRT: as, if the callee's 18x allows */
@@ -343,7 +344,25 @@ struct mode_ops {
 };
 
 extern const struct mode_ops modehttp_bt, modehttp_rt, modeas_bt,
-	modeas_rt, modegw_bt;
+	modeas_rt, modegw_bt, modeem_bt;
+
+/* gwmodel.c: RFC 3960's gateway model, shared by gateway mode (mode_gw.c)
+ * and early media (mode_em.c).  gwmodel_start() prepares our answer to
+ * the caller's offer (reliable: it goes in a reliable 18x), or falls back
+ * to HTTP mode with why_nocodec when the offer has no codec to stream;
+ * gwmodel_answer() gives that answer, the same bytes every time;
+ * gwmodel_sent() says it went (once) and starts the stream. */
+int  gwmodel_start(struct call *call, bool reliable, const char *why_nocodec);
+bool gwmodel_answered(const struct call *call);
+bool gwmodel_reliable(const struct call *call);
+int  gwmodel_answer(struct call *call, struct pl *sdp);
+int  gwmodel_sent(struct call *call);
+bool gwmodel_answer_in(struct call *call, struct leg *fork,
+		       const struct sip_msg *msg, const struct pl *sdp);
+void gwmodel_ack_in(struct call *call, const struct sip_msg *ack);
+int  gwmodel_sdp_to_caller(struct call *call, const struct pl *sdp,
+			   struct mbuf **mbp);
+void gwmodel_stop(struct call *call, const char *why);
 
 /* One INVITE of the call to one callee contact. */
 struct bleg {
@@ -377,7 +396,7 @@ struct call {
 	struct tmr tmr_ring;          /* the longest ring */
 	struct tmr tmr_talk;          /* the longest call */
 	uint32_t ring_s, talk_s;      /* those limits, 0 for none */
-	struct gwcall *gw;            /* gateway mode, CMRBT */
+	struct gwcall *gw;            /* gateway mode or early media */
 	struct asmedia *as_bt;        /* application server mode, CMRBT */
 	struct asmedia *as_rt;        /* ... and CMRT */
 	struct leg *rt_leg;           /* the fork the CMRT offer went to */

@@ -61,6 +61,10 @@ READY_TIMEOUT = 5.0        # seconds from exec to the readiness line
 SIGTERM_LIMIT = 2.0        # the bound for a clean exit (docs/cli.md)
 CURL_TIMEOUT = 5
 BINARY = None              # absolute path of the binary under test
+# The embedded default profile (profiles/README.md).
+DEFAULT_PROFILE = "".join(
+    "subscriber %s mode=auto cmrbt=ringback-default cmrt=ringtone-default\n"
+    % s for s in ("alice", "bob", "carol", "dave", "1000-1099"))
 PROCS = []                 # every Popen started, killed by PID at the end
 
 
@@ -193,7 +197,8 @@ def wait_bound(port, proto, timeout=3.0):
 class Server:
     """One cmrlab serve process with its own ports, directory and logs."""
 
-    def __init__(self, tmp, name="server", profile=None, extra=()):
+    def __init__(self, tmp, name="server", profile=None, extra=(),
+                 plain=None):
         self.tmp = tmp
         self.name = name
         self.sip = free_port()
@@ -202,6 +207,8 @@ class Server:
         self.out_path = os.path.join(tmp, name + ".out")
         self.err_path = os.path.join(tmp, name + ".err")
         self.profile = profile
+        if plain:
+            self.profile = self.plain_profile(profile, plain)
         self.extra = list(extra)
         self.proc = None
         self.stopped = None        # None, or the verdict of stop()
@@ -213,6 +220,22 @@ class Server:
     @property
     def base(self):
         return "http://%s:%d" % (HOST, self.http)
+
+    def plain_profile(self, profile, plain):
+        """The profile (or the embedded default) with "defaults
+        plain=PLAIN": what callers that ask for no CMR mode get.  Tests
+        of the call machinery with such callers use plain="http", so
+        that no early media comes into their ladders."""
+        if profile:
+            with open(profile) as f:
+                text = f.read()
+            path = profile + "." + self.name + ".plain"
+        else:
+            text = DEFAULT_PROFILE
+            path = os.path.join(self.tmp, self.name + "-plain.profile")
+        with open(path, "w") as f:
+            f.write(text + "\ndefaults plain=%s\n" % plain)
+        return path
 
     def start(self):
         cmd = [BINARY, "serve",

@@ -500,11 +500,11 @@ def gw_callee(t, srv, scenario="uas_gw_answer.xml", ring_ms=2000, pt=8,
     return as_callee(t, srv, scenario, **keys)
 
 
-def gw_parties(t, *args, **kw):
+def gw_parties(t, *args, plain=None, **kw):
     """The parties of a gateway mode call: (server, the callee of
     gw_callee with args and kw, an RtpSink for the caller's media,
-    GwCaller)."""
-    srv = t.server()
+    GwCaller); plain: the server's defaults plain=."""
+    srv = t.server(plain=plain)
     callee = gw_callee(t, srv, *args, **kw)
     return srv, callee, RtpSink(), GwCaller(srv)
 

@@ -502,6 +502,9 @@ class parties:
     at level debug (run.py --keep keeps them)."""
 
     def __init__(self, t, alt=False, **kw):
+        # Callers that ask for no CMR mode get HTTP mode here, so that no
+        # early media of ours comes into the ladders of these tests.
+        kw.setdefault("plain", "http")
         self.t, self.alt, self.kw = t, alt, kw
         if os.environ.get("SIPUA_DEBUG"):
             kw["extra"] = tuple(kw.get("extra", ())) + (

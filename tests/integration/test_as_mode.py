@@ -400,7 +400,7 @@ def as_rt_ringtone(t, caller_as):
     early-session; our PRACK carries the offer, its 200 the answer, RTP
     goes to the callee until its 200 (INVITE).  caller_as: the caller
     asks for application server mode too (both directions stream)."""
-    srv = t.server()
+    srv = t.server(plain="http")
     rt_sink = RtpSink()
     bt_sink = RtpSink() if caller_as else None
     callee = as_callee(t, srv, "uas_as_rel180.xml", ring_ms=2000,

@@ -13,7 +13,7 @@ from cmrtest_sip import SipClient, invite, register_ok, run_call
 @test
 def bye_from_callee(t):
     """The callee hangs up: its BYE reaches the caller, both get 200."""
-    srv = t.server()
+    srv = t.server(plain="http")
     callee, caller = run_call(t.tmp, srv, uas="uas_answer_bye.xml",
                               uac="uac_call_wait_bye.xml", ring_ms=300)
     check(re.search(r"(?m)^BYE sip:", caller.messages()),
@@ -86,7 +86,7 @@ def busy_486(t):
 @test
 def tcp_call(t):
     """A call where caller and callee both use TCP."""
-    srv = t.server()
+    srv = t.server(plain="http")
     callee, caller = run_call(t.tmp, srv, transport="tcp", ring_ms=300)
     inv = re.search(r"(?ms)^INVITE sip:.*?\n\s*\n", callee.messages())
     check(inv and "SIP/2.0/TCP" in inv.group(0),

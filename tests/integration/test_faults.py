@@ -194,7 +194,7 @@ def faults_loss_and_stalled_peers(t):
     info("seed %d" % seed)
     with Loss() as loss:
         lossy = t.server(profile=loss_profile(t))
-        plain = t.server()
+        plain = t.server(plain="http")
         stalls = None
         try:
             stalls = Stalls(plain)

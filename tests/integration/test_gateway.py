@@ -379,7 +379,8 @@ def gw_pem_from_callee_http(t):
     (no P-Early-Media: supported from the caller): an event records it,
     the call completes, the server stays up."""
     srv, callee, sink, cl = gw_parties(t, ring_ms=800, pt=0,
-                                       hdr180="P-Early-Media: inactive")
+                                       hdr180="P-Early-Media: inactive",
+                                       plain="http")
     try:
         cl.invite("bob", sink.port, (0,), pem=None, supported=None)
         i, _, r18 = cl.wait(lambda m: m.status == 180, 5, what="180")

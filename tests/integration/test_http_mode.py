@@ -16,7 +16,7 @@ def call_http_mode(t):
     """HTTP-mode call: Alert-Info in the 180 and in the INVITE, BYE from
     the caller, the resource served with Range/ETag/HEAD, the call in the
     API and in the JSON log."""
-    srv = t.server()
+    srv = t.server(plain="http")
     callee, caller = run_call(t.tmp, srv)
     m = re.search(r"ringback_url=(\S+)", caller.logs())
     check(m, "caller log has no ringback_url: %r" % caller.logs())

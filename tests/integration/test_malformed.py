@@ -105,7 +105,7 @@ def responses(sock, transport, timeout):
 def malformed_sip(t):
     """Bad SIP over UDP and TCP gets 400 or silence, never a crash; the
     server then still answers OPTIONS and completes a call."""
-    srv = t.server()
+    srv = t.server(plain="http")
     problems = []
     hung = []
     # Fresh identifiers per transport: a repeated Call-ID, tag and CSeq

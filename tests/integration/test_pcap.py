@@ -78,7 +78,7 @@ def pcap_capture(t):
     """serve --pcap: every SIP message the server sends or receives (UDP
     and TCP) is one UDP packet of the capture, readable while it runs."""
     path = os.path.join(t.tmp, "sip.pcap")
-    srv = t.server(extra=("--pcap", path))
+    srv = t.server(extra=("--pcap", path), plain="http")
     register_ok(srv, "alice", "sip:alice@%s:%d" % (HOST, 41005))
 
     # Flushed per packet: the REGISTER and its 200 are there already.

@@ -106,7 +106,7 @@ def pcap_tcp_invite(t):
     INVITE, ACK and BYE are recorded from the connection's ephemeral
     port, every response to them (18x, 200, 200 (BYE)) to it."""
     path = os.path.join(t.tmp, "sip.pcap")
-    srv = t.server(extra=("--pcap", path))
+    srv = t.server(extra=("--pcap", path), plain="http")
     callee = Sipp(t.tmp, "uas_answer.xml", "callee", keys={"ring_ms": 300})
     callee.wait_listening()
     register_ok(srv, "bob", callee.contact)

@@ -35,6 +35,7 @@ def options_udp_tcp(t):
 
 
 PROFILE_V1 = """# integration test profile, version 1
+defaults plain=http
 subscriber alice mode=auto cmrbt=ringback-default cmrt=ringtone-default
 subscriber bob mode=auto cmrbt=ringback-default cmrt=ringtone-default
 """
@@ -164,7 +165,7 @@ def cli_exit_codes(t):
 def sigterm_during_call(t):
     """SIGTERM during an established call: BYE to both parties, exit 0
     within 2 s."""
-    srv = t.server()
+    srv = t.server(plain="http")
     state = {}
 
     def during(callee, caller):
