@@ -613,7 +613,7 @@ static void test_good_parse_after_bad_one(void **state)
 	assert_int_equal(parse(t, "subscriber alice mode=nope\n", err,
 			       sizeof(err)), EINVAL);
 	assert_string_equal(err, "test.profile:1: bad mode 'nope' (expected"
-			    " auto, http, as, gateway or off)");
+			    " auto, http, as, gateway, early-media or off)");
 	mem_deref(t);
 
 	/* Nothing of the failed parse is left over to disturb the next. */
@@ -803,7 +803,7 @@ static const struct bad limits_bad[] = {
 	{"limits =5\n", 0, 1, "'=' without a key before it"},
 	/* a key without the directive */
 	{"ring=30\n", 0, 1, "a line starts with a directive (subscriber,"
-	 " resource, rule or limits), not with 'ring='"},
+	 " resource, rule, limits or defaults), not with 'ring='"},
 	/* the line that has the error, with LF or CR LF line ends */
 	{"subscriber alice\n\nlimits ring=x\n", 0, 3, "ring=x" LIMITS_RANGE},
 	{"limits ring=5\r\nlimits ring=86401\r\n", 0, 2,
