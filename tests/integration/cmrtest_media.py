@@ -441,7 +441,9 @@ class GwCaller(AsCaller):
     stamps every message with msg.src and msg.wall."""
 
     def invite(self, user, rtp_port, pts=(8, 0), pem="supported",
-               supported="100rel", allow=GW_ALLOW):
+               supported="100rel", allow=GW_ALLOW, require=None,
+               offer=True):
+        """require: a Require value; offer False: no SDP at all."""
         self.user = user
         self.ruri = "sip:%s@%s:%d" % (user, HOST, self.srv.sip)
         self.rtp_port = rtp_port
@@ -450,11 +452,15 @@ class GwCaller(AsCaller):
             hdrs.append("Allow: " + allow)
         if supported:
             hdrs.append("Supported: " + supported)
+        if require:
+            hdrs.append("Require: " + require)
         if pem:
             hdrs.append("P-Early-Media: " + pem)
-        hdrs.append("Content-Type: application/sdp")
+        if offer:
+            hdrs.append("Content-Type: application/sdp")
         t, self.branch = self._req("INVITE", self.ruri, 1, headers=hdrs,
-                                   body=gw_sdp(rtp_port, pts))
+                                   body=gw_sdp(rtp_port, pts) if offer
+                                   else b"")
         return t
 
     def request_in(self, method, timeout, after=0, seen=()):
