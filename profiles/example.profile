@@ -38,8 +38,20 @@ subscriber dave contact=sip:dave@127.0.0.1:5072;transport=tcp  # adds one
 # No CMR at all: calls pass through untouched.
 subscriber eve mode=off
 
+# Early media always (ordinary phones hear the ringback in the 18x).
+subscriber frank mode=early-media
+
+# In auto, a caller that asks for no CMR mode gets only the URL.
+subscriber grace mode=auto plain=http
+
 # A numbered block: 2000, 2001, ... 2009, all with the same settings.
 subscriber 2000-2009 mode=auto password=lab
+
+# ---- defaults -------------------------------------------------------------
+
+# What callers that ask for no CMR mode get in auto, unless a subscriber
+# says otherwise (plain=): early-media (the default) or http.
+defaults plain=early-media
 
 # ---- time limits ----------------------------------------------------------
 

@@ -1026,7 +1026,7 @@ static void test_example_profile_loads(void **state)
 	}
 
 	assert_int_equal(profile_load(t, path, err, sizeof(err)), 0);
-	assert_int_equal(table_subscriber_count(t), 5 + 10);
+	assert_int_equal(table_subscriber_count(t), 7 + 10);
 	assert_non_null(table_resource(t, "profile-notes"));
 
 	s = sub(t, "carol");
@@ -1034,6 +1034,9 @@ static void test_example_profile_loads(void **state)
 	assert_string_equal(subscriber_password(s), "correct horse # battery");
 	assert_int_equal(subscriber_contact_count(sub(t, "dave")), 2);
 	assert_int_equal(subscriber_mode(sub(t, "eve")), MODE_OFF);
+	assert_int_equal(subscriber_mode(sub(t, "frank")), MODE_EARLY);
+	assert_int_equal(subscriber_plain(sub(t, "grace")), MODE_HTTP);
+	assert_int_equal(table_plain(t), MODE_EARLY);
 	assert_string_equal(subscriber_cmr(sub(t, "alice"), DIR_BT, "bob"),
 			    "ringtone-default");
 	assert_string_equal(subscriber_cmr(sub(t, "2009"), DIR_RT, "2000"),
