@@ -13,9 +13,11 @@ through the server to a sipp callee (scenarios/uas_ring.xml) that sends
             from cmrlab after the caller's PRACK; uac_as.xml
   gateway   mode=gateway: a reliable 180 with cmrlab's SDP answer, RTP at
             once, an UPDATE when the callee answers; uac_gw.xml
-  early     a plain early-media mode, run when the profile takes
-            mode=early (the callee sends a reliable 183 with SDP,
-            uas_ring183.xml; caller uac_early.xml); skipped otherwise
+  early     mode=early-media, a caller without 100rel or UPDATE (as
+            baresip): an unreliable 180 with cmrlab's SDP answer, RTP at
+            once, the 200 repeating the answer and a re-INVITE after the
+            ACK with the callee's SDP; uac_early.xml; skipped when the
+            profile refuses mode=early-media
 
 For each target: a step at the fixed rate (FIXED calls/s for STEP
 seconds) gives the server's CPU per completed call (utime + stime from
@@ -53,7 +55,7 @@ TARGETS = [
     ("http", "http", "uac_plain.xml", "uas_ring.xml"),
     ("as", "as", "uac_as.xml", "uas_ring.xml"),
     ("gateway", "gateway", "uac_gw.xml", "uas_ring.xml"),
-    ("early", "early", "uac_early.xml", "uas_ring183.xml"),
+    ("early", "early-media", "uac_early.xml", "uas_ring.xml"),
 ]
 
 
@@ -286,7 +288,8 @@ def run(binary, tmp, results, budget=BUDGET):
         "most %d steps, cap %d/s)" % (FIXED, STEP, STEP, FAIL_MAX * 100,
                                       ON_TIME * 100, STEPS, CAP))
     say("   about %.0f s for the section" % budget)
-    early_why = profile_refused(binary, tmp, "subscriber x mode=early\n")
+    early_why = profile_refused(binary, tmp,
+                               "subscriber x mode=early-media\n")
     deadline = time.monotonic() + budget
     rows, summary, out = [], [], {}
     targets = [t for t in TARGETS if t[0] != "early" or not early_why]
@@ -331,7 +334,7 @@ def run(binary, tmp, results, budget=BUDGET):
            "callee_failed"], srows)
     if early_why:
         say("   early: skipped, cmrlab has no plain early-media mode "
-            "(the profile refuses mode=early: %s)\n"
+            "(the profile refuses mode=early-media: %s)\n"
             % early_why.split("cmrlab: ")[-1])
         out["early"] = {"skipped": "no mode=early"}
     results["calls"] = out
