@@ -18,10 +18,10 @@ from cmrtest_media import (
 from test_gateway import check_gw_callee_side, check_gw_reoffer
 
 
-def check_em_18x(r18, srv, reliable, where):
+def check_em_18x(r18, srv, reliable, where, pem=False):
     """The 18x of early media: our answer at the streamer, the resource's
-    URL in Alert-Info, no P-Early-Media (the caller asked for none),
-    reliable or not as said.  Returns (the answer's audio, its origin,
+    URL in Alert-Info, no P-Early-Media (the caller asked for none; pem:
+    it supports it, and gets our sendrecv), reliable or not as said.  Returns (the answer's audio, its origin,
     the SDP bytes, the URL)."""
     req = tags_of(r18.all("require"))
     info("%s: %s, Require %r, RSeq %r, P-Early-Media %r, Alert-Info %r"
@@ -36,8 +36,13 @@ def check_em_18x(r18, srv, reliable, where):
               "%s: reliable to a caller that %s (Require %r, RSeq %r)"
               % (where, "does not support 100rel or UPDATE",
                  r18.all("require"), r18.get("rseq")))
-    check(not pem_values(r18), "%s: P-Early-Media %r to a caller that "
-          "asked for none" % (where, r18.all("p-early-media")))
+    if pem:
+        check(pem_values(r18) == ["sendrecv"], "%s: P-Early-Media %r, "
+              "expected the server's sendrecv" % (where,
+                                                  r18.all("p-early-media")))
+    else:
+        check(not pem_values(r18), "%s: P-Early-Media %r to a caller that "
+              "asked for none" % (where, r18.all("p-early-media")))
     ai = r18.all("alert-info")
     check(len(ai) == 1 and ai[0].startswith("<http://") and
           "/r/ringback-default" in ai[0] and ai[0].endswith(">"),
@@ -60,12 +65,13 @@ def check_url(url):
           % (code, hdrs.get("content-type")))
 
 
-def em_events(srv, cl, packets, seq, reliable):
+def em_events(srv, cl, packets, seq, reliable, pem=False):
     rec = call_of(srv, cl.call_id)
     check_gw_events(rec, packets, seq, mode="early-media")
     mode = events_of(rec, "mode", dir="bt")[-1]
     info("mode bt why: %r" % mode.get("why"))
-    check("offers SDP: early-media" in mode.get("why", ""),
+    check("offers SDP: early-media" in mode.get("why", "") and
+          (not pem or "P-Early-Media" in mode.get("why", "")),
           "API: mode why %r" % mode.get("why"))
     ins = events_of(rec, "cmr-inserted", dir="bt", mode="early-media")
     check(len(ins) == 1 and ins[0].get("reliable") is reliable and
@@ -128,7 +134,7 @@ def cl_sdp(port, version):
     return gw_sdp(port, [8], version)
 
 
-def unreliable_call(t, supported, allow, move):
+def unreliable_call(t, supported, allow, move, pem=None):
     """A caller without 100rel (or without UPDATE): every 18x unreliable,
     with the same answer; the 200 repeats it byte for byte; after the ACK
     a re-INVITE carries the callee's SDP.  move: the caller's answer to
@@ -141,12 +147,12 @@ def unreliable_call(t, supported, allow, move):
     cl = GwCaller(srv)
     moved = free_udp_block(2)
     try:
-        cl.invite("bob", sink.port, (8, 0), pem=None, supported=supported,
+        cl.invite("bob", sink.port, (8, 0), pem=pem, supported=supported,
                   allow=allow)
         i, t18, r18 = cl.wait(lambda m: m.status in (180, 183) and
                               m.cseq() == "1 INVITE", 5, what="18x")
         ans, o1, sdp18, url = check_em_18x(r18, srv, False, "caller's %d"
-                                           % r18.status)
+                                           % r18.status, pem=bool(pem))
         check_url(url)
         k, t_fin, fin = cl.response("1 INVITE", 7, i)
         check(fin.status == 200, "the INVITE ended %s" % fin.first)
@@ -203,7 +209,7 @@ def unreliable_call(t, supported, allow, move):
          % (st["n"], st["rate"], stop * 1000))
     seq = ["mode", "cmr-inserted", "rtp-started", "rtp-stopped",
            "answered", "reinvite-sent", "reinvite-answered", "ended"]
-    rec = em_events(srv, cl, st["n"], seq, False)
+    rec = em_events(srv, cl, st["n"], seq, False, pem=bool(pem))
     check(not events_of(rec, "update-sent"), "API: update-sent")
 
 
@@ -222,6 +228,14 @@ def em_unreliable_media_moves(t):
     the re-INVITE moves its media, and the callee is re-INVITEd with
     it."""
     unreliable_call(t, None, GW_ALLOW, True)
+
+
+@test
+def em_pem_without_100rel(t):
+    """A caller with P-Early-Media: supported but no 100rel cannot have
+    gateway mode: early media, unreliable, with the server's own
+    P-Early-Media: sendrecv (RFC 5009)."""
+    unreliable_call(t, None, GW_ALLOW, False, pem="supported")
 
 
 @test
@@ -263,41 +277,17 @@ def em_required_100rel_no_update(t):
                                  "reinvite-answered", "ended"], True)
 
 
-@test
-def em_no_offer_http(t):
-    """An INVITE without SDP asks for no CMR mode and offers nothing to
-    answer: HTTP mode, the URL in the 180, no SDP of ours."""
-    srv, callee, sink, cl = gw_parties(t, ring_ms=800, pt=8)
+def http_call(t, offer, plain, why_has):
+    """A caller that asks for no CMR mode and still gets HTTP mode: the
+    180 carries the URL and no SDP; with an offer, the 200 carries the
+    callee's SDP.  why_has: what the mode event's why must say."""
+    srv, callee, sink, cl = gw_parties(t, ring_ms=800, pt=8, plain=plain)
     try:
-        cl.invite("bob", sink.port, pem=None, supported=None, offer=False)
+        cl.invite("bob", sink.port, (8, 0), pem=None, supported=None,
+                  offer=offer)
         i, _, r18 = cl.wait(lambda m: m.status == 180, 5, what="180")
         info("180: Alert-Info %r, %d body bytes" % (r18.all("alert-info"),
                                                    len(r18.body)))
-        check(r18.all("alert-info") and not r18.body, "180: Alert-Info "
-              "%r, body %r" % (r18.all("alert-info"), r18.body[:100]))
-        _, _, fin = cl.response("1 INVITE", 5, i)
-        check(fin.status == 200, "the INVITE ended %s" % fin.first)
-        cl.ack(fin)
-        wait_event(srv, "confirmed")
-        cl.bye()
-    finally:
-        cl.close()
-        sink.close()
-    callee_done(callee)
-    rec = call_of(srv, cl.call_id)
-    why = events_of(rec, "mode", dir="bt")[-1].get("why", "")
-    check(rec.get("mode_bt") == "http" and "no SDP offer" in why,
-          "mode_bt %r, why %r" % (rec.get("mode_bt"), why))
-
-
-@test
-def em_plain_http_profile(t):
-    """defaults plain=http: the seed's HTTP mode alone for such callers;
-    the 180 carries the URL and no SDP, the 200 the callee's SDP."""
-    srv, callee, sink, cl = gw_parties(t, ring_ms=800, pt=8, plain="http")
-    try:
-        cl.invite("bob", sink.port, (8, 0), pem=None, supported=None)
-        i, _, r18 = cl.wait(lambda m: m.status == 180, 5, what="180")
         check(r18.all("alert-info") and not r18.body, "180: Alert-Info "
               "%r, body %r" % (r18.all("alert-info"), r18.body[:100]))
         _, _, fin = cl.response("1 INVITE", 5, i)
@@ -314,5 +304,20 @@ def em_plain_http_profile(t):
     rec = call_of(srv, cl.call_id)
     why = events_of(rec, "mode", dir="bt")[-1].get("why", "")
     info("mode bt: %r, why %r" % (rec.get("mode_bt"), why))
-    check(rec.get("mode_bt") == "http" and "plain=http" in why,
+    check(rec.get("mode_bt") == "http" and why_has in why,
           "mode_bt %r, why %r" % (rec.get("mode_bt"), why))
+
+
+@test
+def em_no_offer_http(t):
+    """An INVITE without SDP asks for no CMR mode and offers nothing to
+    answer: HTTP mode, the URL in the 180, no SDP of ours (the callee's
+    offer comes in the 200)."""
+    http_call(t, False, None, "no SDP offer")
+
+
+@test
+def em_plain_http_profile(t):
+    """defaults plain=http: the seed's HTTP mode alone for such callers;
+    the 180 carries the URL and no SDP, the 200 the callee's SDP."""
+    http_call(t, True, "http", "plain=http")
