@@ -19,22 +19,25 @@ from the helper modules and defines its tests:
             cl.close()
         check(rsp.status == 200, "OPTIONS: %s" % rsp.first)
 
-The helpers are in three modules:
+The helpers are in four modules:
 
-- cmrtest (this one): Fail, check, info; subprocesses and free ports; the
-  Server under test and its HTTP API; raw_http and curl; call records and
-  events; wait_until, wait_event; the test registry (@test, @slow_test)
-  and the Ctx a test gets;
+- cmrtest (this one): Fail, Skip, check, info; subprocesses and free
+  ports; the Server under test and its HTTP API; raw_http and curl; call
+  records and events; wait_until, wait_event; the test registry (@test,
+  @slow_test) and the Ctx a test gets;
 - cmrtest_sip: SIP messages (SipMsg), the SipClient, INVITE and REGISTER
   helpers, sipp (Sipp, run_call, scenarios/*.xml), message bodies, SDP
   and header parameters;
 - cmrtest_media: the RTP sink and stream checks, and the early-media
-  callers: AsCaller (application server mode) and GwCaller (gateway mode).
+  callers: AsCaller (application server mode) and GwCaller (gateway mode);
+- phones: real SIP phones (baresip, linphonec) as callers and callees,
+  the tones they recorded and a packet capture on lo.
 
 A test takes a Ctx (t: t.tmp, t.server(profile=..., extra=(...))) and has
 a name unique in the suite; -k selects by name or subject.  check() fails
-it, info() prints a diagnostic; the runner stops every server with SIGTERM
-and fails the test unless it exits 0 within 2 s.
+it, raise Skip("why") skips it (a program it needs is missing), info()
+prints a diagnostic; the runner stops every server with SIGTERM and fails
+the test unless it exits 0 within 2 s.
 Never sleep and then check that nothing happened: first wait for what
 proves the server got past that point (wait_event(srv, "confirmed"),
 srv.wait_call_state(...), wait_until(pred, timeout, what), AsCaller.barrier,
@@ -72,6 +75,12 @@ PROCS = []                 # every Popen started, killed by PID at the end
 
 class Fail(Exception):
     """A check did not hold; the message is the test's failure reason."""
+
+
+class Skip(Exception):
+    """The test cannot run here (a program it needs is missing); the
+    message says why.  A skipped test counts neither as passed nor as
+    failed."""
 
 
 def check(cond, msg):

@@ -15,9 +15,11 @@ Every test starts its own server on free ports of 127.0.0.1 with its own
 temporary directory and JSON event log, waits for the readiness line,
 drives it with Python sockets, sipp (scenarios/*.xml) and curl, and then
 stops it with SIGTERM: the server must exit 0 within 2 s, and that is
-part of every test's verdict.  Each test prints "PASS name" or
-"FAIL name: reason"; the last line is "N passed, M failed" and the exit
-status is 1 when anything failed.
+part of every test's verdict.  Each test prints "PASS name",
+"FAIL name: reason" or "SKIP name: reason" (it raised cmrtest.Skip: a
+program it needs is missing; neither passed nor failed); the last line is
+"N passed, M failed, K skipped" and the exit status is 1 when anything
+failed.
 
 Only the Python standard library is used.  Every subprocess runs under a
 timeout and is killed by its PID when a test ends, so one broken test
@@ -39,7 +41,7 @@ sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 
 import cmrtest
-from cmrtest import Ctx, Fail, info, kill_all
+from cmrtest import Ctx, Fail, Skip, info, kill_all
 
 
 def load_tests():
@@ -61,10 +63,14 @@ def load_tests():
 
 
 def run_one(fn, keep):
+    """Runs one test: (None, None) when it passed, (why, None) when it
+    failed, (None, why) when it skipped (and stopped its servers well)."""
     t = Ctx(fn.__name__, keep)
-    why = None
+    why = skip = None
     try:
         fn(t)
+    except Skip as e:
+        skip = str(e) or "skipped"
     except Fail as e:
         why = str(e)
     except subprocess.TimeoutExpired as e:
@@ -88,12 +94,12 @@ def run_one(fn, keep):
         info("files kept in " + t.tmp)
     else:
         shutil.rmtree(t.tmp, ignore_errors=True)
-    return why
+    return why, None if why else skip
 
 
 def setup_failure(why):
     print("FAIL setup: %s" % why)
-    print("0 passed, 1 failed")
+    print("0 passed, 1 failed, 0 skipped")
     return 1
 
 
@@ -121,15 +127,19 @@ def main():
                                   args.pattern in f.__name__ or
                                   args.pattern in cmrtest.subject(f)) and
              (args.slow or f not in cmrtest.SLOW_TESTS)]
-    passed = failed = 0
+    passed = failed = skipped = 0
     t0 = time.monotonic()
     try:
         for fn in tests:
-            why = run_one(fn, args.keep)
+            why, skip = run_one(fn, args.keep)
             if why:
                 failed += 1
                 print("FAIL %s: %s" % (fn.__name__,
                                        " ".join(why.split("\n"))))
+            elif skip:
+                skipped += 1
+                print("SKIP %s: %s" % (fn.__name__,
+                                       " ".join(skip.split("\n"))))
             else:
                 passed += 1
                 print("PASS %s" % fn.__name__)
@@ -137,7 +147,7 @@ def main():
     finally:
         kill_all()
     info("total %.1f s" % (time.monotonic() - t0))
-    print("%d passed, %d failed" % (passed, failed))
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     return 1 if failed else 0
 
 

@@ -1,0 +1,709 @@
+'''Real SIP phones as callers and callees of cmrlab: baresip and linphonec
+run headless, every file of theirs in the test's directory, on free ports
+of 127.0.0.1; audio analysis of what they recorded; a packet capture on
+the loopback interface.
+
+A phone plays a WAV of its own pure tone as its microphone and records
+what it receives:
+
+- baresip (package baresip-core): the aufile module is the source, the
+  sndfile module writes the decoded received audio to snd/dump-*-dec.wav,
+  and the ctrl_tcp module (netstring-framed JSON on a TCP port) dials,
+  accepts, hangs up and reports the call's events;
+- linphonec (package linphone-cli): "soundcard use files", "play" and
+  "record" on its standard input; "call", "answer", "terminate" and
+  "quit" there too; its standard output says what the call does.
+
+Neither auto-answers: a callee answers when the test tells it to, so that
+a call rings for as long as the test wants.  Every process is started
+with cmrtest.spawn and stopped by its PID.
+
+Only the Python standard library is used.  The audio analysis is a
+Goertzel filter per candidate frequency over short windows; the capture
+is an AF_PACKET socket on "lo" with a classic BPF filter (root only:
+without it the figures it gives are reported as unavailable).
+'''
+
+import ctypes
+import json
+import math
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import threading
+import time
+
+from cmrtest import (
+    Fail, HOST, Skip, check, free_port, free_udp_block, info, kill_proc,
+    spawn, wait_bound, wait_until)
+from cmrtest_sip import SipMsg
+
+PACKAGES = {"baresip": "baresip-core", "linphonec": "linphone-cli"}
+BARESIP_MODULES = "/usr/lib/baresip/modules"
+RATE = 8000                # the sources' sample rate (G.711's)
+SOURCE_SECONDS = 60        # baresip hangs up when its aufile source ends
+STOP_TIMEOUT = 5.0         # a phone told to quit must exit within this
+
+
+def require(*kinds):
+    """Skips the test unless every phone program of kinds is installed."""
+    missing = [k for k in sorted(set(kinds)) if not shutil.which(k)]
+    if missing:
+        one = len(missing) == 1
+        raise Skip("%s %s not installed (package%s %s; make deps installs "
+                   "%s when apt-get can)" % (
+                       " and ".join(missing), "is" if one else "are",
+                       "" if one else "s",
+                       " and ".join(PACKAGES[k] for k in missing),
+                       "it" if one else "them"))
+    if "baresip" in kinds and not os.path.isdir(BARESIP_MODULES):
+        raise Skip("baresip has no module folder %s" % BARESIP_MODULES)
+
+
+# ---- WAV files -----------------------------------------------------------
+
+def tone_wav(path, freq, seconds, amp=8000, rate=RATE):
+    """Writes a 16-bit mono WAV of one pure tone (whole seconds)."""
+    one = struct.pack("<%dh" % rate, *(
+        int(round(amp * math.sin(2 * math.pi * freq * i / rate)))
+        for i in range(rate)))
+    data = one * int(seconds)
+    with open(path, "wb") as f:
+        f.write(b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVE")
+        f.write(b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2,
+                                      2, 16))
+        f.write(b"data" + struct.pack("<I", len(data)) + data)
+    return path
+
+
+def read_wav(path):
+    """(rate, samples of the first channel) of a PCM WAV.  A recorder
+    killed before it wrote its header's sizes leaves 0 or too large a
+    size: the data then runs to the end of the file."""
+    with open(path, "rb") as f:
+        d = f.read()
+    check(d[:4] == b"RIFF" and d[8:12] == b"WAVE",
+          "%s is not a RIFF/WAVE file (%d bytes)" % (path, len(d)))
+    pos, fmt = 12, None
+    while pos + 8 <= len(d):
+        cid, size = d[pos:pos + 4], struct.unpack("<I", d[pos + 4:pos + 8])[0]
+        body = pos + 8
+        if cid == b"fmt ":
+            fmt = struct.unpack("<HHIIHH", d[body:body + 16])
+        elif cid == b"data":
+            check(fmt, "%s: data chunk before fmt" % path)
+            end = body + size if 0 < size <= len(d) - body else len(d)
+            tag, ch, rate, _, align, bits = fmt
+            check(tag == 1 and bits == 16, "%s: format %d with %d bits, "
+                  "expected 16-bit PCM" % (path, tag, bits))
+            n = (end - body) // align
+            x = struct.unpack("<%dh" % (n * ch), d[body:body + n * align])
+            return rate, list(x[::ch])
+        pos = body + size + (size & 1)
+    raise Fail("%s: no data chunk" % path)
+
+
+# ---- tones ---------------------------------------------------------------
+
+WINDOW = 0.1               # seconds per analysis window
+TONE_SHARE = 0.5           # a window's tone holds this share of its energy
+QUIET_RMS = 100            # below this a window is silence
+
+
+def goertzel_share(x, rate, freq):
+    """The share of x's energy at freq: 1.0 for a pure tone at freq and
+    a whole number of its periods in x, near 0 for other tones."""
+    n = len(x)
+    c = 2 * math.cos(2 * math.pi * freq / rate)
+    s1 = s2 = 0.0
+    for v in x:
+        s1, s2 = v + c * s1 - s2, s1
+    power = s1 * s1 + s2 * s2 - c * s1 * s2
+    energy = sum(v * v for v in x)
+    return 2 * power / (n * energy) if energy else 0.0
+
+
+class Recording:
+    """What a phone received, from one or more WAV files one after the
+    other, cut into windows of WINDOW seconds.  track: per window (start
+    in s, the dominant frequency among freqs or None, RMS); None stands
+    for silence, or for a window where no candidate holds TONE_SHARE of
+    the energy (a mix, noise, the switch from one tone to the next)."""
+
+    def __init__(self, paths, freqs):
+        self.rate, self.x = None, []
+        for path in paths:
+            r, more = read_wav(path)
+            if self.rate not in (None, r):
+                raise Fail("%s: %d Hz after %d Hz" % (path, r, self.rate))
+            self.rate = r
+            self.x += more
+        self.rate = self.rate or RATE
+        n = int(self.rate * WINDOW)
+        self.track = []
+        for i in range(0, len(self.x) - n + 1, n):
+            w = self.x[i:i + n]
+            rms = math.sqrt(sum(v * v for v in w) / n)
+            best, share = None, 0.0
+            if rms >= QUIET_RMS:
+                for f in freqs:
+                    s = goertzel_share(w, self.rate, f)
+                    if s > share:
+                        best, share = f, s
+            self.track.append((i / self.rate,
+                               best if share >= TONE_SHARE else None,
+                               int(rms)))
+
+    @property
+    def seconds(self):
+        return len(self.x) / self.rate
+
+    def segments(self):
+        """Runs of one dominant frequency: [(freq, start s, end s)]."""
+        out = []
+        for t, f, _ in self.track:
+            if out and out[-1][0] == f:
+                out[-1][2] = t + WINDOW
+            else:
+                out.append([f, t, t + WINDOW])
+        return [tuple(s) for s in out]
+
+    def describe(self):
+        """'700 Hz 0.0-2.9 s, none 2.9-3.0 s, 1200 Hz 3.0-6.1 s'."""
+        return ", ".join("%s %.1f-%.1f s" % ("%d Hz" % f if f else "none",
+                                             a, b)
+                         for f, a, b in self.segments()) or "empty"
+
+    def seconds_of(self, freq, start=0.0, end=None):
+        """Seconds of windows dominated by freq from start to end."""
+        return WINDOW * sum(1 for t, f, _ in self.track if f == freq and
+                            t >= start and (end is None or t < end))
+
+    def first_of(self, freq, start=0.0):
+        for t, f, _ in self.track:
+            if f == freq and t >= start:
+                return t
+        return None
+
+    def last_of(self, freq, end=None):
+        ts = [t for t, f, _ in self.track
+              if f == freq and (end is None or t < end)]
+        return ts[-1] + WINDOW if ts else None
+
+    def peak(self, freq, lo=100, hi=2000):
+        """The frequency with the most energy, to 1 Hz, in the middle
+        half second of the longest run dominated by freq (None without
+        one): a scan in 20 Hz steps from lo to hi, then in 1 Hz steps
+        around the best."""
+        runs = [(b - a, a, b) for f, a, b in self.segments() if f == freq]
+        if not runs:
+            return None
+        _, a, b = max(runs)
+        mid = (a + b) / 2
+        i0 = int(max(a, mid - 0.25) * self.rate)
+        i1 = int(min(b, mid + 0.25) * self.rate)
+        x = self.x[i0:i1]
+        best = max(range(lo, hi + 1, 20),
+                   key=lambda f: goertzel_share(x, self.rate, f))
+        return max(range(best - 20, best + 21),
+                   key=lambda f: goertzel_share(x, self.rate, f))
+
+
+# ---- packet capture ------------------------------------------------------
+
+ETH_P_ALL = 0x0003
+SO_ATTACH_FILTER = 26
+SO_TIMESTAMPNS = 35
+PACKET_OUTGOING = 4
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte),
+                ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort),
+                ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def udp_dport_filter(ranges):
+    """A classic BPF program for lo's Ethernet framing: IPv4 UDP first
+    fragments whose destination port is in one of ranges [(lo, hi)]."""
+    prog = [(0x28, 0, 0, 12),                 # ldh [12]: ethertype
+            (0x15, 0, "drop", 0x0800),        # IPv4
+            (0x30, 0, 0, 23),                 # ldb [23]: protocol
+            (0x15, 0, "drop", 17),            # UDP
+            (0x28, 0, 0, 20),                 # ldh [20]: fragment offset
+            (0x45, "drop", 0, 0x1fff),
+            (0xb1, 0, 0, 14),                 # ldxb 4*([14]&0xf)
+            (0x48, 0, 0, 16)]                 # ldh [x+16]: dst port
+    for i, (lo, hi) in enumerate(ranges):
+        nxt = "r%d" % (i + 1) if i + 1 < len(ranges) else "drop"
+        prog.append(("r%d" % i,))
+        prog.append((0x35, 0, nxt, lo))       # jge lo
+        prog.append((0x25, nxt, "accept", hi))  # jgt hi
+    prog += [("accept",), (0x06, 0, 0, 0x40000), ("drop",), (0x06, 0, 0, 0)]
+    labels, code = {}, []
+    for ins in prog:
+        if len(ins) == 1:
+            labels[ins[0]] = len(code)
+        else:
+            code.append(ins)
+
+    def off(at, j):
+        return labels[j] - at - 1 if isinstance(j, str) else j
+    return [(c, off(i, jt), off(i, jf), k)
+            for i, (c, jt, jf, k) in enumerate(code)]
+
+
+class LoCapture:
+    """UDP datagrams on lo to the destination ports of ranges, with the
+    kernel's receive time (time.time() clock): (time, src port, dst port,
+    payload).  available is False, with why, when the socket cannot be
+    opened (not root): the test then goes without these figures."""
+
+    def __init__(self, ranges):
+        self.pkts = []
+        self.lock = threading.Lock()
+        self.running = True
+        self.available, self.why = True, None
+        try:
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        except (OSError, AttributeError) as e:
+            self.available, self.why = False, "no AF_PACKET socket: %s" % e
+            return
+        try:
+            prog = udp_dport_filter(ranges)
+            arr = (_SockFilter * len(prog))(*[_SockFilter(*i) for i in prog])
+            fprog = _SockFprog(len(prog), arr)
+            s.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER,
+                         bytes(memoryview(fprog).cast("B")))
+            s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            s.bind(("lo", ETH_P_ALL))
+            s.settimeout(0.1)
+        except OSError as e:
+            s.close()
+            self.available, self.why = False, "capture on lo: %s" % e
+            return
+        self.sock = s
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while self.running:
+            try:
+                data, anc, _, addr = self.sock.recvmsg(2048, 64)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if addr[2] == PACKET_OUTGOING:    # lo shows each one twice
+                continue
+            ts = time.time()
+            for lvl, typ, val in anc:
+                if lvl == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS:
+                    sec, nsec = struct.unpack("qq", val[:16])
+                    ts = sec + nsec / 1e9
+            ihl = (data[14] & 0x0f) * 4
+            sport, dport = struct.unpack("!HH", data[14 + ihl:18 + ihl])
+            with self.lock:
+                self.pkts.append((ts, sport, dport, data[22 + ihl:]))
+
+    def packets(self):
+        with self.lock:
+            return list(self.pkts)
+
+    def close(self):
+        if not self.available:
+            return
+        self.running = False
+        self.thread.join(2)
+        self.sock.close()
+
+
+def is_rtp(payload):
+    """RTP version 2 and not an RTCP packet type (200..204 give 72..76
+    in the payload type bits)."""
+    return (len(payload) >= 12 and payload[0] >> 6 == 2 and
+            not 72 <= payload[1] & 0x7f <= 76)
+
+
+def sip_messages(pkts, names):
+    """[(time, from, to, SipMsg)] of the SIP datagrams between the
+    parties whose SIP ports names maps to their names."""
+    out = []
+    for ts, sp, dp, pl in pkts:
+        if sp in names and dp in names and re.match(
+                rb"SIP/2\.0 \d{3} |[A-Z]+ \S+ SIP/2\.0\r\n", pl):
+            out.append((ts, names[sp], names[dp], SipMsg(pl)))
+    return out
+
+
+def sip_ladder(msgs, t0):
+    """One line per message: time from t0, parties, first line, CSeq, the
+    SDP's audio port and the headers that tell 100rel and UPDATE."""
+    out = []
+    for ts, frm, to, m in msgs:
+        extra = ["%s: %s" % (h, m.get(h)) for h in
+                 ("Require", "RSeq", "RAck", "Supported", "Allow")
+                 if m.get(h) and (h != "Allow" or
+                                  m.first.startswith("INVITE"))]
+        port = re.search(rb"(?m)^m=audio (\d+)", m.body)
+        out.append("%+6.0f ms %s -> %s: %s [%s]%s%s" % (
+            (ts - t0) * 1000, frm, to, m.first.replace(" SIP/2.0", ""),
+            m.cseq(), " SDP m=audio %s" % port.group(1).decode()
+            if port else "", "".join(" {%s}" % e for e in extra)))
+    return out
+
+
+def rtp_figures(pkts, rx, streamer, callee):
+    """The RTP that reached the caller phone's ports (rx, a (first, last)
+    range like the others): ringback packets (from the server's streamer
+    ports), the callee phone's packets, and the gap from the last
+    ringback packet to the callee's first (negative: they overlapped).
+    Times are the capture's (time.time() clock)."""
+    def within(port, r):
+        return r[0] <= port <= r[1]
+    got = [(ts, sp) for ts, sp, dp, pl in pkts
+           if within(dp, rx) and is_rtp(pl)]
+    ring = [p for p in got if within(p[1], streamer)]
+    from_callee = [p for p in got if within(p[1], callee)]
+    fig = {"ringback_packets": len(ring),
+           "ringback_sources": sorted({p[1] for p in ring}),
+           "ringback_first": ring[0][0] if ring else None,
+           "ringback_last": ring[-1][0] if ring else None,
+           "callee_packets": len(from_callee),
+           "callee_first": from_callee[0][0] if from_callee else None,
+           "other_packets": len(got) - len(ring) - len(from_callee),
+           "ringback_after_callee": 0,
+           "gap_ms": None}
+    if ring and from_callee:
+        fig["gap_ms"] = (from_callee[0][0] - ring[-1][0]) * 1000
+        fig["ringback_after_callee"] = sum(
+            1 for p in ring if p[0] >= from_callee[0][0])
+    return fig
+
+
+# ---- phones --------------------------------------------------------------
+
+class Phone:
+    """What both phones share: a folder in the test's directory, a SIP
+    port, a block of RTP ports, a source tone and the received audio."""
+
+    kind = None
+    rtp_span = 10              # RTP ports the phone may pick from
+
+    def __init__(self, t, name, user, tone, rel100=False):
+        require(self.kind)
+        self.t = t
+        self.name = name
+        self.user = user
+        self.tone = tone
+        self.rel100 = rel100
+        self.dir = os.path.join(t.tmp, name)
+        os.makedirs(self.dir)
+        self.sip = free_port()
+        self.rtp = free_udp_block(self.rtp_span)
+        self.rtp_range = (self.rtp, self.rtp + self.rtp_span - 1)
+        self.source = tone_wav(os.path.join(self.dir, "src-%d.wav" % tone),
+                               tone, SOURCE_SECONDS)
+        self.out_path = os.path.join(self.dir, "stdout.txt")
+        self.proc = None
+        self.exit = None
+
+    @property
+    def uri(self):
+        return "sip:%s@%s:%d" % (self.user, HOST, self.sip)
+
+    def _spawn(self, cmd, env=None, stdin=subprocess.DEVNULL):
+        self.out = open(self.out_path, "wb")
+        self.proc = spawn(cmd, stdin=stdin, stdout=self.out,
+                          stderr=subprocess.STDOUT, cwd=self.dir, env=env)
+        if not wait_bound(self.sip, "udp", 10.0):
+            raise Fail("%s: %s did not bind SIP port %d within 10 s; "
+                       "output: %s" % (self.name, self.kind, self.sip,
+                                       self.output_tail()))
+
+    def output(self):
+        try:
+            with open(self.out_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def output_tail(self, n=8):
+        return " | ".join(self.output().strip().splitlines()[-n:])
+
+    def wait_exit(self, timeout=STOP_TIMEOUT):
+        """The exit status once the process ended; a process still running
+        after timeout is killed and the status says so."""
+        try:
+            self.exit = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_proc(self.proc)
+            self.exit = "still running %.0f s after quit: killed" % timeout
+        self.out.close()
+        return self.exit
+
+    def check_exit(self):
+        check(self.exit == 0, "%s (%s) ended with %s; output: %s"
+              % (self.name, self.kind, self.exit if isinstance(
+                  self.exit, str) else "exit status %d" % self.exit
+                  if self.exit >= 0 else "signal %d" % -self.exit,
+                  self.output_tail()))
+
+
+class Baresip(Phone):
+    """baresip driven through ctrl_tcp: commands go out as netstrings of
+    JSON, replies and events come back the same way."""
+
+    kind = "baresip"
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.ctrl = free_port()
+        self.snd = os.path.join(self.dir, "snd")
+        os.makedirs(self.snd)
+        self.events = []
+        self.replies = {}
+        self.cv = threading.Condition()
+        self.token = 0
+        self.sock = None
+
+    def start(self):
+        with open(os.path.join(self.dir, "config"), "w") as f:
+            f.write("".join("%s\t\t%s\n" % kv for kv in (
+                ("poll_method", "epoll"),
+                ("sip_listen", "%s:%d" % (HOST, self.sip)),
+                ("audio_player", "aubridge,nil"),
+                ("audio_alert", "aubridge,nil"),
+                ("audio_source", "aufile," + self.source),
+                ("rtp_ports", "%d-%d" % self.rtp_range),
+                ("module_path", BARESIP_MODULES),
+                ("module", "g711.so"),
+                ("module", "aufile.so"),
+                ("module", "aubridge.so"),
+                ("module", "sndfile.so"),
+                ("module_tmp", "uuid.so"),
+                ("module_tmp", "account.so"),
+                ("module_app", "contact.so"),
+                ("module_app", "menu.so"),
+                ("module_app", "ctrl_tcp.so"),
+                ("ctrl_tcp_listen", "%s:%d" % (HOST, self.ctrl)),
+                ("snd_path", self.snd))))
+        with open(os.path.join(self.dir, "accounts"), "w") as f:
+            f.write("<sip:%s@%s:%d>;regint=0\n" % (self.user, HOST,
+                                                   self.sip))
+        open(os.path.join(self.dir, "contacts"), "w").close()
+        # -t: baresip quits by itself should the test never tell it to.
+        self._spawn(["baresip", "-f", self.dir, "-n", HOST, "-t", "60"])
+        if not wait_bound(self.ctrl, "tcp", 5.0):
+            raise Fail("%s: baresip's ctrl_tcp port %d not bound within "
+                       "5 s; output: %s" % (self.name, self.ctrl,
+                                            self.output_tail()))
+        self.sock = socket.create_connection((HOST, self.ctrl), timeout=5)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        return self
+
+    def _read(self):
+        buf = b""
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                with self.cv:
+                    self.events.append({"type": "ctrl-closed"})
+                    self.cv.notify_all()
+                return
+            buf += chunk
+            while True:
+                m = re.match(rb"(\d+):", buf)
+                if not m or len(buf) < m.end() + int(m.group(1)) + 1:
+                    break
+                n = int(m.group(1))
+                body = buf[m.end():m.end() + n]
+                buf = buf[m.end() + n + 1:]
+                try:
+                    msg = json.loads(body)
+                except ValueError:
+                    continue
+                msg["_t"] = time.time()
+                with self.cv:
+                    if msg.get("event"):
+                        self.events.append(msg)
+                    elif msg.get("response"):
+                        self.replies[msg.get("token")] = msg
+                    self.cv.notify_all()
+
+    def command(self, cmd, params=None, timeout=5.0):
+        """Sends one ctrl_tcp command; returns its reply."""
+        with self.cv:
+            self.token += 1
+            tok = str(self.token)
+        msg = {"command": cmd, "token": tok}
+        if params is not None:
+            msg["params"] = params
+        d = json.dumps(msg).encode()
+        self.sock.sendall(b"%d:%s," % (len(d), d))
+        with self.cv:
+            ok = self.cv.wait_for(lambda: tok in self.replies, timeout)
+            check(ok, "%s: no ctrl_tcp reply to %r within %.0f s"
+                  % (self.name, cmd, timeout))
+            rep = self.replies.pop(tok)
+        check(rep.get("ok"), "%s: ctrl_tcp %r: %r" % (self.name, cmd, rep))
+        return rep
+
+    def wait_event(self, types, timeout):
+        """The first call event of one of types; its time.time()."""
+        with self.cv:
+            ok = self.cv.wait_for(lambda: any(
+                e.get("type") in types for e in self.events), timeout)
+            seen = [e.get("type") for e in self.events]
+        check(ok, "%s: no %s from baresip within %.0f s (events: %s); "
+              "output: %s" % (self.name, "/".join(types), timeout, seen,
+                              self.output_tail()))
+        return [e for e in self.events if e.get("type") in types][0]["_t"]
+
+    def dial(self, uri):
+        self.command("dial", uri)
+
+    def wait_incoming(self, timeout=10.0):
+        return self.wait_event(("CALL_INCOMING",), timeout)
+
+    def answer(self):
+        self.command("accept")
+
+    def wait_established(self, timeout=10.0):
+        return self.wait_event(("CALL_ESTABLISHED",), timeout)
+
+    def hangup(self):
+        self.command("hangup")
+
+    def wait_closed(self, timeout=10.0):
+        return self.wait_event(("CALL_CLOSED",), timeout)
+
+    def stop(self):
+        """quit over ctrl_tcp, then the exit status."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.wait_exit(0.1) if self.proc else None
+        try:
+            self.command("quit", timeout=2.0)
+        except (Fail, OSError):
+            pass
+        rc = self.wait_exit()
+        if self.sock:
+            self.sock.close()
+        return rc
+
+    def recording(self):
+        """The WAV files of the received audio, oldest first: sndfile
+        starts one per audio stream (named by the second it started)."""
+        dumps = sorted(f for f in os.listdir(self.snd)
+                       if f.endswith("-dec.wav"))
+        check(dumps, "%s: baresip wrote no *-dec.wav in %s" % (self.name,
+                                                               self.snd))
+        return [os.path.join(self.snd, f) for f in dumps]
+
+
+# linphonec prints its prompt before a line when it was waiting for input.
+PROMPT = r"^(?:linphonec> )*"
+
+
+class Linphonec(Phone):
+    """linphonec reading its commands from a pipe; its standard output is
+    how the test learns what the call does."""
+
+    kind = "linphonec"
+
+    def start(self):
+        home = os.path.join(self.dir, "home")
+        # Without this folder linphone never opens its SIP socket.
+        os.makedirs(os.path.join(home, ".local", "share", "linphone"))
+        self.rc = os.path.join(self.dir, "linphonerc")
+        with open(self.rc, "w") as f:
+            f.write("[sip]\nsip_port=%d\nsip_tcp_port=0\nsip_tls_port=0\n"
+                    "bind_address=%s\nguess_hostname=0\n"
+                    "contact=\"%s\" <sip:%s@%s:%d>\n"
+                    "register_only_when_network_is_up=0\ndefault_proxy=-1\n"
+                    "inc_timeout=60\n100rel_support_level=%d\n"
+                    "[rtp]\naudio_rtp_port=%d-%d\nbind_address=%s\n"
+                    "[sound]\nechocancellation=0\n"
+                    "[video]\ndisplay=0\ncapture=0\n"
+                    "automatically_initiate=0\nautomatically_accept=0\n"
+                    % (self.sip, HOST, self.user, self.user, HOST,
+                       self.sip, 1 if self.rel100 else 0,
+                       self.rtp_range[0], self.rtp_range[1], HOST))
+        self.rec = os.path.join(self.dir, "rec.wav")
+        env = dict(os.environ, HOME=home)
+        self._spawn(["linphonec", "-c", self.rc, "-d", "6", "-l",
+                     os.path.join(self.dir, "linphonec.log")],
+                    env=env, stdin=subprocess.PIPE)
+        for line in ("soundcard use files", "play " + self.source,
+                     "record " + self.rec):
+            self.send(line)
+        return self
+
+    def send(self, line):
+        try:
+            self.proc.stdin.write((line + "\n").encode())
+            self.proc.stdin.flush()
+        except OSError as e:
+            raise Fail("%s: linphonec's stdin: %s (%s); output: %s"
+                       % (self.name, e, line, self.output_tail()))
+
+    def wait_line(self, pattern, timeout):
+        """The time.time() at which a line of the output matching
+        pattern was first seen (polled)."""
+        rx = re.compile(pattern, re.M)
+        wait_until(lambda: rx.search(self.output()) or
+                   self.proc.poll() is not None, timeout,
+                   "%s: linphonec output %r" % (self.name, pattern))
+        check(rx.search(self.output()), "%s: linphonec exited (%s) without "
+              "%r; output: %s" % (self.name, self.proc.returncode, pattern,
+                                  self.output_tail()))
+        return time.time()
+
+    def dial(self, uri):
+        self.send("call " + uri)
+
+    def wait_incoming(self, timeout=10.0):
+        return self.wait_line(PROMPT + r"Receiving new incoming call", timeout)
+
+    def answer(self):
+        self.send("answer")
+
+    def wait_established(self, timeout=10.0):
+        return self.wait_line(PROMPT + r"Call \d+ with .* connected\.", timeout)
+
+    def hangup(self):
+        self.send("terminate")
+
+    def wait_closed(self, timeout=10.0):
+        return self.wait_line(PROMPT + r"Call \d+ with .* ended", timeout)
+
+    def stop(self):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            try:
+                self.send("quit")
+                self.proc.stdin.close()
+            except (Fail, OSError):
+                pass
+        return self.wait_exit()
+
+    def recording(self):
+        check(os.path.exists(self.rec), "%s: linphonec wrote no %s"
+              % (self.name, self.rec))
+        return [self.rec]
+
+
+PHONES = {"baresip": Baresip, "linphonec": Linphonec}
