@@ -37,7 +37,7 @@ import threading
 import time
 
 from cmrtest import (
-    Fail, HOST, Skip, check, free_port, free_udp_block, info, kill_proc,
+    Fail, HOST, Skip, check, free_port, free_udp_block, kill_proc,
     spawn, wait_bound, wait_until)
 from cmrtest_sip import SipMsg
 
@@ -297,7 +297,7 @@ class LoCapture:
     def _run(self):
         while self.running:
             try:
-                data, anc, _, addr = self.sock.recvmsg(2048, 64)
+                data, anc, _, addr = self.sock.recvmsg(65536, 64)
             except socket.timeout:
                 continue
             except OSError:
@@ -675,13 +675,15 @@ class Linphonec(Phone):
         self.send("call " + uri)
 
     def wait_incoming(self, timeout=10.0):
-        return self.wait_line(PROMPT + r"Receiving new incoming call", timeout)
+        return self.wait_line(PROMPT + r"Receiving new incoming call",
+                              timeout)
 
     def answer(self):
         self.send("answer")
 
     def wait_established(self, timeout=10.0):
-        return self.wait_line(PROMPT + r"Call \d+ with .* connected\.", timeout)
+        return self.wait_line(PROMPT + r"Call \d+ with .* connected\.",
+                              timeout)
 
     def hangup(self):
         self.send("terminate")
