@@ -46,6 +46,7 @@ BARESIP_MODULES = "/usr/lib/baresip/modules"
 RATE = 8000                # the sources' sample rate (G.711's)
 SOURCE_SECONDS = 60        # baresip hangs up when its aufile source ends
 STOP_TIMEOUT = 5.0         # a phone told to quit must exit within this
+BARESIP_LIFE = 60          # baresip -t: it quits by itself after this
 
 
 def require(*kinds):
@@ -468,6 +469,10 @@ class Baresip(Phone):
         super().__init__(*a, **kw)
         self.ctrl = free_port()
         self.snd = os.path.join(self.dir, "snd")
+        # sndfile's file names live in 128 bytes, folder included.
+        check(len(self.snd) + len("/dump-YYYY-MM-DD-HH-MM-SS-dec.wav") < 128,
+              "%s: the folder %s is too long for baresip's sndfile"
+              % (self.name, self.snd))
         os.makedirs(self.snd)
         self.events = []
         self.replies = {}
@@ -500,8 +505,10 @@ class Baresip(Phone):
             f.write("<sip:%s@%s:%d>;regint=0\n" % (self.user, HOST,
                                                    self.sip))
         open(os.path.join(self.dir, "contacts"), "w").close()
+        self._block_enc_dumps()
         # -t: baresip quits by itself should the test never tell it to.
-        self._spawn(["baresip", "-f", self.dir, "-n", HOST, "-t", "60"])
+        self._spawn(["baresip", "-f", self.dir, "-n", HOST, "-t",
+                     str(BARESIP_LIFE)])
         if not wait_bound(self.ctrl, "tcp", 5.0):
             raise Fail("%s: baresip's ctrl_tcp port %d not bound within "
                        "5 s; output: %s" % (self.name, self.ctrl,
@@ -510,6 +517,26 @@ class Baresip(Phone):
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         return self
+
+    def _block_enc_dumps(self):
+        """Keeps sndfile from dumping the sent audio, so that it goes on
+        dumping the received audio for the whole call.
+
+        baresip 1.0.0 starts its receive side over (player, buffer,
+        filters) when it sets the decoder while the media is not
+        sendrecv, as at the 200 after recvonly early media, but builds
+        the filters again only when the send side has none either: with
+        sndfile's encoder in place the receive side is left without any,
+        and the dump of what the phone hears ends with the early media
+        (the player still gets the callee).  sndfile names its dumps after the second they start
+        (snd/dump-YYYY-MM-DD-HH-MM-SS-enc.wav, local time): a folder of
+        that name for every second the phone may live makes each encoder
+        dump fail to open; the decoder dumps open (a new file each time
+        the receive side is rebuilt) and recording() joins them."""
+        now = int(time.time())
+        for sec in range(now - 2, now + BARESIP_LIFE + 10):
+            os.mkdir(os.path.join(self.snd, "dump-%s-enc.wav" % time.strftime(
+                "%Y-%m-%d-%H-%M-%S", time.localtime(sec))))
 
     def _read(self):
         buf = b""
@@ -605,13 +632,24 @@ class Baresip(Phone):
 
     def recording(self):
         """The WAV files of the received audio, oldest first: sndfile
-        starts one per audio stream (named by the second it started)."""
+        starts one each time the receive side's filters are built (named
+        by the second it started)."""
         dumps = sorted(f for f in os.listdir(self.snd)
-                       if f.endswith("-dec.wav"))
+                       if f.endswith("-dec.wav") and
+                       os.path.isfile(os.path.join(self.snd, f)))
         check(dumps, "%s: baresip wrote no *-dec.wav in %s" % (self.name,
                                                                self.snd))
         return [os.path.join(self.snd, f) for f in dumps]
 
+
+# G.711 only, like the ringback: linphonec rebuilds its audio graph when
+# an UPDATE or re-INVITE changes the codec, and its new recorder starts
+# the record file over (what it heard before is lost).
+LINPHONE_CODECS = [("PCMU", 8000, 1, 1), ("PCMA", 8000, 1, 1),
+                   ("opus", 48000, 2, 0), ("speex", 16000, 1, 0),
+                   ("speex", 8000, 1, 0), ("speex", 32000, 1, 0),
+                   ("G729", 8000, 1, 0), ("GSM", 8000, 1, 0),
+                   ("G722", 8000, 1, 0)]
 
 # linphonec prints its prompt before a line when it was waiting for input.
 PROMPT = r"^(?:linphonec> )*"
@@ -635,12 +673,16 @@ class Linphonec(Phone):
                     "register_only_when_network_is_up=0\ndefault_proxy=-1\n"
                     "inc_timeout=60\n100rel_support_level=%d\n"
                     "[rtp]\naudio_rtp_port=%d-%d\nbind_address=%s\n"
+                    "%s"
                     "[sound]\nechocancellation=0\n"
                     "[video]\ndisplay=0\ncapture=0\n"
                     "automatically_initiate=0\nautomatically_accept=0\n"
                     % (self.sip, HOST, self.user, self.user, HOST,
                        self.sip, 1 if self.rel100 else 0,
-                       self.rtp_range[0], self.rtp_range[1], HOST))
+                       self.rtp_range[0], self.rtp_range[1], HOST,
+                       "".join("[audio_codec_%d]\nmime=%s\nrate=%d\n"
+                               "channels=%d\nenabled=%d\n" % ((i,) + c)
+                               for i, c in enumerate(LINPHONE_CODECS))))
         self.rec = os.path.join(self.dir, "rec.wav")
         env = dict(os.environ, HOME=home)
         self._spawn(["linphonec", "-c", self.rc, "-d", "6", "-l",
