@@ -14,9 +14,11 @@ what it receives:
   "record" on its standard input; "call", "answer", "terminate" and
   "quit" there too; its standard output says what the call does.
 
-Neither auto-answers: a callee answers when the test tells it to, so that
-a call rings for as long as the test wants.  Every process is started
-with cmrtest.spawn and stopped by its PID.
+Both offer G.711 only, the codecs of the server's ringback.  Neither
+auto-answers: a callee answers when the test tells it to, so that a call
+rings for as long as the test wants.  Every process is started with
+cmrtest.spawn, told to quit, and killed by its PID if it has not exited
+within STOP_TIMEOUT (the exit status is part of the verdict).
 
 Only the Python standard library is used.  The audio analysis is a
 Goertzel filter per candidate frequency over short windows; the capture
@@ -528,11 +530,12 @@ class Baresip(Phone):
         the filters again only when the send side has none either: with
         sndfile's encoder in place the receive side is left without any,
         and the dump of what the phone hears ends with the early media
-        (the player still gets the callee).  sndfile names its dumps after the second they start
-        (snd/dump-YYYY-MM-DD-HH-MM-SS-enc.wav, local time): a folder of
-        that name for every second the phone may live makes each encoder
-        dump fail to open; the decoder dumps open (a new file each time
-        the receive side is rebuilt) and recording() joins them."""
+        (the player still gets the callee).  sndfile names its dumps
+        after the second they start (snd/dump-YYYY-MM-DD-HH-MM-SS-enc.wav,
+        local time): a folder of that name for every second the phone
+        may live makes each encoder dump fail to open; the decoder dumps
+        open (a new file each time the receive side is built) and
+        recording() joins them."""
         now = int(time.time())
         for sec in range(now - 2, now + BARESIP_LIFE + 10):
             os.mkdir(os.path.join(self.snd, "dump-%s-enc.wav" % time.strftime(

@@ -53,30 +53,48 @@ class PhoneCall:
                       self.srv.sip: "cmrlab"}
         self.cap = LoCapture([self.caller.rtp_range] +
                              [(p, p) for p in self.names])
+        self.t0 = time.time()
         try:
             self._run()
-        finally:
-            self.caller.stop()
-            self.callee.stop()
-            self.cap.close()
+        except Exception:
+            self._stop(t)
+            self._ladder()
+            raise
+        self._stop(t)
         self.heard_by_caller = Recording(self.caller.recording(), TONES)
         self.heard_by_callee = Recording(self.callee.recording(), TONES)
+
+    def _stop(self, t):
+        """Stops both phones and the capture, and takes the SIP and RTP
+        figures out of what it caught."""
+        self.caller.stop()
+        self.callee.stop()
+        self.cap.close()
         self.msgs = self.fig = None
-        if self.cap.available:
-            pkts = self.cap.packets()
-            self.msgs = sip_messages(pkts, self.names)
-            # The whole messages, for a failure's kept files.
-            with open(os.path.join(t.tmp, "sip-on-lo.txt"), "wb") as f:
-                for ts, frm, to, m in self.msgs:
-                    f.write(b"==== %+.3f s %s -> %s\n%s\n" % (
-                        ts - self.t0, frm.encode(), to.encode(), m.raw))
-            self.fig = rtp_figures(pkts, self.caller.rtp_range,
-                                   self.streamer, self.callee.rtp_range)
+        if not self.cap.available:
+            return
+        pkts = self.cap.packets()
+        self.msgs = sip_messages(pkts, self.names)
+        # The whole messages, for a failure's kept files.
+        with open(os.path.join(t.tmp, "sip-on-lo.txt"), "wb") as f:
+            for ts, frm, to, m in self.msgs:
+                f.write(b"==== %+.3f s %s -> %s\n%s\n" % (
+                    ts - self.t0, frm.encode(), to.encode(), m.raw))
+        self.fig = rtp_figures(pkts, self.caller.rtp_range, self.streamer,
+                               self.callee.rtp_range)
+
+    def _ladder(self):
+        if self.msgs is None:
+            info("SIP on lo: unavailable (%s)" % self.cap.why)
+        else:
+            info("SIP on lo, from the dial:")
+            for line in sip_ladder(self.msgs, self.t0):
+                info("  " + line)
 
     def _run(self):
         self.callee.start()
         self.caller.start()
-        self.t0 = time.time()
+        self.t0 = time.time()      # the ladder's times count from here
         self.caller.dial("sip:bob@%s:%d" % (HOST, self.srv.sip))
         self.callee.wait_incoming(10)
         time.sleep(RING)
@@ -97,20 +115,17 @@ class PhoneCall:
 
     def report(self):
         """Prints the SIP ladder, the API's events and the figures."""
-        if self.msgs is None:
-            info("SIP on lo: unavailable (%s)" % self.cap.why)
-        else:
-            info("SIP on lo, from the dial:")
-            for line in sip_ladder(self.msgs, self.t0):
-                info("  " + line)
+        self._ladder()
         info("API events: %s" % " ".join(ev_names(self.rec["events"])))
         info("mode bt: %r" % events_of(self.rec, "mode", dir="bt"))
         for who, r in (("caller", self.heard_by_caller),
                        ("callee", self.heard_by_callee)):
-            info("%s heard (%.1f s recorded): %s; peaks: %s" % (
+            peaks = [(f, r.peak(f)) for f in TONES]
+            info("%s heard (%.1f s recorded): %s; measured: %s" % (
                 who, r.seconds, r.describe(), ", ".join(
-                    "%d Hz measured %s" % (f, r.peak(f)) for f in TONES
-                    if r.peak(f))))
+                    "%d Hz in the %d Hz run" % (p, f)
+                    for f, p in peaks if p)
+                or "no tone"))
         r = self.heard_by_caller
         t1 = r.first_of(CALLEE_HZ)
         info("caller: %.1f s of ringback (%d Hz) before the callee, "
@@ -204,10 +219,12 @@ def check_wire(c, update):
     check(fin, "no 200 (INVITE) to the caller")
     t_fin, fin = fin[0]
     reliable = "100rel" in tags_of(r18.all("require"))
-    info("%d to the caller: reliable %s (RSeq %s), SDP %s:%d; the callee "
-         "answered with m=audio %d" % (r18.status, reliable,
-                                       r18.get("rseq"), ans["addr"],
-                                       ans["port"], callee_port))
+    info("%d to the caller: reliable %s (RSeq %s), SDP %s:%d %s, "
+         "Alert-Info %s; the callee answered with m=audio %d"
+         % (r18.status, reliable, r18.get("rseq"), ans["addr"],
+            ans["port"], ans["dir"], r18.all("alert-info"), callee_port))
+    check(r18.all("alert-info"), "the %d has no Alert-Info (the URL for "
+          "a CMR Client)" % r18.status)
     if update:
         check(reliable and r18.get("rseq"), "the %d is not reliable "
               "(Require %r), yet the caller supports 100rel"
@@ -233,9 +250,9 @@ def check_wire(c, update):
         return
     check(not reliable, "the %d is reliable (Require %r), yet the caller "
           "does not support 100rel" % (r18.status, r18.all("require")))
-    check(fin.body and sdp_media(fin.body)["port"] == ans["port"],
-          "the 200 (INVITE) to the caller does not repeat the %d's SDP "
-          "(port %d): %r" % (r18.status, ans["port"], fin.body[:200]))
+    check(fin.body == r18.body, "the 200 (INVITE) to the caller does not "
+          "repeat the %d's SDP byte for byte: %r, the %d had %r"
+          % (r18.status, fin.body[:300], r18.status, r18.body[:300]))
     ack = c.sent("caller", "cmrlab", lambda m: m.first.startswith("ACK ")
                  and m.cseq().split()[0] == cseq.split()[0])
     check(ack, "the caller sent no ACK")
@@ -275,6 +292,9 @@ def check_ringback(c, update):
                  + seq + ["ended"])
     other = "reinvite-sent" if update else "update-sent"
     check(not events_of(rec, other), "API: %s in this call" % other)
+    ins = events_of(rec, "cmr-inserted", dir="bt")
+    check(ins and all(e.get("reliable") is update for e in ins),
+          "API: cmr-inserted (bt) %r, expected reliable %s" % (ins, update))
     stopped = events_of(rec, "rtp-stopped", dir="bt")
     if c.fig is not None:
         check_wire(c, update)
