@@ -9,9 +9,10 @@ from cmrtest import (
     HOST, check, check_events, ev_names, events_of, free_udp_block, info,
     test)
 from cmrtest_sip import sdp_media, tags_of
-from phones import (
-    PHONES, WINDOW, LoCapture, Recording, require, rtp_figures,
-    sip_ladder, sip_messages, tone_wav)
+from phones import PHONES, require
+from phones_evidence import (
+    WINDOW, LoCapture, Recording, rtp_figures, sip_ladder, sip_messages,
+    tone_wav)
 
 RING = 3.0                 # seconds the callee rings before it answers
 TALK = 3.0                 # seconds of talk before the caller hangs up
