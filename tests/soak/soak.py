@@ -14,10 +14,11 @@ per delivery mode, each with a static contact= at its own sipp callee:
   http     uac_plain.xml, UDP              uas_answer.xml
   as       uac_as.xml, UDP                 uas_as_rel180.xml
   gateway  uac_gw.xml, UDP                 uas_gw_answer.xml
-  auto     uac_plain.xml, TCP              uas_183_sdp_answer.xml
+  auto     uac_early.xml, TCP              uas_183_sdp_answer.xml
 
 Application server mode streams the ringback to the caller and the
-ringtone to the callee, gateway mode the ringback to the caller; every
+ringtone to the callee, gateway mode and auto (early media to a plain
+caller) the ringback to the caller; every
 RTP destination is a sipp media port, which sipp binds.  Each caller
 places R calls a second for S seconds: the callee rings 1.5 s, answers,
 the caller holds the call 1 to 2 s and hangs up.  Once a second the
@@ -81,16 +82,16 @@ TAIL_S = 60                # how long sipp may run past --seconds
 MEDIA_PORT = "media-port"  # a key value: the callee's own -mp port
 
 # name, subscriber, transport, caller, callee, callee's keys, RTP
-# streams per call (application server: ringback and ringtone; gateway:
-# the ringback).
+# streams per call (application server: ringback and ringtone; gateway
+# and early media: the ringback).
 MODES = [
     ("http", "soak-http", "udp", "uac_plain.xml", "uas_answer.xml", {}, 0),
     ("as", "soak-as", "udp", "uac_as.xml", "uas_as_rel180.xml",
      {"rtp_port": MEDIA_PORT, "rtp_pt": 0}, 2),
     ("gateway", "soak-gw", "udp", "uac_gw.xml", "uas_gw_answer.xml",
      {"pt": 0, "hdr180": "Subject: ringing"}, 1),
-    ("auto", "soak-auto", "tcp", "uac_plain.xml", "uas_183_sdp_answer.xml",
-     {}, 0),
+    ("auto", "soak-auto", "tcp", "uac_early.xml", "uas_183_sdp_answer.xml",
+     {}, 1),
 ]
 
 
