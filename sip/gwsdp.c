@@ -314,6 +314,29 @@ int modegw_answer(struct gwmedia *g, struct mbuf **mbp)
 
 
 /*
+ * The SDP the caller got last: when it has our origin, the next re-offer
+ * is one version up from it (RFC 3264 section 8).  A re-offer made but
+ * never sent (the caller's leg was busy) so takes no number.
+ */
+void modegw_version_from(struct gwmedia *g, const struct pl *last)
+{
+	struct pl o, head, tail;
+	uint64_t ver;
+
+	if (!g || !last || !g->o_head || !g->o_tail)
+		return;
+
+	if (!origin_find(last, &o) || origin_split(&o, &head, &ver, &tail))
+		return;
+
+	if (pl_strcmp(&head, g->o_head) || pl_strcmp(&tail, g->o_tail))
+		return;
+
+	g->version = ver;
+}
+
+
+/*
  * The callee's SDP as our next offer to the caller: its media, with our
  * "o=" line one version up (RFC 3264 section 8: a new offer in the same
  * session keeps the origin and increments the version).
