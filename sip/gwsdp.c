@@ -407,10 +407,17 @@ int modegw_start(struct gwmedia *g, struct media *m, struct callrec *cr)
 }
 
 
+/* The stream stops for good (the callee's final response, the call's
+ * end) and its port pair goes back to the range: the re-offers need only
+ * our o= line, and a call may talk for hours on a pair held for nothing
+ * (the next plain caller would find no pair for its ringback). */
 void modegw_stop(struct gwmedia *g, struct callrec *cr, const char *why)
 {
-	if (g)
-		cmrstream_stop(g->stream, cr, "bt", why);
+	if (!g)
+		return;
+
+	cmrstream_stop(g->stream, cr, "bt", why);
+	g->stream = mem_deref(g->stream);
 }
 
 
