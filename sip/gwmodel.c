@@ -273,6 +273,19 @@ static void offer_resp(int err, const struct sip_msg *msg, void *arg)
 }
 
 
+/* RFC 3264 section 8: each SDP of ours is one version up from the one the
+ * caller got last.  Counting the re-offers made would skip a number for
+ * each that never went: a relayed offer refused while our 2xx waits for
+ * its ACK, a retry while the caller's own offer is out. */
+static void version_sync(struct call *call)
+{
+	struct pl last;
+
+	if (call->a && !leg_sdp(&call->a->leg, true, &last))
+		modegw_version_from(call->gw->m, &last);
+}
+
+
 /* Clause 1.1.1.10: the callee's SDP, as our next offer to the caller. */
 static void offer_send(struct call *call)
 {
@@ -285,6 +298,7 @@ static void offer_send(struct call *call)
 		return;
 
 	pl_set_mbuf(&csdp, g->callee_sdp);
+	version_sync(call);
 	err = modegw_reoffer(g->m, &csdp, &mb);
 	if (err) {
 		failed(call, 500);
@@ -381,6 +395,8 @@ int gwmodel_sdp_to_caller(struct call *call, const struct pl *sdp,
 {
 	if (!call->gw->answered || !pl_isset(sdp))
 		return ENOENT;
+
+	version_sync(call);
 
 	return modegw_reoffer(call->gw->m, sdp, mbp);
 }

@@ -314,6 +314,29 @@ int modegw_answer(struct gwmedia *g, struct mbuf **mbp)
 
 
 /*
+ * The SDP the caller got last: when it has our origin, the next re-offer
+ * is one version up from it (RFC 3264 section 8).  A re-offer made but
+ * never sent (the caller's leg was busy) so takes no number.
+ */
+void modegw_version_from(struct gwmedia *g, const struct pl *last)
+{
+	struct pl o, head, tail;
+	uint64_t ver;
+
+	if (!g || !last || !g->o_head || !g->o_tail)
+		return;
+
+	if (!origin_find(last, &o) || origin_split(&o, &head, &ver, &tail))
+		return;
+
+	if (pl_strcmp(&head, g->o_head) || pl_strcmp(&tail, g->o_tail))
+		return;
+
+	g->version = ver;
+}
+
+
+/*
  * The callee's SDP as our next offer to the caller: its media, with our
  * "o=" line one version up (RFC 3264 section 8: a new offer in the same
  * session keeps the origin and increments the version).
@@ -384,10 +407,17 @@ int modegw_start(struct gwmedia *g, struct media *m, struct callrec *cr)
 }
 
 
+/* The stream stops for good (the callee's final response, the call's
+ * end) and its port pair goes back to the range: the re-offers need only
+ * our o= line, and a call may talk for hours on a pair held for nothing
+ * (the next plain caller would find no pair for its ringback). */
 void modegw_stop(struct gwmedia *g, struct callrec *cr, const char *why)
 {
-	if (g)
-		cmrstream_stop(g->stream, cr, "bt", why);
+	if (!g)
+		return;
+
+	cmrstream_stop(g->stream, cr, "bt", why);
+	g->stream = mem_deref(g->stream);
 }
 
 

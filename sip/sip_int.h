@@ -93,6 +93,9 @@ void modegw_sdp_addr(struct gwmedia *g, const struct sa *ip);
 int  modegw_answer(struct gwmedia *g, struct mbuf **mbp);
 int  modegw_reoffer(struct gwmedia *g, const struct pl *callee_sdp,
 		    struct mbuf **mbp);
+/* The next re-offer's version follows last, the SDP the caller got last,
+ * when that has our origin. */
+void modegw_version_from(struct gwmedia *g, const struct pl *last);
 int  modegw_start(struct gwmedia *g, struct media *m, struct callrec *cr);
 void modegw_stop(struct gwmedia *g, struct callrec *cr, const char *why);
 bool modegw_caller_supports(const struct sip_msg *invite);

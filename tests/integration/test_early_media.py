@@ -16,6 +16,7 @@ from cmrtest_media import (
     check_gw_events, gw_parties, gw_sdp, reliable_18x, rtp_analyse,
     rtp_stopped)
 from test_gateway import check_gw_callee_side, check_gw_reoffer
+from sipua import UA, parties, sdp, sdp_version
 
 
 def check_em_18x(r18, srv, reliable, where, pem=False):
@@ -321,3 +322,100 @@ def em_plain_http_profile(t):
     """defaults plain=http: the seed's HTTP mode alone for such callers;
     the 180 carries the URL and no SDP, the 200 the callee's SDP."""
     http_call(t, True, "http", "plain=http")
+
+
+@test
+def em_version_after_refused_relay(t):
+    """The callee re-INVITEs between the 200 and the caller's ACK: its
+    offer cannot go on (our 200 waits for its ACK), so it gets 491, and
+    the re-INVITE that follows the ACK carries our o= one version above
+    the answer's (RFC 3264 section 8), not two: an offer that never went
+    takes no number."""
+    with parties(t, plain="early-media") as (srv, alice, bob):
+        d = alice.invite("bob", body=sdp(alice.media, 1, "alice", pts=(8,)))
+        inv = bob.next_request("INVITE")
+        bob.reply(inv, 180, tag="b1")
+        r18 = alice.wait(d.match_rsp("1 INVITE", final=False, status=180),
+                         5, what="180")
+        v18 = sdp_version(only_sdp(r18, "180"))
+        bob.reply(inv, 200, tag="b1", body=sdp(bob.media, 1, "bob",
+                                              pts=(8,)))
+        ok = alice.wait(d.match_rsp("1 INVITE"), 5, what="200")
+        check(sdp_version(only_sdp(ok, "200")) == v18,
+              "the 200's answer is not the 180's")
+        bob.next_request("ACK", call_id=inv.get("call-id"))
+        bd = bob.uas_dialog(inv, "b1")
+        r = bd.transact("INVITE", body=sdp(bob.media + 2, 2, "bob",
+                                           pts=(8,)))
+        info("the callee's re-INVITE before the caller's ACK: %s"
+             % r.first)
+        check(r.status == 491, "the callee's re-INVITE before the "
+              "caller's ACK answered %s, expected 491" % r.first)
+        bd.ack_error(r)
+        mark = alice.mark()
+        d.ack(ok)
+        reinv = alice.next_request("INVITE", after=mark)
+        v = sdp_version(reinv.body)
+        info("o= versions: %d in the 180 and the 200, %d in the "
+             "re-INVITE" % (v18, v))
+        check(v == v18 + 1, "re-INVITE: o= version %d after %d "
+              "(RFC 3264 section 8: one up)" % (v, v18))
+        alice.reply(reinv, 200, body=sdp(alice.media, 2, "alice",
+                                         pts=(8,)))
+        wait_event(srv, "reinvite-answered")
+        d.fork(ok).transact("BYE")
+        bye = bob.next_request("BYE")
+        bob.reply(bye, 200)
+
+
+@test
+def em_pair_back_at_answer(t):
+    """With one RTP port pair, a call that talks does not hold it: the
+    ringback's pair goes back to the range when the callee answers, so
+    the next plain caller gets early media from it, not HTTP mode."""
+    pair = free_udp_block(2)
+    with parties(t, plain="early-media",
+                 extra=("--rtp-ports", "%d-%d" % (pair, pair + 1))) as (
+                     srv, alice, bob):
+        carol = UA(srv, "carol")
+        try:
+            d = alice.invite("bob", body=sdp(alice.media, 1, "alice",
+                                             pts=(8,)))
+            inv = bob.next_request("INVITE")
+            bob.reply(inv, 180, tag="b1")
+            r18 = alice.wait(d.match_rsp("1 INVITE", final=False,
+                                         status=180), 5, what="180")
+            check(sdp_media(only_sdp(r18, "180"))["port"] == pair,
+                  "the first caller's 180 does not name the pair")
+            bob.reply(inv, 200, tag="b1", body=sdp(bob.media, 1, "bob",
+                                                  pts=(8,)))
+            ok = alice.wait(d.match_rsp("1 INVITE"), 5, what="200")
+            d.ack(ok)
+            reinv = alice.next_request("INVITE")
+            alice.reply(reinv, 200, body=sdp(alice.media, 2, "alice",
+                                             pts=(8,)))
+            wait_event(srv, "reinvite-answered")
+
+            # The first call talks; the second caller rings.
+            d2 = carol.invite("bob", body=sdp(carol.media, 1, "carol",
+                                              pts=(8,)))
+            inv2 = bob.next_request("INVITE", call_id=None)
+            bob.reply(inv2, 180, tag="b2")
+            r2 = carol.wait(d2.match_rsp("1 INVITE", final=False,
+                                         status=180), 5, what="180")
+            mode = events_of(call_of(srv, d2.call_id), "mode", dir="bt")
+            info("second call: mode %r, 180 with %d body bytes"
+                 % ([(m.get("mode"), m.get("why")) for m in mode],
+                    len(r2.body)))
+            check(mode and mode[-1].get("mode") == "early-media",
+                  "the second caller got %r while the first call talks"
+                  % [(m.get("mode"), m.get("why")) for m in mode])
+            check(sdp_media(only_sdp(r2, "second 180"))["port"] == pair,
+                  "the second caller's 180 does not name the pair")
+            bob.reply(inv2, 486, tag="b2")
+            f2 = carol.wait(d2.match_rsp("1 INVITE"), 5, what="486")
+            d2.ack_error(f2)
+            d.fork(ok).transact("BYE")
+            bob.reply(bob.next_request("BYE"), 200)
+        finally:
+            carol.close()

@@ -216,6 +216,59 @@ static void test_reoffer_keeps_origin(void **state)
 }
 
 
+/* The next re-offer follows the SDP the caller got last, when that has
+ * our origin: one made and never sent takes no version number; another
+ * party's SDP changes nothing. */
+static void test_version_from_last_sent(void **state)
+{
+	static const char callee[] =
+		"v=0\r\no=bob 7 7 IN IP4 10.0.0.9\r\ns=-\r\n"
+		"c=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+		"m=audio 17094 RTP/AVP 8\r\n";
+	struct pl o = plz(OFFER("m=audio 40000 RTP/AVP 0\r\n", ""));
+	struct pl c = plz(callee), last;
+	struct gwmedia *g = NULL;
+	struct mbuf *ans = NULL, *re1 = NULL, *re2 = NULL, *re3 = NULL;
+	char user[32], id[32], want[96], *t2 = NULL, *t3 = NULL;
+	unsigned long long ver;
+	long mark = leakcheck_mark();
+	(void)state;
+
+	assert_int_equal(0, modegw_alloc(&g, st, &o));
+	assert_int_equal(0, modegw_answer(g, &ans));
+	assert_int_equal(3, sscanf(strstr((const char *)ans->buf, "o="),
+				   "o=%31s %31s %llu", user, id, &ver));
+
+	/* re1 never went: the answer is still the caller's last SDP. */
+	assert_int_equal(0, modegw_reoffer(g, &c, &re1));
+	pl_set_mbuf(&last, ans);
+	modegw_version_from(g, &last);
+	assert_int_equal(0, modegw_reoffer(g, &c, &re2));
+	assert_int_equal(0, mbuf_strdup(re2, &t2, mbuf_get_left(re2)));
+	re_snprintf(want, sizeof(want), "o=%s %s %llu ", user, id, ver + 1);
+	assert_non_null(strstr(t2, want));
+
+	/* Another origin (the caller's own, the callee's) is not ours. */
+	modegw_version_from(g, &c);
+	last = pl_null;
+	modegw_version_from(g, &last);
+	modegw_version_from(g, NULL);
+	assert_int_equal(0, modegw_reoffer(g, &c, &re3));
+	assert_int_equal(0, mbuf_strdup(re3, &t3, mbuf_get_left(re3)));
+	re_snprintf(want, sizeof(want), "o=%s %s %llu ", user, id, ver + 2);
+	assert_non_null(strstr(t3, want));
+
+	mem_deref(t2);
+	mem_deref(t3);
+	mem_deref(re1);
+	mem_deref(re2);
+	mem_deref(re3);
+	mem_deref(ans);
+	mem_deref(g);
+	leakcheck_assert(mark);
+}
+
+
 /* The origin line ends where libre's SDP decoder ends it, at a CR or a
  * LF: the re-offer replaces that line's text and keeps every byte after
  * it, whatever the line end.  (A CR alone used to be read as part of the
@@ -354,6 +407,7 @@ int main(void)
 				       warm_up),
 		cmocka_unit_test(test_offers_refused),
 		cmocka_unit_test(test_reoffer_keeps_origin),
+		cmocka_unit_test(test_version_from_last_sent),
 		cmocka_unit_test(test_reoffer_line_ends),
 		cmocka_unit_test(test_peek),
 		cmocka_unit_test(test_offer_without_final_crlf),
