@@ -1,41 +1,27 @@
 /**
- * @file test_streamer.c  The RTP streamer on the real loop, read back
+ * @file test_streamer_send.c  The RTP streamer on the real loop, read
+ *                             back: one stream, two on one schedule, a
+ *                             restart and a mem_deref while running, and
+ *                             a late loop
  *
- * Every test runs the real libevent loop with a watchdog.  Receivers are
- * libre UDP sockets on 127.0.0.1 (an RTP port and the RTCP port above it)
- * that only record what arrives; the assertions come after the loop has
- * returned.  The media is a WAV made here whose frames all differ, so the
- * payloads show which frame went out when, and that the media loops.
+ * What the receivers of streamrx.h recorded is checked here packet by
+ * packet: the RTP header of every packet, the frame in its payload, the
+ * rate, and the RTCP sender reports and BYE.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
-#include <errno.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
 #include <re.h>
 #include "core/core.h"
 #include "rtp/rtp.h"
 #include "tests/unit/leakcheck.h"
 #include "tests/unit/looprun.h"
 #include "tests/unit/lebytes.h"
-
-/* Exported by libre.so but not declared in its headers: the list of
- * armed timers, which shows how many timers the streamer holds. */
-
-enum {
-	MAX_RTP = 512,
-	MAX_RTCP = 64,
-	RTP_LEN = 12 + MEDIA_FRAME_SAMPLES,
-	TEST_FRAMES = 20,              /* 400 ms of media, then it loops */
-	RTCP_TEST_MS = 200,
-	WATCHDOG_MS = 5000,
-};
+#include "tests/unit/rtp/streamrx.h"
 
 #define NTP_UNIX_OFFSET 2208988800UL
 
@@ -52,130 +38,6 @@ static uint32_t rd32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
 		(uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-
-/*
- * An 8 kHz mono 16-bit WAV of nframes frames.  Frame f is a square wave
- * of amplitude (f + 1) * 1400, so that every frame encodes to different
- * G.711 bytes and a payload names the frame it came from.
- */
-static void make_media(struct media **mp, unsigned nframes)
-{
-	uint32_t nsamp = nframes * MEDIA_FRAME_SAMPLES;
-	size_t size = 44 + 2 * (size_t)nsamp;
-	uint8_t *w = mem_zalloc(size, NULL);
-
-	assert_non_null(w);
-	memcpy(w, "RIFF", 4);
-	le_put32(w + 4, (uint32_t)size - 8);
-	memcpy(w + 8, "WAVEfmt ", 8);
-	le_put32(w + 16, 16);
-	le_put16(w + 20, 1);
-	le_put16(w + 22, 1);
-	le_put32(w + 24, MEDIA_SRATE);
-	le_put32(w + 28, MEDIA_SRATE * 2);
-	le_put16(w + 32, 2);
-	le_put16(w + 34, 16);
-	memcpy(w + 36, "data", 4);
-	le_put32(w + 40, 2 * nsamp);
-
-	for (uint32_t i = 0; i < nsamp; i++) {
-		int amp = (int)(i / MEDIA_FRAME_SAMPLES + 1) * 1400;
-		int16_t v = (int16_t)((i & 8) ? amp : -amp);
-
-		le_put16(w + 44 + 2 * i, (uint16_t)v);
-	}
-
-	assert_int_equal(media_from_wav(mp, w, size), 0);
-	assert_int_equal(media_frames(*mp), nframes);
-	mem_deref(w);
-}
-
-
-/* ---- the receiver ----------------------------------------------------- */
-
-struct pkt {
-	uint8_t b[RTP_LEN + 16];
-	size_t len;
-	uint64_t t;
-};
-
-struct rx {
-	struct udp_sock *rtp;
-	struct udp_sock *rtcp;
-	struct sa addr;                /* RTP; RTCP is its port + 1 */
-	struct pkt rtp_pk[MAX_RTP];
-	unsigned n_rtp;
-	unsigned lost_rtp;             /* beyond MAX_RTP, counted only */
-	struct pkt rtcp_pk[MAX_RTCP];
-	unsigned n_rtcp;
-};
-
-
-static void record(struct pkt *pk, struct mbuf *mb)
-{
-	pk->len = mbuf_get_left(mb);
-	memcpy(pk->b, mbuf_buf(mb), MIN(pk->len, sizeof(pk->b)));
-	pk->t = loop_now_ms();
-}
-
-
-static void rx_rtp(const struct sa *src, struct mbuf *mb, void *arg)
-{
-	struct rx *rx = arg;
-	(void)src;
-
-	if (rx->n_rtp < MAX_RTP)
-		record(&rx->rtp_pk[rx->n_rtp++], mb);
-	else
-		++rx->lost_rtp;
-}
-
-
-static void rx_rtcp(const struct sa *src, struct mbuf *mb, void *arg)
-{
-	struct rx *rx = arg;
-	(void)src;
-
-	if (rx->n_rtcp < MAX_RTCP)
-		record(&rx->rtcp_pk[rx->n_rtcp++], mb);
-}
-
-
-static void rx_destructor(void *arg)
-{
-	struct rx *rx = arg;
-
-	mem_deref(rx->rtp);
-	mem_deref(rx->rtcp);
-}
-
-
-/* Two sockets on 127.0.0.1, an ephemeral port and the one above it. */
-static struct rx *rx_alloc(void)
-{
-	struct rx *rx = mem_zalloc(sizeof(*rx), rx_destructor);
-	struct sa a;
-
-	assert_non_null(rx);
-
-	for (int tries = 0; tries < 50; tries++) {
-		assert_int_equal(sa_set_str(&a, "127.0.0.1", 0), 0);
-		assert_int_equal(udp_listen(&rx->rtp, &a, rx_rtp, rx), 0);
-		assert_int_equal(udp_local_get(rx->rtp, &rx->addr), 0);
-
-		if (sa_port(&rx->addr) < 65535) {
-			sa_set_port(&a, sa_port(&rx->addr) + 1);
-			if (!udp_listen(&rx->rtcp, &a, rx_rtcp, rx))
-				return rx;
-		}
-
-		rx->rtp = mem_deref(rx->rtp);
-	}
-
-	fail_msg("no free port pair for the receiver");
-	return NULL;
 }
 
 
@@ -341,19 +203,6 @@ static void check_rtcp(const struct rx *rx, const struct stream_stats *st,
 	}
 
 	assert_int_equal(last, st->packets);
-}
-
-
-/* ---- running the loop ------------------------------------------------- */
-
-static struct streamer *streamer_local(uint16_t lo, uint16_t hi)
-{
-	struct streamer *st = NULL;
-	struct sa ip;
-
-	assert_int_equal(sa_set_str(&ip, "127.0.0.1", 0), 0);
-	assert_int_equal(streamer_alloc(&st, &ip, lo, hi), 0);
-	return st;
 }
 
 
@@ -782,249 +631,6 @@ static void test_late_loop_skips_ahead(void **state)
 }
 
 
-/* ---- ports and arguments ---------------------------------------------- */
-
-/* A plain UDP socket bound to 127.0.0.1:port, or -1. */
-static int bind_plain(uint16_t port)
-{
-	struct sockaddr_in a;
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	assert_true(fd >= 0);
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons(port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		close(fd);
-		return -1;
-	}
-
-	return fd;
-}
-
-
-/* An even port p with p .. p + 5 all free on 127.0.0.1 just now. */
-static uint16_t free_range6(void)
-{
-	for (unsigned base = 41000 + (unsigned)getpid() % 1000 * 6;
-	     base < 64000; base += 6) {
-		int fds[6];
-		unsigned ok = 0;
-
-		for (unsigned i = 0; i < 6; i++) {
-			fds[i] = bind_plain((uint16_t)(base + i));
-			ok += fds[i] >= 0;
-		}
-		for (unsigned i = 0; i < 6; i++) {
-			if (fds[i] >= 0)
-				close(fds[i]);
-		}
-		if (ok == 6)
-			return (uint16_t)base;
-	}
-
-	fail_msg("no six free ports");
-	return 0;
-}
-
-
-static void test_ports_and_arguments(void **state)
-{
-	long mark = leakcheck_mark();
-	struct stream *s1 = NULL, *s2 = NULL, *s3 = NULL, *s4 = NULL;
-	struct streamer *st = NULL;
-	struct media *m = NULL;
-	struct sa ip, dst;
-	uint16_t p = free_range6();
-	int blocker;
-	(void)state;
-
-	assert_int_equal(sa_set_str(&ip, "127.0.0.1", 0), 0);
-	assert_int_equal(sa_set_str(&dst, "127.0.0.1", 9), 0);
-
-	/* Bad ranges and arguments. */
-	assert_int_equal(streamer_alloc(NULL, &ip, p, p + 5), EINVAL);
-	assert_int_equal(streamer_alloc(&st, NULL, p, p + 5), EINVAL);
-	assert_int_equal(streamer_alloc(&st, &ip, p + 5, p), EINVAL);
-	assert_int_equal(streamer_alloc(&st, &ip, p, p), EINVAL);
-	assert_int_equal(streamer_alloc(&st, &ip, p - 1, p), EINVAL);
-	assert_int_equal(streamer_alloc(&st, &ip, 0, 10), EINVAL);
-	assert_null(st);
-	assert_int_equal(stream_alloc(&s1, NULL), EINVAL);
-
-	/* [p - 1, p + 5]: the odd low end is not an RTP port, so the pairs
-	 * are p, p + 2 and p + 4.  The RTCP port of the middle one is
-	 * taken: it is skipped. */
-	blocker = bind_plain((uint16_t)(p + 3));
-	assert_true(blocker >= 0);
-	st = streamer_local((uint16_t)(p - 1), (uint16_t)(p + 5));
-
-	assert_int_equal(stream_alloc(&s1, st), 0);
-	assert_int_equal(sa_port(stream_laddr(s1)), p);
-	assert_int_equal(stream_alloc(&s2, st), 0);
-	assert_int_equal(sa_port(stream_laddr(s2)), p + 4);
-	assert_int_equal(stream_alloc(&s3, st), ENOSPC);
-	assert_null(s3);
-
-	/* A freed pair comes back once the scan comes round to it... */
-	s1 = mem_deref(s1);
-	assert_int_equal(stream_alloc(&s3, st), 0);
-	assert_int_equal(sa_port(stream_laddr(s3)), p);
-
-	/* ...but the scan goes on from there rather than handing the same
-	 * pair out again at once. */
-	close(blocker);
-	s3 = mem_deref(s3);
-	assert_int_equal(stream_alloc(&s4, st), 0);
-	assert_int_equal(sa_port(stream_laddr(s4)), p + 2);
-
-	/* stream_start: G.711 only, and everything given. */
-	make_media(&m, 2);
-	assert_int_equal(stream_start(s4, m, 3, &dst), EINVAL);
-	assert_int_equal(stream_start(s4, m, 9, &dst), EINVAL);
-	assert_int_equal(stream_start(s4, NULL, MEDIA_PT_PCMU, &dst),
-			 EINVAL);
-	assert_int_equal(stream_start(s4, m, MEDIA_PT_PCMU, NULL), EINVAL);
-	assert_int_equal(stream_start(NULL, m, MEDIA_PT_PCMU, &dst), EINVAL);
-	sa_set_port(&dst, 0);
-	assert_int_equal(stream_start(s4, m, MEDIA_PT_PCMU, &dst), EINVAL);
-	assert_false(stream_running(s4));
-	assert_int_equal(streamer_active(st), 0);
-
-	/* Harmless on stopped or missing streams. */
-	stream_stop(s4);
-	stream_stop(NULL);
-	assert_false(stream_running(NULL));
-	assert_int_equal(streamer_active(NULL), 0);
-
-	mem_deref(s2);
-	mem_deref(s4);
-	mem_deref(st);
-	mem_deref(m);
-	leakcheck_assert(mark);
-}
-
-
-/* ---- ICMP port unreachable -------------------------------------------- */
-
-struct icmp {
-	struct stream *s;
-	struct tmr t;
-	unsigned polls;
-};
-
-
-static void icmp_poll(void *arg)
-{
-	struct icmp *c = arg;
-
-	++c->polls;
-	if (!stream_running(c->s) || c->polls > 100) {
-		loop_stop();
-		return;
-	}
-
-	tmr_start(&c->t, 10, icmp_poll, c);
-}
-
-
-static void test_icmp_unreachable_stops(void **state)
-{
-	long mark = leakcheck_mark();
-	struct streamer *st;
-	struct media *m = NULL;
-	struct stream_stats ss;
-	struct icmp c;
-	struct sa dst;
-	int fd;
-	(void)state;
-
-	memset(&c, 0, sizeof(c));
-	tmr_init(&c.t);
-
-	/* A port that was just free and is closed again: nobody there. */
-	fd = bind_plain(0);
-	assert_true(fd >= 0);
-	dst.len = sizeof(dst.u);
-	assert_int_equal(getsockname(fd, &dst.u.sa, &dst.len), 0);
-	close(fd);
-
-	make_media(&m, TEST_FRAMES);
-	st = streamer_local(30000, 39999);
-	assert_int_equal(stream_alloc(&c.s, st), 0);
-	assert_int_equal(stream_start(c.s, m, MEDIA_PT_PCMU, &dst), 0);
-
-	tmr_start(&c.t, 10, icmp_poll, &c);
-	looprun(WATCHDOG_MS);
-	tmr_cancel(&c.t);
-
-	/* Stopped by the error within a few packets, not by the poll
-	 * giving up after a second. */
-	assert_false(stream_running(c.s));
-	assert_true(c.polls <= 100);
-	assert_int_equal(streamer_active(st), 0);
-	stream_stats_get(c.s, &ss);
-	assert_in_range(ss.packets, 1, 10);
-
-	mem_deref(c.s);
-	mem_deref(st);
-	mem_deref(m);
-	leakcheck_assert(mark);
-}
-
-
-/* ---- main ------------------------------------------------------------- */
-
-/*
- * Libraries set up some state on first use: libre's random source, and
- * in libevent the timer heap and an entry for every descriptor number it
- * has ever watched, kept until the base is freed.  A round of streams in
- * the group setup, with more sockets open at once than any test opens,
- * makes that happen before any test takes its mark (leakcheck.h).
- */
-static int group_setup(void **state)
-{
-	enum { WARM = 6 };
-	struct stream *s[WARM] = { NULL };
-	struct rx *rx[WARM] = { NULL };
-	struct streamer *st = NULL;
-	struct media *m = NULL;
-	struct tmr t;
-	(void)state;
-
-	if (libre_init() || loop_init())
-		return -1;
-
-	/* Only what goes wrong, in the test output. */
-	log_level_set(SUB_RTP, LVL_ERROR);
-
-	make_media(&m, 2);
-	st = streamer_local(30000, 39999);
-	for (int i = 0; i < WARM; i++) {
-		rx[i] = rx_alloc();
-		if (stream_alloc(&s[i], st) ||
-		    stream_start(s[i], m, MEDIA_PT_PCMU, &rx[i]->addr))
-			return -1;
-	}
-
-	/* The loop itself: libevent sizes its timer heap on first use. */
-	tmr_init(&t);
-	tmr_start(&t, 50, looprun_stop, NULL);
-	if (loop_run())
-		return -1;
-
-	for (int i = 0; i < WARM; i++) {
-		mem_deref(s[i]);
-		mem_deref(rx[i]);
-	}
-	mem_deref(st);
-	mem_deref(m);
-
-	return 0;
-}
-
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1032,10 +638,9 @@ int main(void)
 		cmocka_unit_test(test_two_streams_one_timer),
 		cmocka_unit_test(test_restart_and_deref),
 		cmocka_unit_test(test_late_loop_skips_ahead),
-		cmocka_unit_test(test_ports_and_arguments),
-		cmocka_unit_test(test_icmp_unreachable_stops),
 	};
 
-	return cmocka_run_group_tests_name("rtp/streamer", tests,
-					   group_setup, looprun_teardown);
+	return cmocka_run_group_tests_name("rtp/streamer_send", tests,
+					   streamrx_group_setup,
+					   looprun_teardown);
 }
