@@ -5,7 +5,7 @@
  * --api-token-file.  The vectors follow RFC 6750 section 2.1 ("Bearer"
  * 1*SP b64token, the scheme case-insensitive) and RFC 9110 section 5.5
  * (whitespace around a field value is not part of it); the token itself
- * must match byte for byte.  test_httpd.c checks the wiring: the 401 on
+ * must match byte for byte.  test_httpd_api.c checks the wiring: the 401 on
  * the wire and the routes that stay open.
  */
 #include <stdarg.h>
