@@ -3,10 +3,11 @@
  *                           the same bytes as on the loop, cancellation,
  *                           and a profile load that brings its media
  *
- * The conversion itself is tested in test_media.c; here it runs where
- * the server runs it, on a job's thread (core/job.c) or inside a profile
- * load (core/reload.c), and must give exactly the frames that the
- * synchronous media_attach_table() gives, every byte of them.
+ * The conversion itself is tested in test_media_convert.c and
+ * test_media_frames.c; here it runs where the server runs it, on a job's
+ * thread (core/job.c) or inside a profile load (core/reload.c), and must
+ * give exactly the frames that the synchronous media_attach_table()
+ * gives, every byte of them.
  */
 #include <stdarg.h>
 #include <stddef.h>
