@@ -63,6 +63,8 @@ struct stream_stats {
 	uint32_t packets;
 	uint32_t octets;              /* payload octets, as in an RTCP SR */
 	uint32_t rtcp_sr;             /* sender reports sent */
+	uint32_t skipped;             /* frames skipped after late
+				       * wake-ups (never sent) */
 	uint32_t ssrc;
 	uint16_t first_seq;
 	uint32_t first_ts;

@@ -236,6 +236,7 @@ static void pump(struct stream *s, uint64_t now)
 		LOGD(SUB_RTP, "stream %08x: %u frames late, skipping %u",
 		     s->ssrc, n, n - MAX_BURST);
 		s->k += n - MAX_BURST;
+		s->stats.skipped += n - MAX_BURST;
 		n = MAX_BURST;
 	}
 

@@ -211,8 +211,8 @@ void cmrstream_stop(struct stream *s, struct callrec *cr, const char *dir,
 	stream_stats_get(s, &st);
 
 	evlog_event(cr, "rtp-stopped", "\"dir\":\"%s\",\"why\":%H,"
-		    "\"packets\":%u,\"octets\":%u", dir, jsonw_str, why,
-		    st.packets, st.octets);
+		    "\"packets\":%u,\"octets\":%u,\"skipped\":%u", dir,
+		    jsonw_str, why, st.packets, st.octets, st.skipped);
 }
 
 
