@@ -43,6 +43,8 @@
 #include <re.h>
 #include "sip/sip_int.h"
 
+enum { LISTEN_TRIES = 8 };    /* ports tried when the kernel picks */
+
 
 static bool contains(const struct sa *v, unsigned n, const struct sa *a)
 {
@@ -156,25 +158,15 @@ static int udp_add(struct sipsrv *srv, const struct sa *a, uint16_t port,
 }
 
 
-int sipsrv_listen(struct sipsrv *srv)
+/* Every transport on addrs at port (0: the first UDP bind picks it);
+ * *portp gets the port they share. */
+static int listen_all(struct sipsrv *srv, const struct sa *addrs,
+		      unsigned n, uint16_t port, uint16_t *portp)
 {
-	struct sa addrs[SIPSRV_LISTEN_MAX], bound[SIPSRV_LISTEN_MAX];
+	struct sa bound[SIPSRV_LISTEN_MAX];
 	const struct sa *laddr = &srv->conf.laddr;
-	uint16_t port = sa_port(laddr);
-	unsigned n = 0, nb = 0, i;
+	unsigned nb = 0, i;
 	int err;
-
-	if (sa_isset(laddr, SA_ADDR)) {
-		addrs[n++] = *laddr;
-	}
-	else {
-		err = wildcard_addrs(srv, sa_af(laddr), addrs, &n);
-		if (err) {
-			LOGE(SUB_SIP, "no local address to listen on for %J: "
-			     "%m", laddr, err);
-			return err;
-		}
-	}
 
 	/* UDP first: with port 0 the first bind picks the port that every
 	 * other transport then shares. */
@@ -189,11 +181,8 @@ int sipsrv_listen(struct sipsrv *srv)
 				     &addrs[i], err);
 			continue;
 		}
-		if (err) {
-			LOGE(SUB_SIP, "cannot listen on udp:%j:%u: %m",
-			     &addrs[i], port, err);
+		if (err)
 			return err;
-		}
 		port = sa_port(&bound[nb]);
 		++nb;
 	}
@@ -205,18 +194,56 @@ int sipsrv_listen(struct sipsrv *srv)
 
 	for (i = 0; i < nb; i++) {
 		err = sip_transp_add(srv->sip, SIP_TRANSP_TCP, &bound[i]);
-		if (err) {
-			LOGE(SUB_SIP, "cannot listen on tcp:%J: %m",
-			     &bound[i], err);
+		if (err)
 			return err;
-		}
-		if (n > 1)
-			LOGI(SUB_SIP, "listening on udp+tcp %J%s", &bound[i],
-			     i ? "" : " (requests leave from here)");
 	}
 
+	for (i = 0; n > 1 && i < nb; i++)
+		LOGI(SUB_SIP, "listening on udp+tcp %J%s", &bound[i],
+		     i ? "" : " (requests leave from here)");
+
 	srv->primary = bound[0];
-	sa_set_port(&srv->conf.laddr, port);
+	*portp = port;
+
+	return 0;
+}
+
+
+int sipsrv_listen(struct sipsrv *srv)
+{
+	struct sa addrs[SIPSRV_LISTEN_MAX];
+	const struct sa *laddr = &srv->conf.laddr;
+	uint16_t port = sa_port(laddr), got = 0;
+	unsigned n = 0, tries = 0;
+	int err;
+
+	if (sa_isset(laddr, SA_ADDR)) {
+		addrs[n++] = *laddr;
+	}
+	else {
+		err = wildcard_addrs(srv, sa_af(laddr), addrs, &n);
+		if (err) {
+			LOGE(SUB_SIP, "no local address to listen on for %J: "
+			     "%m", laddr, err);
+			return err;
+		}
+	}
+
+	/* With port 0 the kernel picks a port that is free for the first
+	 * UDP socket only: the others (TCP, other addresses) may find it
+	 * taken, and then the whole set is bound again on a new one. */
+	do {
+		sip_transp_flush(srv->sip);
+		err = listen_all(srv, addrs, n, port, &got);
+	} while (err == EADDRINUSE && !port && ++tries < LISTEN_TRIES);
+
+	if (err) {
+		sip_transp_flush(srv->sip);
+		LOGE(SUB_SIP, "cannot listen on %J: %m", laddr, err);
+		return err;
+	}
+
+	sa_set_port(&srv->conf.laddr, got);
 
 	return 0;
 }
