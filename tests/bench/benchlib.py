@@ -99,24 +99,10 @@ def free_port():
 def free_udp_block(n=4):
     """n consecutive free UDP ports from an even one (sipp's -mp binds
     the port and the ones above it), above the streamer's RTP range."""
-    for _ in range(500):
-        base = random.randrange(40000, 60000, 2)
-        if any(base + i in cmrtest._handed_out for i in range(n)):
-            continue
-        socks = []
-        try:
-            for i in range(n):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind((HOST, base + i))
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-        cmrtest._handed_out.update(base + i for i in range(n))
-        return base
-    raise BenchError("no free UDP port block")
+    try:
+        return cmrtest.free_udp_block(n, lo=40000)
+    except cmrtest.Fail as e:
+        raise BenchError(str(e))
 
 
 def wait_bound(port, proto="udp", timeout=5.0):

@@ -152,11 +152,11 @@ def free_port():
     raise Fail("no free port found")
 
 
-def free_udp_block(n=4):
+def free_udp_block(n=4, lo=30000):
     """n consecutive free UDP ports (sipp's media port and its neighbours),
-    starting at an even number."""
+    starting at an even number from lo up."""
     for _ in range(200):
-        base = random.randrange(30000, 60000, 2)
+        base = random.randrange(lo, 60000, 2)
         if any(base + i in _handed_out for i in range(n)):
             continue
         socks = []

@@ -64,4 +64,26 @@ static inline struct sip_msg *sipmsg_decodef(const char *fmt, ...)
 }
 
 
+/**
+ * An INVITE from alice to bob with the header lines hdrs (each ending in
+ * CRLF) and, when sdp is not NULL, that SDP as an application/sdp body.
+ */
+static inline struct sip_msg *sipmsg_invite(const char *hdrs,
+					    const char *sdp)
+{
+	return sipmsg_decodef(
+		"INVITE sip:bob@h SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n"
+		"From: <sip:alice@h>;tag=a\r\n"
+		"To: <sip:bob@h>\r\n"
+		"Call-ID: x\r\n"
+		"CSeq: 1 INVITE\r\n"
+		"%s"
+		"%s"
+		"Content-Length: %zu\r\n\r\n%s", hdrs,
+		sdp ? "Content-Type: application/sdp\r\n" : "",
+		sdp ? strlen(sdp) : (size_t)0, sdp ? sdp : "");
+}
+
+
 #endif

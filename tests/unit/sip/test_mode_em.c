@@ -24,26 +24,7 @@ static const char sdp[] =
 /* An INVITE with extra header lines, and the SDP offer when body. */
 static struct sip_msg *invite(const char *hdrs, bool body)
 {
-	char *text = NULL;
-	struct sip_msg *msg;
-
-	assert_int_equal(0, re_sdprintf(&text,
-		"INVITE sip:bob@h SIP/2.0\r\n"
-		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n"
-		"From: <sip:alice@h>;tag=a\r\n"
-		"To: <sip:bob@h>\r\n"
-		"Call-ID: x\r\n"
-		"CSeq: 1 INVITE\r\n"
-		"%s"
-		"%s"
-		"Content-Length: %zu\r\n\r\n%s", hdrs,
-		body ? "Content-Type: application/sdp\r\n" : "",
-		body ? strlen(sdp) : (size_t)0, body ? sdp : ""));
-	msg = sipmsg_decode(text);
-	mem_deref(text);
-	assert_non_null(msg);
-
-	return msg;
+	return sipmsg_invite(hdrs, body ? sdp : NULL);
 }
 
 

@@ -86,22 +86,7 @@ static void test_alert_info_round_trip(void **state)
 
 static struct sip_msg *invite(const char *hdrs)
 {
-	char *text = NULL;
-	struct sip_msg *msg;
-
-	assert_int_equal(0, re_sdprintf(&text,
-		"INVITE sip:bob@h SIP/2.0\r\n"
-		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n"
-		"From: <sip:alice@h>;tag=a\r\n"
-		"To: <sip:bob@h>\r\n"
-		"Call-ID: x\r\n"
-		"CSeq: 1 INVITE\r\n"
-		"%s"
-		"Content-Length: 0\r\n\r\n", hdrs));
-	msg = sipmsg_decode(text);
-	mem_deref(text);
-
-	return msg;
+	return sipmsg_invite(hdrs, NULL);
 }
 
 
