@@ -83,6 +83,10 @@ void streamer_announce_set(struct streamer *st, const struct sa *ip);
 unsigned streamer_active(const struct streamer *st);
 /** For tests: RTCP sender report interval (default 5000 ms). */
 void streamer_set_rtcp_interval(struct streamer *st, uint32_t ms);
+/** While on and pcapw_active(): every RTP and RTCP packet a stream sends
+ *  is written to the capture, from the stream's bound address to its
+ *  destination.  Off by default. */
+void streamer_capture_set(struct streamer *st, bool on);
 
 /** The streamer's clock: microseconds, never going back (by default
  *  CLOCK_MONOTONIC). */

@@ -35,7 +35,9 @@
  * the next send, or from the next read, which libre hands to the socket's
  * error handler.  Either way the stream stops and says so once.
  *
- * The packets themselves are built by packet.c.
+ * The packets themselves are built by packet.c.  With capture on
+ * (streamer_capture_set), each packet a stream sends is also written to
+ * the pcap file; off, that costs one test of a flag per send.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -73,6 +75,7 @@ struct streamer {
 	struct loop_watch *watch; /* ... on the loop */
 	uint64_t armed;           /* its expiry, 0 when disarmed */
 	streamer_clock_h *clock;  /* microseconds, monotonic */
+	bool capture;             /* sent packets to the pcap file */
 };
 
 struct stream {
@@ -81,6 +84,8 @@ struct stream {
 	struct udp_sock *rtp;
 	struct udp_sock *rtcp;
 	struct sa laddr;          /* local RTP address, as announced */
+	struct sa bound;          /* ... as bound (the capture's source) */
+	struct sa bound_rtcp;     /* its port + 1 */
 	uint16_t pair;            /* index of its port pair ... */
 	bool has_pair;            /* ... while it holds one */
 	struct sa dst;            /* RTP destination */
@@ -152,6 +157,27 @@ static void arm(struct streamer *st)
 }
 
 
+/* The first `sent` packets of msgs, each as one pcap record from the
+ * stream's bound address (the header and the frame made contiguous). */
+static void capture_rtp(const struct stream *s, const struct mmsghdr *msgs,
+			int sent)
+{
+	uint8_t b[RTP_HDR_SIZE + MEDIA_FRAME_SAMPLES];
+
+	if (!pcapw_active())
+		return;
+
+	for (int i = 0; i < sent; i++) {
+		const struct iovec *iov = msgs[i].msg_hdr.msg_iov;
+
+		memcpy(b, iov[0].iov_base, RTP_HDR_SIZE);
+		memcpy(b + RTP_HDR_SIZE, iov[1].iov_base,
+		       MEDIA_FRAME_SAMPLES);
+		(void)pcapw_udp(&s->bound, &s->dst, b, sizeof(b));
+	}
+}
+
+
 /* The stream's report (packet.c builds it).  RTCP is best effort: a
  * failed send is only logged. */
 static void rtcp_send(struct stream *s, uint64_t now, bool bye)
@@ -176,6 +202,9 @@ static void rtcp_send(struct stream *s, uint64_t now, bool bye)
 		     &s->dst_rtcp, err);
 		return;
 	}
+
+	if (s->st->capture && pcapw_active())
+		(void)pcapw_udp(&s->bound_rtcp, &s->dst_rtcp, b, n);
 
 	/* The SR in front of a BYE counts too: it is one more report. */
 	++s->stats.rtcp_sr;
@@ -280,6 +309,9 @@ static void pump(struct stream *s, uint64_t now)
 	}
 
 	if (sent > 0) {
+		if (s->st->capture)
+			capture_rtp(s, msgs, sent);
+
 		if (!s->started) {
 			s->started = true;
 			s->stats.first_seq = s->seq;
@@ -502,6 +534,13 @@ void streamer_set_rtcp_interval(struct streamer *st, uint32_t ms)
 }
 
 
+void streamer_capture_set(struct streamer *st, bool on)
+{
+	if (st)
+		st->capture = on;
+}
+
+
 /* Incoming RTP (symmetric RTP, comfort noise) means nothing to us. */
 static void rtp_recv(const struct sa *src, struct mbuf *mb, void *arg)
 {
@@ -568,6 +607,9 @@ static int bind_pair(struct stream *s, uint16_t port)
 	udp_error_handler_set(s->rtp, rtp_error);
 
 	err = udp_local_get(s->rtp, &s->laddr);
+	sa_cpy(&s->bound, &s->laddr);
+	sa_cpy(&s->bound_rtcp, &s->laddr);
+	sa_set_port(&s->bound_rtcp, sa_port(&s->laddr) + 1);
 	if (!err && sa_isset(&s->st->announce, SA_ADDR)) {
 		uint16_t p = sa_port(&s->laddr);
 
