@@ -69,10 +69,11 @@ $(FUZZ_BINS): $(BUILD)/%: $(BUILD)/%.o $(FUZZ_MAIN) $(LIB_OBJS)
 DEB_PKGS := build-essential pkg-config libre-dev librem-dev libevent-dev \
 	    libmicrohttpd-dev libcmocka-dev sip-tester curl python3 binutils \
 	    iproute2 nftables clang libclang-rt-14-dev
-# The real phones of tests/integration/test_phones.py: installed when apt
-# can, in a call of their own whose failure does not fail deps (those
-# tests then skip).
-PHONE_PKGS := baresip-core linphone-cli
+# Best-effort packages: the real phones of tests/integration/test_phones.py
+# and the browser that checks the demo's report page
+# (tests/integration/chromium.py).  Installed when apt can, in a call of
+# their own whose failure does not fail deps (those tests then skip).
+EXTRA_PKGS := baresip-core linphone-cli chromium
 deps:
 	@if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
 	missing=$$(for p in $(DEB_PKGS); do \
@@ -84,15 +85,15 @@ deps:
 			-qq --no-install-recommends $$missing; \
 	fi
 	@if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
-	missing=$$(for p in $(PHONE_PKGS); do \
+	missing=$$(for p in $(EXTRA_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
 		grep -q "ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		{ $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
 		  && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install \
 			-y -qq --no-install-recommends $$missing; } || \
-		echo "deps: $$missing not installed; the phone tests will" \
-			"skip"; \
+		echo "deps: $$missing not installed; the tests that need" \
+			"them will skip"; \
 	fi
 
 unit: $(TEST_BINS)
