@@ -151,7 +151,8 @@ void evlog_reset(void);
 
 /*
  * serve --pcap FILE: a classic pcap file (link type RAW, IPv4 and IPv6)
- * with one synthesized UDP packet per message, flushed per record.
+ * with one synthesized UDP packet per message, or one TCP packet per
+ * segment, flushed per record.
  */
 /** Creates or truncates path and writes the file header. */
 int  pcapw_open(const char *path);
@@ -162,6 +163,17 @@ bool pcapw_active(void);
  *  A failed write logs once and ends the capture. */
 int  pcapw_udp(const struct sa *src, const struct sa *dst,
 	       const uint8_t *data, size_t len);
+
+/** TCP header flags of pcapw_tcp(), as in the header's flags byte. */
+enum { PCAPW_FIN = 0x01, PCAPW_SYN = 0x02, PCAPW_RST = 0x04,
+       PCAPW_PSH = 0x08, PCAPW_ACK = 0x10 };
+/** Writes one segment from src to dst: a 20-byte TCP header (window
+ *  65535, no options, checksum filled in) around data, with the sequence
+ *  and acknowledgement numbers the caller keeps.  EMSGSIZE when data does
+ *  not fit in one packet (65495 bytes over IPv4, 65475 over IPv6): the
+ *  caller cuts a stream into segments.  Otherwise as pcapw_udp(). */
+int  pcapw_tcp(const struct sa *src, const struct sa *dst, uint32_t seq,
+	       uint32_t ack, uint8_t flags, const uint8_t *data, size_t len);
 
 
 /* ---- the table (table.c, subscriber.c, binding.c) --------------------- */

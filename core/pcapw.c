@@ -4,14 +4,16 @@
  * serve --pcap FILE writes what the server sends and receives in the
  * classic pcap format, which Wireshark, tshark and tcpdump read.  The
  * packets are synthesized: an IPv4 or IPv6 header and a UDP header are
- * built around each message, so the link type is LINKTYPE_RAW (a packet
- * starts with its IP header) and both address families fit in one file.
+ * built around each message (or a TCP header around each segment of an
+ * exchange whose sequence numbers the caller keeps, pcapw_tcp), so the
+ * link type is LINKTYPE_RAW (a packet starts with its IP header) and both
+ * address families fit in one file.
  * Every record is flushed at once, so a test or an operator can read the
  * file while the server runs.
  *
  * Numbers in the file headers are in this host's byte order, as libpcap
- * writes them: readers tell the order from the magic number.  The IP and
- * UDP headers are in network byte order, as on the wire.
+ * writes them: readers tell the order from the magic number.  The IP, UDP
+ * and TCP headers are in network byte order, as on the wire.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,7 +33,10 @@ enum {
 	IP4_HDR = 20,
 	IP6_HDR = 40,
 	UDP_HDR = 8,
+	TCP_HDR = 20,
+	IPPROTO_TCP_NUM = 6,
 	IPPROTO_UDP_NUM = 17,
+	TCP_WINDOW = 65535,
 	HOP_LIMIT = 64,
 };
 
@@ -42,6 +47,8 @@ enum {
  */
 #define PCAPW_MAX_PAYLOAD4 ((size_t)(PCAP_SNAPLEN - IP4_HDR - UDP_HDR))
 #define PCAPW_MAX_PAYLOAD6 ((size_t)(PCAP_SNAPLEN - IP6_HDR - UDP_HDR))
+#define PCAPW_MAX_TCP4 ((size_t)(PCAP_SNAPLEN - IP4_HDR - TCP_HDR))
+#define PCAPW_MAX_TCP6 ((size_t)(PCAP_SNAPLEN - IP6_HDR - TCP_HDR))
 
 static struct {
 	FILE *f;
@@ -165,38 +172,24 @@ bool pcapw_active(void)
 }
 
 
-int pcapw_udp(const struct sa *src, const struct sa *dst,
-	      const uint8_t *data, size_t len)
+/*
+ * Writes one packet: the IP header for af, then the transport header th
+ * (thlen bytes, its checksum field at th + csum_off still zero) and the
+ * payload.  The transport checksum over the pseudo-header, the header and
+ * the payload is filled in here; udp asks for RFC 768's rule that a sum
+ * of zero goes out as all ones.
+ */
+static int write_packet(const struct sa *src, const struct sa *dst, int af,
+			uint8_t proto, uint8_t *th, size_t thlen,
+			size_t csum_off, bool udp, const uint8_t *data,
+			size_t plen)
 {
-	uint8_t rec[16], ip[IP6_HDR], udp[UDP_HDR], pseudo[40];
-	size_t iplen, plen, total;
+	uint8_t rec[16], ip[IP6_HDR], pseudo[40];
+	size_t iplen = af == AF_INET ? IP4_HDR : IP6_HDR;
+	size_t l4len = thlen + plen, total = iplen + l4len;
 	struct timeval tv;
 	uint32_t u32, acc;
-	int af, err = 0;
-
-	if (!src || !dst || (!data && len))
-		return EINVAL;
-	if (!pc.f)
-		return EBADF;
-
-	/* The family comes from the peer's address when it has one; libre
-	 * gives the local one as the bare family when it cannot tell it. */
-	af = sa_af(dst);
-	if (af != AF_INET && af != AF_INET6)
-		af = sa_af(src);
-	if (af != AF_INET && af != AF_INET6)
-		return EAFNOSUPPORT;
-
-	iplen = af == AF_INET ? IP4_HDR : IP6_HDR;
-	plen = len;
-	if (plen > (af == AF_INET ? PCAPW_MAX_PAYLOAD4 : PCAPW_MAX_PAYLOAD6))
-		plen = af == AF_INET ? PCAPW_MAX_PAYLOAD4 : PCAPW_MAX_PAYLOAD6;
-	total = iplen + UDP_HDR + plen;
-
-	put16(udp, sa_port(src));
-	put16(udp + 2, sa_port(dst));
-	put16(udp + 4, (uint16_t)(UDP_HDR + plen));
-	put16(udp + 6, 0);
+	int err = 0;
 
 	memset(ip, 0, sizeof(ip));
 	memset(pseudo, 0, sizeof(pseudo));
@@ -206,22 +199,22 @@ int pcapw_udp(const struct sa *src, const struct sa *dst,
 		put16(ip + 4, pc.ip_id++);
 		put16(ip + 6, 0x4000);                 /* don't fragment */
 		ip[8] = HOP_LIMIT;
-		ip[9] = IPPROTO_UDP_NUM;
+		ip[9] = proto;
 		addr_bytes(ip + 12, src, AF_INET);
 		addr_bytes(ip + 16, dst, AF_INET);
 		put16(ip + 10, fold(sum16(0, ip, IP4_HDR)));
 
-		/* RFC 768 pseudo-header: addresses, zero, protocol,
-		 * UDP length. */
+		/* RFC 768 and RFC 9293 pseudo-header: addresses, zero,
+		 * protocol, transport length. */
 		memcpy(pseudo, ip + 12, 8);
-		pseudo[9] = IPPROTO_UDP_NUM;
-		put16(pseudo + 10, (uint16_t)(UDP_HDR + plen));
+		pseudo[9] = proto;
+		put16(pseudo + 10, (uint16_t)l4len);
 		acc = sum16(0, pseudo, 12);
 	}
 	else {
 		ip[0] = 0x60;                          /* version 6 */
-		put16(ip + 4, (uint16_t)(UDP_HDR + plen));
-		ip[6] = IPPROTO_UDP_NUM;
+		put16(ip + 4, (uint16_t)l4len);
+		ip[6] = proto;
 		ip[7] = HOP_LIMIT;
 		addr_bytes(ip + 8, src, AF_INET6);
 		addr_bytes(ip + 24, dst, AF_INET6);
@@ -229,18 +222,19 @@ int pcapw_udp(const struct sa *src, const struct sa *dst,
 		/* RFC 8200 8.1 pseudo-header: addresses, 32-bit length,
 		 * three zero bytes, next header. */
 		memcpy(pseudo, ip + 8, 32);
-		put16(pseudo + 34, (uint16_t)(UDP_HDR + plen));
-		pseudo[39] = IPPROTO_UDP_NUM;
+		put16(pseudo + 34, (uint16_t)l4len);
+		pseudo[39] = proto;
 		acc = sum16(0, pseudo, 40);
 	}
 
-	/* The UDP checksum is optional over IPv4 but mandatory over IPv6;
-	 * it is written for both so that every packet checks.  A sum of
-	 * zero is sent as all ones (RFC 768), zero meaning "none". */
-	acc = sum16(acc, udp, UDP_HDR);
+	/* Both transport headers have an even length, so the payload is
+	 * the only piece that can end on an odd byte. */
+	acc = sum16(acc, th, thlen);
 	acc = sum16(acc, data, plen);
 	u32 = fold(acc);
-	put16(udp + 6, u32 ? (uint16_t)u32 : 0xffff);
+	if (udp && !u32)
+		u32 = 0xffff;
+	put16(th + csum_off, (uint16_t)u32);
 
 	gettimeofday(&tv, NULL);
 	u32 = (uint32_t)tv.tv_sec;
@@ -254,7 +248,7 @@ int pcapw_udp(const struct sa *src, const struct sa *dst,
 	errno = 0;
 	if (fwrite(rec, sizeof(rec), 1, pc.f) != 1 ||
 	    fwrite(ip, iplen, 1, pc.f) != 1 ||
-	    fwrite(udp, UDP_HDR, 1, pc.f) != 1 ||
+	    fwrite(th, thlen, 1, pc.f) != 1 ||
 	    (plen && fwrite(data, plen, 1, pc.f) != 1) ||
 	    fflush(pc.f))
 		err = errno ? errno : EIO;
@@ -268,4 +262,88 @@ int pcapw_udp(const struct sa *src, const struct sa *dst,
 	}
 
 	return err;
+}
+
+
+/* The family of a packet from src to dst, or 0 when neither has one.  It
+ * comes from the peer's address when that has one; libre gives the local
+ * one as the bare family when it cannot tell it. */
+static int packet_af(const struct sa *src, const struct sa *dst)
+{
+	int af = sa_af(dst);
+
+	if (af != AF_INET && af != AF_INET6)
+		af = sa_af(src);
+	if (af != AF_INET && af != AF_INET6)
+		return 0;
+
+	return af;
+}
+
+
+int pcapw_udp(const struct sa *src, const struct sa *dst,
+	      const uint8_t *data, size_t len)
+{
+	uint8_t udp[UDP_HDR];
+	size_t plen, max;
+	int af;
+
+	if (!src || !dst || (!data && len))
+		return EINVAL;
+	if (!pc.f)
+		return EBADF;
+
+	af = packet_af(src, dst);
+	if (!af)
+		return EAFNOSUPPORT;
+
+	max = af == AF_INET ? PCAPW_MAX_PAYLOAD4 : PCAPW_MAX_PAYLOAD6;
+	plen = len < max ? len : max;
+
+	put16(udp, sa_port(src));
+	put16(udp + 2, sa_port(dst));
+	put16(udp + 4, (uint16_t)(UDP_HDR + plen));
+	put16(udp + 6, 0);
+
+	/* The UDP checksum is optional over IPv4 but mandatory over IPv6;
+	 * it is written for both so that every packet checks. */
+	return write_packet(src, dst, af, IPPROTO_UDP_NUM, udp, UDP_HDR, 6,
+			    true, data, plen);
+}
+
+
+int pcapw_tcp(const struct sa *src, const struct sa *dst, uint32_t seq,
+	      uint32_t ack, uint8_t flags, const uint8_t *data, size_t len)
+{
+	uint8_t tcp[TCP_HDR];
+	int af;
+
+	if (!src || !dst || (!data && len))
+		return EINVAL;
+	if (!pc.f)
+		return EBADF;
+
+	af = packet_af(src, dst);
+	if (!af)
+		return EAFNOSUPPORT;
+
+	/* A stream is cut into segments by the caller, who must number
+	 * them; cutting one here would break its sequence numbers. */
+	if (len > (af == AF_INET ? PCAPW_MAX_TCP4 : PCAPW_MAX_TCP6))
+		return EMSGSIZE;
+
+	put16(tcp, sa_port(src));
+	put16(tcp + 2, sa_port(dst));
+	put16(tcp + 4, (uint16_t)(seq >> 16));
+	put16(tcp + 6, (uint16_t)seq);
+	put16(tcp + 8, (uint16_t)(ack >> 16));
+	put16(tcp + 10, (uint16_t)ack);
+	tcp[12] = (TCP_HDR / 4) << 4;              /* data offset, no options */
+	tcp[13] = flags;
+	put16(tcp + 14, TCP_WINDOW);
+	put16(tcp + 16, 0);                        /* checksum, below */
+	put16(tcp + 18, 0);                        /* urgent pointer */
+
+	return write_packet(src, dst, af, IPPROTO_TCP_NUM, tcp, TCP_HDR, 16,
+			    false, data, len);
 }

@@ -1,10 +1,11 @@
 /**
- * @file test_pcapw.c  The capture file: headers, checksums, truncation
+ * @file test_pcapw.c  The capture file: headers, checksums, truncation,
+ *                     UDP and TCP
  *
- * Every test writes a real file and reads it back byte by byte.  The
- * checksums are verified the way a receiver does (the sum over the
- * covered bytes, checksum included, folds to all ones), not by calling
- * the code under test again.
+ * Every test writes a real file and reads it back byte by byte
+ * (pcapread.h).  The checksums are verified the way a receiver does (the
+ * sum over the covered bytes, checksum included, folds to all ones), not
+ * by calling the code under test again.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,160 +21,12 @@
 #include <unistd.h>
 #include <re.h>
 #include "core/core.h"
+#include "tests/unit/pcapread.h"
 
 enum { GHDR = 24, RHDR = 16, IP4 = 20, IP6 = 40, UDP = 8,
        MAX4 = 65507, MAX6 = 65487 };
 
 static char path[64];
-
-/* One record as read back from the file. */
-struct rec {
-	uint32_t sec, usec, incl, orig;
-	const uint8_t *pkt;
-};
-
-
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-
-	/* The file headers are in the writer's byte order. */
-	memcpy(&v, p, 4);
-	return v;
-}
-
-
-static uint16_t rd16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, 2);
-	return v;
-}
-
-
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-
-static uint32_t sum(uint32_t acc, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		acc += (i & 1) ? p[i] : (uint32_t)p[i] << 8;
-
-	return acc;
-}
-
-
-static bool sum_ok(uint32_t acc)
-{
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-
-	return acc == 0xffff;
-}
-
-
-/* A receiver's check of the UDP checksum of a raw IP packet. */
-static bool udp_sum_ok(const uint8_t *pkt)
-{
-	uint8_t ph[40];
-	const uint8_t *udp;
-	size_t ulen;
-	uint32_t acc;
-
-	memset(ph, 0, sizeof(ph));
-	if ((pkt[0] >> 4) == 4) {
-		udp = pkt + IP4;
-		ulen = be16(udp + 4);
-		memcpy(ph, pkt + 12, 8);
-		ph[9] = 17;
-		ph[10] = (uint8_t)(ulen >> 8);
-		ph[11] = (uint8_t)ulen;
-		acc = sum(0, ph, 12);
-	}
-	else {
-		udp = pkt + IP6;
-		ulen = be16(udp + 4);
-		memcpy(ph, pkt + 8, 32);
-		ph[34] = (uint8_t)(ulen >> 8);
-		ph[35] = (uint8_t)ulen;
-		ph[39] = 17;
-		acc = sum(0, ph, 40);
-	}
-
-	return sum_ok(sum(acc, udp, ulen));
-}
-
-
-static uint8_t *slurp(size_t *lenp)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf;
-	long n;
-
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*lenp = (size_t)n;
-
-	return buf;
-}
-
-
-/* Splits the file into records; checks the global header on the way. */
-static unsigned parse(const uint8_t *buf, size_t len, struct rec *out,
-		      unsigned max)
-{
-	size_t off = GHDR;
-	unsigned n = 0;
-
-	assert_true(len >= GHDR);
-	assert_int_equal(rd32(buf), 0xa1b2c3d4);
-	assert_int_equal(rd16(buf + 4), 2);
-	assert_int_equal(rd16(buf + 6), 4);
-	assert_int_equal(rd32(buf + 8), 0);
-	assert_int_equal(rd32(buf + 12), 0);
-	assert_int_equal(rd32(buf + 16), 65535);
-	assert_int_equal(rd32(buf + 20), 101);
-
-	while (off < len) {
-		assert_true(n < max);
-		assert_true(off + RHDR <= len);
-		out[n].sec = rd32(buf + off);
-		out[n].usec = rd32(buf + off + 4);
-		out[n].incl = rd32(buf + off + 8);
-		out[n].orig = rd32(buf + off + 12);
-		out[n].pkt = buf + off + RHDR;
-		assert_true(out[n].incl <= 65535);
-		assert_true(off + RHDR + out[n].incl <= len);
-		off += RHDR + out[n].incl;
-		n++;
-	}
-	assert_int_equal(off, len);
-
-	return n;
-}
-
-
-static void check_time(const struct rec *r)
-{
-	struct timeval now;
-
-	gettimeofday(&now, NULL);
-	assert_true(r->usec < 1000000);
-	assert_true(r->sec + 60 >= (uint32_t)now.tv_sec);
-	assert_true(r->sec <= (uint32_t)now.tv_sec);
-}
-
 
 static int setup(void **state)
 {
@@ -220,7 +73,7 @@ static void test_global_header(void **state)
 	assert_true(pcapw_active());
 
 	/* On the disk already, before any close. */
-	buf = slurp(&len);
+	buf = slurp(path, &len);
 	assert_int_equal(len, GHDR);
 	assert_int_equal(parse(buf, len, r, 1), 0);
 	free(buf);
@@ -250,14 +103,14 @@ static void test_ipv4(void **state)
 			 0);
 
 	/* Flushed per record: readable while the file is open. */
-	buf = slurp(&len);
+	buf = slurp(path, &len);
 	assert_int_equal(len, GHDR + RHDR + IP4 + UDP + mlen);
 	free(buf);
 
 	assert_int_equal(pcapw_udp(&dst, &src, NULL, 0), 0);
 	pcapw_close();
 
-	buf = slurp(&len);
+	buf = slurp(path, &len);
 	assert_int_equal(parse(buf, len, r, 4), 2);
 
 	assert_int_equal(r[0].incl, IP4 + UDP + mlen);
@@ -275,11 +128,11 @@ static void test_ipv4(void **state)
 	assert_int_equal(be16(p + 22), 40001);
 	assert_int_equal(be16(p + 24), UDP + mlen);
 	assert_memory_equal(p + IP4 + UDP, msg, mlen);
-	assert_true(udp_sum_ok(p));
+	assert_true(l4_sum_ok(p));
 
 	/* The checks can fail: one flipped bit breaks both sums. */
 	p[IP4 + UDP] ^= 0x01;
-	assert_false(udp_sum_ok(p));
+	assert_false(l4_sum_ok(p));
 	p[IP4 + UDP] ^= 0x01;
 	p[8] ^= 0x01;
 	assert_false(sum_ok(sum(0, p, IP4)));
@@ -295,7 +148,7 @@ static void test_ipv4(void **state)
 	assert_int_equal(be16(p + 20), 40001);
 	assert_int_equal(be16(p + 22), 5060);
 	assert_int_equal(be16(p + 24), UDP);
-	assert_true(udp_sum_ok(p));
+	assert_true(l4_sum_ok(p));
 	assert_true(r[1].sec > r[0].sec ||
 		    (r[1].sec == r[0].sec && r[1].usec >= r[0].usec));
 
@@ -323,7 +176,7 @@ static void test_ipv6(void **state)
 			 0);
 	pcapw_close();
 
-	buf = slurp(&len);
+	buf = slurp(path, &len);
 	assert_int_equal(parse(buf, len, r, 2), 1);
 	assert_int_equal(r[0].incl, IP6 + UDP + mlen);
 	assert_int_equal(r[0].orig, r[0].incl);
@@ -343,9 +196,9 @@ static void test_ipv6(void **state)
 
 	/* Zero means "no checksum", which IPv6 forbids. */
 	assert_int_not_equal(be16(p + 46), 0);
-	assert_true(udp_sum_ok(p));
+	assert_true(l4_sum_ok(p));
 	p[8 + 15] ^= 0x02;          /* the source address is covered too */
-	assert_false(udp_sum_ok(p));
+	assert_false(l4_sum_ok(p));
 
 	free(buf);
 }
@@ -376,7 +229,7 @@ static void test_truncate(void **state)
 	assert_int_equal(pcapw_udp(&s4, &d4, big, MAX4 - 1), 0);
 	pcapw_close();
 
-	buf = slurp(&len);
+	buf = slurp(path, &len);
 	assert_int_equal(parse(buf, len, r, 4), 4);
 
 	/* IPv4: the largest datagram there is. */
@@ -386,21 +239,21 @@ static void test_truncate(void **state)
 	assert_int_equal(be16(r[0].pkt + 24), UDP + MAX4);
 	assert_memory_equal(r[0].pkt + IP4 + UDP, big, MAX4);
 	assert_true(sum_ok(sum(0, r[0].pkt, IP4)));
-	assert_true(udp_sum_ok(r[0].pkt));
+	assert_true(l4_sum_ok(r[0].pkt));
 
 	/* IPv6: the whole packet still fits the snap length. */
 	assert_int_equal(r[1].incl, 65535);
 	assert_int_equal(be16(r[1].pkt + 4), UDP + MAX6);
 	assert_int_equal(be16(r[1].pkt + 44), UDP + MAX6);
 	assert_memory_equal(r[1].pkt + IP6 + UDP, big, MAX6);
-	assert_true(udp_sum_ok(r[1].pkt));
+	assert_true(l4_sum_ok(r[1].pkt));
 
 	/* Exactly the limit, and one byte under it, are not cut. */
 	assert_int_equal(r[2].incl, 65535);
 	assert_memory_equal(r[2].pkt + IP4 + UDP, big, MAX4);
 	assert_int_equal(r[3].incl, 65534);
 	assert_int_equal(be16(r[3].pkt + 24), UDP + MAX4 - 1);
-	assert_true(udp_sum_ok(r[3].pkt));
+	assert_true(l4_sum_ok(r[3].pkt));
 
 	free(buf);
 	free(big);
@@ -428,12 +281,12 @@ static void test_mixed_family(void **state)
 	assert_int_equal(pcapw_udp(&src, &dst, (const uint8_t *)"x", 1), 0);
 	pcapw_close();
 
-	buf = slurp(&len);
+	buf = slurp(path, &len);
 	assert_int_equal(parse(buf, len, r, 1), 1);
 	assert_int_equal(r[0].pkt[0] >> 4, 6);
 	assert_memory_equal(r[0].pkt + 8, zero, 16);
 	assert_int_equal(be16(r[0].pkt + 40), 5060);
-	assert_true(udp_sum_ok(r[0].pkt));
+	assert_true(l4_sum_ok(r[0].pkt));
 	free(buf);
 }
 
@@ -478,9 +331,233 @@ static void test_bad_input(void **state)
 	pcapw_close();
 
 	/* None of the refused packets reached the file. */
-	buf = slurp(&len);
+	buf = slurp(path, &len);
 	assert_int_equal(len, GHDR);
 	free(buf);
+}
+
+
+/* ---- TCP -------------------------------------------------------------- */
+
+enum { TCP = 20, MAXT4 = 65495, MAXT6 = 65475 };
+
+
+/* The fixed fields of every TCP header written: no options, the full
+ * window, no urgent data. */
+static void check_tcp_fixed(const uint8_t *t)
+{
+	assert_int_equal(t[12], 0x50);                /* data offset 5 */
+	assert_int_equal(be16(t + 14), 65535);
+	assert_int_equal(be16(t + 18), 0);
+}
+
+
+static void test_tcp_ipv4(void **state)
+{
+	static const char get[] = "GET /r/x HTTP/1.1\r\nHost: a\r\n\r\n!";
+	struct sa cli, srv;
+	struct rec r[4];
+	uint8_t *buf, *p, *t;
+	size_t len, glen = strlen(get);
+
+	(void)state;
+	assert_true(glen & 1);
+
+	/* The flags are the bits of the header's flags byte. */
+	assert_int_equal(PCAPW_FIN, 0x01);
+	assert_int_equal(PCAPW_SYN, 0x02);
+	assert_int_equal(PCAPW_RST, 0x04);
+	assert_int_equal(PCAPW_PSH, 0x08);
+	assert_int_equal(PCAPW_ACK, 0x10);
+
+	assert_int_equal(sa_set_str(&cli, "127.0.0.1", 40000), 0);
+	assert_int_equal(sa_set_str(&srv, "192.0.2.80", 80), 0);
+
+	assert_int_equal(pcapw_open(path), 0);
+	assert_int_equal(pcapw_tcp(&cli, &srv, 0xfffffffe, 0, PCAPW_SYN,
+				   NULL, 0), 0);
+	assert_int_equal(pcapw_tcp(&srv, &cli, 0x01020304, 0xffffffff,
+				   PCAPW_SYN | PCAPW_ACK, NULL, 0), 0);
+	assert_int_equal(pcapw_tcp(&cli, &srv, 0xffffffff, 0x01020305,
+				   PCAPW_PSH | PCAPW_ACK,
+				   (const uint8_t *)get, glen), 0);
+	pcapw_close();
+
+	buf = slurp(path, &len);
+	assert_int_equal(parse(buf, len, r, 4), 3);
+
+	/* The SYN. */
+	assert_int_equal(r[0].incl, IP4 + TCP);
+	assert_int_equal(r[0].orig, r[0].incl);
+	check_time(&r[0]);
+	p = (uint8_t *)r[0].pkt;
+	t = p + IP4;
+	assert_int_equal(p[0], 0x45);
+	assert_int_equal(be16(p + 2), IP4 + TCP);
+	assert_int_equal(p[9], 6);
+	assert_true(sum_ok(sum(0, p, IP4)));
+	assert_memory_equal(p + 12, "\x7f\x00\x00\x01", 4);
+	assert_memory_equal(p + 16, "\xc0\x00\x02\x50", 4);
+	assert_int_equal(be16(t), 40000);
+	assert_int_equal(be16(t + 2), 80);
+	assert_int_equal(be32(t + 4), 0xfffffffe);
+	assert_int_equal(be32(t + 8), 0);
+	assert_int_equal(t[13], 0x02);
+	check_tcp_fixed(t);
+	assert_true(l4_sum_ok(p));
+
+	/* The SYN-ACK, the other way. */
+	p = (uint8_t *)r[1].pkt;
+	t = p + IP4;
+	assert_memory_equal(p + 12, "\xc0\x00\x02\x50", 4);
+	assert_int_equal(be16(t), 80);
+	assert_int_equal(be16(t + 2), 40000);
+	assert_int_equal(be32(t + 4), 0x01020304);
+	assert_int_equal(be32(t + 8), 0xffffffff);
+	assert_int_equal(t[13], 0x12);
+	check_tcp_fixed(t);
+	assert_true(l4_sum_ok(p));
+	assert_int_not_equal(be16(p + 4), be16(r[0].pkt + 4));   /* IP id */
+
+	/* The request, an odd number of bytes. */
+	assert_int_equal(r[2].incl, IP4 + TCP + glen);
+	p = (uint8_t *)r[2].pkt;
+	t = p + IP4;
+	assert_int_equal(be16(p + 2), IP4 + TCP + glen);
+	assert_true(sum_ok(sum(0, p, IP4)));
+	assert_int_equal(be32(t + 4), 0xffffffff);
+	assert_int_equal(be32(t + 8), 0x01020305);
+	assert_int_equal(t[13], 0x18);
+	check_tcp_fixed(t);
+	assert_memory_equal(t + TCP, get, glen);
+	assert_true(l4_sum_ok(p));
+
+	/* The check can fail: the payload, the header and the addresses
+	 * are all covered. */
+	t[TCP + glen - 1] ^= 0x01;
+	assert_false(l4_sum_ok(p));
+	t[TCP + glen - 1] ^= 0x01;
+	t[13] ^= PCAPW_FIN;
+	assert_false(l4_sum_ok(p));
+	t[13] ^= PCAPW_FIN;
+	p[15] ^= 0x01;
+	assert_false(l4_sum_ok(p));
+	p[15] ^= 0x01;
+	assert_true(l4_sum_ok(p));
+
+	free(buf);
+}
+
+
+static void test_tcp_ipv6(void **state)
+{
+	static const uint8_t lo6[16] = { [15] = 1 };
+	static const uint8_t doc6[16] = { 0x20, 0x01, 0x0d, 0xb8,
+					  [15] = 0x42 };
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	struct sa cli, srv;
+	struct rec r[2];
+	uint8_t *buf, *p, *t;
+	size_t len, olen = strlen(ok);
+
+	(void)state;
+	assert_int_equal(sa_set_str(&srv, "::1", 8080), 0);
+	assert_int_equal(sa_set_str(&cli, "2001:db8::42", 51000), 0);
+
+	assert_int_equal(pcapw_open(path), 0);
+	assert_int_equal(pcapw_tcp(&srv, &cli, 7, 1234567, PCAPW_PSH |
+				   PCAPW_ACK | PCAPW_FIN,
+				   (const uint8_t *)ok, olen), 0);
+	pcapw_close();
+
+	buf = slurp(path, &len);
+	assert_int_equal(parse(buf, len, r, 2), 1);
+	assert_int_equal(r[0].incl, IP6 + TCP + olen);
+	check_time(&r[0]);
+
+	p = (uint8_t *)r[0].pkt;
+	t = p + IP6;
+	assert_int_equal(p[0] >> 4, 6);
+	assert_int_equal(be16(p + 4), TCP + olen);
+	assert_int_equal(p[6], 6);
+	assert_int_equal(p[7], 64);
+	assert_memory_equal(p + 8, lo6, 16);
+	assert_memory_equal(p + 24, doc6, 16);
+	assert_int_equal(be16(t), 8080);
+	assert_int_equal(be16(t + 2), 51000);
+	assert_int_equal(be32(t + 4), 7);
+	assert_int_equal(be32(t + 8), 1234567);
+	assert_int_equal(t[13], 0x19);
+	check_tcp_fixed(t);
+	assert_memory_equal(t + TCP, ok, olen);
+	assert_true(l4_sum_ok(p));
+	p[24 + 15] ^= 0x04;        /* the destination address is covered */
+	assert_false(l4_sum_ok(p));
+
+	free(buf);
+}
+
+
+static void test_tcp_limits(void **state)
+{
+	struct sa s4, d4, s6, d6, none;
+	struct rec r[4];
+	uint8_t *big, *buf;
+	size_t len, n = MAXT4 + 1;
+
+	(void)state;
+	big = malloc(n);
+	assert_non_null(big);
+	for (size_t i = 0; i < n; i++)
+		big[i] = (uint8_t)(i * 13 + (i >> 9));
+
+	assert_int_equal(sa_set_str(&s4, "10.0.0.1", 1024), 0);
+	assert_int_equal(sa_set_str(&d4, "10.0.0.2", 80), 0);
+	assert_int_equal(sa_set_str(&s6, "fd00::1", 1024), 0);
+	assert_int_equal(sa_set_str(&d6, "fd00::2", 80), 0);
+	sa_init(&none, AF_UNSPEC);
+
+	/* Nothing open. */
+	assert_int_equal(pcapw_tcp(&s4, &d4, 1, 0, PCAPW_SYN, NULL, 0),
+			 EBADF);
+
+	assert_int_equal(pcapw_open(path), 0);
+
+	/* A segment that does not fit is refused, not cut: the caller's
+	 * sequence numbers would no longer match the bytes. */
+	assert_int_equal(pcapw_tcp(&s4, &d4, 1, 1, PCAPW_ACK, big, MAXT4 + 1),
+			 EMSGSIZE);
+	assert_int_equal(pcapw_tcp(&s6, &d6, 1, 1, PCAPW_ACK, big, MAXT6 + 1),
+			 EMSGSIZE);
+	assert_int_equal(pcapw_tcp(NULL, &d4, 1, 1, PCAPW_ACK, big, 1),
+			 EINVAL);
+	assert_int_equal(pcapw_tcp(&s4, NULL, 1, 1, PCAPW_ACK, big, 1),
+			 EINVAL);
+	assert_int_equal(pcapw_tcp(&s4, &d4, 1, 1, PCAPW_ACK, NULL, 1),
+			 EINVAL);
+	assert_int_equal(pcapw_tcp(&none, &none, 1, 1, PCAPW_ACK, big, 1),
+			 EAFNOSUPPORT);
+	assert_true(pcapw_active());
+
+	/* Exactly the limit fits the snap length. */
+	assert_int_equal(pcapw_tcp(&s4, &d4, 1, 1, PCAPW_ACK, big, MAXT4), 0);
+	assert_int_equal(pcapw_tcp(&s6, &d6, 1, 1, PCAPW_ACK, big, MAXT6), 0);
+	pcapw_close();
+
+	buf = slurp(path, &len);
+	assert_int_equal(parse(buf, len, r, 4), 2);
+	assert_int_equal(r[0].incl, 65535);
+	assert_int_equal(be16(r[0].pkt + 2), 65535);
+	assert_memory_equal(r[0].pkt + IP4 + TCP, big, MAXT4);
+	assert_true(sum_ok(sum(0, r[0].pkt, IP4)));
+	assert_true(l4_sum_ok(r[0].pkt));
+	assert_int_equal(r[1].incl, 65535);
+	assert_int_equal(be16(r[1].pkt + 4), TCP + MAXT6);
+	assert_memory_equal(r[1].pkt + IP6 + TCP, big, MAXT6);
+	assert_true(l4_sum_ok(r[1].pkt));
+
+	free(buf);
+	free(big);
 }
 
 
@@ -496,6 +573,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mixed_family, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_ipv4, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_ipv6, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_limits, setup,
 						teardown),
 	};
 
