@@ -1,6 +1,7 @@
 /**
  * @file http_int.h  Shared inside http/: the server, routing, and the pure
- *                   request logic that the unit tests reach without sockets
+ *                   request logic that the unit tests reach without
+ *                   sockets, and the same for the client
  */
 #ifndef CMRLAB_HTTP_INT_H
 #define CMRLAB_HTTP_INT_H
@@ -109,5 +110,48 @@ enum MHD_Result resreq_handle(struct httpreq *rq, const char *id);
 
 enum MHD_Result api_handle(struct httpreq *rq, enum httpd_route route,
 			   const char *id);
+
+
+/* ---- the client's pure parts (fetch.c) -------------------------------- */
+
+enum {
+	FETCH_URL_MAX  = 2048,   /* the longest URL fetch_get takes */
+	FETCH_HOST_MAX = 64,     /* "[IPv6]:PORT" and then some */
+};
+
+/** A URL that fetch_get accepts, taken apart. */
+struct fetch_url {
+	struct sa addr;                  /* where to connect */
+	char host[FETCH_HOST_MAX];       /* the Host header: the authority
+					  * as written */
+	char target[FETCH_URL_MAX + 2];  /* path and query, "/" when none */
+};
+
+/** Parses "http://HOST[:PORT][/path][?query][#fragment]" (fetch.h says
+ *  which HOSTs and PORTs); EINVAL for anything else. */
+int fetch_url_parse(struct fetch_url *u, const char *url);
+
+/** The state of a chunked body's decoder (RFC 9112 section 7.1);
+ *  zeroed to start. */
+struct fetch_chunked {
+	int st;
+	uint64_t left;      /* bytes of the chunk (or its size) so far */
+	size_t line;        /* bytes of the current size or trailer line */
+	size_t trailer;     /* bytes of the trailer section */
+	bool digit;         /* the size line has a hex digit */
+	uint8_t ext;        /* 0: in the size, 1: in whitespace after it,
+			     * 2: in the extensions */
+};
+
+/** Decodes the next n bytes of a chunked body: the chunks' data goes to
+ *  the end of out, which may hold at most max bytes.  *usedp: the bytes
+ *  consumed, fewer than n only when the body ended inside them.  0, or
+ *  EBADMSG for a malformed coding, EFBIG when a chunk would take out past
+ *  max (out keeps the chunks before it), ENOMEM. */
+int  fetch_chunked_feed(struct fetch_chunked *ch, const uint8_t *p,
+			size_t n, struct mbuf *out, size_t max,
+			size_t *usedp);
+/** Whether the last chunk and the trailer section have ended. */
+bool fetch_chunked_done(const struct fetch_chunked *ch);
 
 #endif
