@@ -23,7 +23,7 @@ include core/module.mk sip/module.mk http/module.mk rtp/module.mk
 include tests/unit/module.mk tests/fuzz/module.mk
 
 LIB_OBJS  := $(SRCS:%.c=$(BUILD)/%.o)
-MAIN_OBJ  := $(BUILD)/cmd/cmrlab.o $(BUILD)/cmd/args.o
+MAIN_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard cmd/*.c))
 TEST_BINS := $(TESTS:%.c=$(BUILD)/%)
 
 # Benchmarks in C: linked like the unit tests, without cmocka, with

@@ -1,5 +1,6 @@
 /**
- * @file cmrlab.c  Command line: serve | version (docs/cli.md)
+ * @file cmrlab.c  Command line: serve | call | demo | version
+ *                  (docs/cli.md)
  *
  * Exit status: 0 success, 1 a failure at run time, 2 bad usage or
  * configuration.
@@ -19,6 +20,7 @@
 #include "http/http.h"
 #include "rtp/rtp.h"
 #include "cmd/args.h"
+#include "cmd/cmd.h"
 
 enum {
 	EXIT_USAGE = 2,
@@ -56,6 +58,9 @@ static void usage_main(FILE *f)
 		"commands:\n"
 		"  serve     run the CMR Server, the HTTP resource server "
 		"and the API\n"
+		"  call      a CMR Client: call, or answer, in one mode\n"
+		"  demo      every delivery case in one process, with a "
+		"report\n"
 		"  version   print the version\n"
 		"\n"
 		"'cmrlab <command> --help' describes a command.\n");
@@ -493,6 +498,10 @@ int main(int argc, char *argv[])
 
 	if (!strcmp(cmd, "serve"))
 		return cmd_serve(argc - 1, argv + 1);
+	if (!strcmp(cmd, "call"))
+		return cmd_call(argc - 1, argv + 1);
+	if (!strcmp(cmd, "demo"))
+		return cmd_demo(argc - 1, argv + 1);
 
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		if (argc > 2 && (!strcmp(argv[2], "--help") ||

@@ -52,7 +52,13 @@ struct legset {
 	struct list closel;        /* legs finishing after their close */
 	uint32_t max_se;           /* session interval we accept, s */
 	uint32_t timer_c_ms;       /* RFC 3261 16.8 Timer C; 0: 180 s */
+	const char *allow;         /* our Allow; NULL: LEG_ALLOW */
 };
+
+static inline const char *leg_allow(const struct legset *ls)
+{
+	return ls && ls->allow ? ls->allow : LEG_ALLOW;
+}
 
 /*
  * A resent response: the 2xx of an INVITE until the ACK (RFC 3261
@@ -99,6 +105,13 @@ struct leg_h {
 			   void *arg);
 	/* UAS: the caller's CANCEL (487 went already). */
 	void (*cancelh)(struct leg *leg, void *arg);
+	/* UAS: a matching PRACK about to be answered 200; *earlyp may be
+	 * set to an early-session SDP the 200 carries (RFC 3959: the
+	 * answer to an early-session offer in the PRACK).  The layer frees
+	 * it. */
+	void (*prack200h)(struct leg *leg, const struct sip_msg *prack,
+			  const struct pl *early, struct mbuf **earlyp,
+			  void *arg);
 };
 
 typedef void (leg_resp_h)(int err, const struct sip_msg *msg, void *arg);

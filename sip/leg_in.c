@@ -31,10 +31,10 @@ static int ok_reply(struct leg *leg, struct sip_strans **stp,
 	err = sip_treplyf(stp, invite ? &mb : NULL, leg->ls->sip, msg, true,
 			  200, "OK",
 			  "%H"
-			  "Allow: " LEG_ALLOW "\r\n"
+			  "Allow: %s\r\n"
 			  "%H"
 			  "%H",
-			  leg_contact_print, &cm,
+			  leg_contact_print, &cm, leg_allow(leg->ls),
 			  leg_session_print, leg,
 			  body_print_sdp, sdp);
 	if (err)
@@ -206,16 +206,18 @@ static void other_in(struct leg *leg, const struct sip_msg *msg)
 
 	if (!pl_strcmp(&msg->met, "OPTIONS") && (!leg->h || !leg->h->reqh)) {
 		(void)sip_treplyf(NULL, NULL, leg->ls->sip, msg, false, 200,
-				  "OK", "Allow: " LEG_ALLOW "\r\n"
-				  "Content-Length: 0\r\n\r\n");
+				  "OK", "Allow: %s\r\n"
+				  "Content-Length: 0\r\n\r\n",
+				  leg_allow(leg->ls));
 		return;
 	}
 
 	if (!leg->h || !leg->h->reqh) {
 		(void)sip_treplyf(NULL, NULL, leg->ls->sip, msg, false, 501,
 				  "Not Implemented",
-				  "Allow: " LEG_ALLOW "\r\n"
-				  "Content-Length: 0\r\n\r\n");
+				  "Allow: %s\r\n"
+				  "Content-Length: 0\r\n\r\n",
+				  leg_allow(leg->ls));
 		return;
 	}
 

@@ -218,10 +218,10 @@ int leg_offer(struct leg *leg, bool invite, const struct pl *sdp,
 	err = sip_drequestf(&leg->oreq, leg->ls->sip, true,
 			    invite ? "INVITE" : "UPDATE", leg->dlg, 0, NULL,
 			    leg_contact_send, offer_resp, leg,
-			    "Allow: " LEG_ALLOW "\r\n"
+			    "Allow: %s\r\n"
 			    "%H"
 			    "%H",
-			    session_hdrs, leg,
+			    leg_allow(leg->ls), session_hdrs, leg,
 			    body_print_sdp, with ? sdp : NULL);
 	if (err) {
 		if (with)

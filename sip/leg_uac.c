@@ -282,6 +282,15 @@ static uint64_t timer_c_ms(const struct uac *c)
 }
 
 
+static bool has_session_sdp(const struct sip_msg *msg)
+{
+	struct body_view bv;
+
+	return mbuf_get_left(msg->mb) && !body_parse(&bv, msg) &&
+		pl_isset(&bv.session);
+}
+
+
 static void provisional(struct uac *c, const struct sip_msg *msg)
 {
 	struct fork *f = fork_get(c, msg);
@@ -296,7 +305,9 @@ static void provisional(struct uac *c, const struct sip_msg *msg)
 	c->ringing = true;
 	tmr_start(&c->tmr_c, timer_c_ms(c), timer_c, c);
 
-	if (f && mbuf_get_left(msg->mb)) {
+	/* Only a session SDP answers (or makes) an offer: an early-session
+	 * part alone is a session of its own (RFC 3959 section 3). */
+	if (f && has_session_sdp(msg)) {
 		leg_sdp_got(&f->leg, msg);
 		if (rel && f->leg.oa.st == OA_LOCAL_OFFER)
 			(void)oa_remote_answer(&f->leg.oa);
@@ -474,10 +485,10 @@ int uac_alloc(struct uac **cp, struct legset *ls, const char *target,
 
 	err = sip_drequestf(&c->req, ls->sip, true, "INVITE", c->tleg.dlg, 0,
 			    NULL, invite_contact, resp_handler, c,
-			    "Allow: " LEG_ALLOW "\r\n"
+			    "Allow: %s\r\n"
 			    "%H"
 			    "%H",
-			    hdrs ? hdrs : none_print, harg,
+			    leg_allow(ls), hdrs ? hdrs : none_print, harg,
 			    body_print_sdp, sdp);
 	if (err)
 		goto out;

@@ -267,11 +267,11 @@ int uas_answer(struct uas *u, uint16_t scode, const char *reason,
 	err = sip_treplyf(&u->st, &u->leg.ok.mb, u->leg.ls->sip, u->msg,
 			  true, scode, reason,
 			  "%H"
-			  "Allow: " LEG_ALLOW "\r\n"
+			  "Allow: %s\r\n"
 			  "%H"
 			  "%H"
 			  "%H",
-			  leg_contact_print, &cm,
+			  leg_contact_print, &cm, leg_allow(u->leg.ls),
 			  leg_session_print, &u->leg,
 			  hdrs ? hdrs : none_print, harg,
 			  body_print_sdp, sdp);
@@ -324,6 +324,7 @@ bool uas_rel_pending(const struct uas *u)
 void uas_prack_in(struct uas *u, const struct sip_msg *msg)
 {
 	struct sip *sip = u->leg.ls->sip;
+	struct mbuf *early = NULL;
 	struct body_view bv;
 	int err;
 
@@ -344,7 +345,26 @@ void uas_prack_in(struct uas *u, const struct sip_msg *msg)
 		return;
 	}
 
-	(void)sip_treply(NULL, sip, msg, 200, "OK");
+	if (u->leg.h && u->leg.h->prack200h && !u->closed)
+		u->leg.h->prack200h(&u->leg, msg, &bv.early, &early,
+				    u->leg.arg);
+
+	if (early) {
+		struct pl e = { (const char *)early->buf, early->end };
+		struct body_out bo;
+
+		err = body_out_init(&bo, NULL, &e);
+		if (!err)
+			err = sip_treplyf(NULL, NULL, sip, msg, false, 200,
+					  "OK", "%H", body_print, &bo);
+		mem_deref(early);
+		if (err)
+			(void)sip_treply(NULL, sip, msg, 500,
+					 "Server Internal Error");
+	}
+	else {
+		(void)sip_treply(NULL, sip, msg, 200, "OK");
+	}
 	rtx_stop(&u->rel);
 
 	/* The answer to the offer we made in the reliable 1xx. */

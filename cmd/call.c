@@ -1,0 +1,740 @@
+/**
+ * @file call.c  cmrlab call: the CMR Client from the command line
+ *
+ * The calling party (--from U --to U) places one call, or --calls N at
+ * --rate R per second, through the server at --target; the called party
+ * (--answer --as U) registers and answers.  Each call follows the client
+ * procedure of its --mode (sip/ua.h) and ends with a verdict: one line of
+ * text, or with --json one JSON object (totals when several calls).
+ * Exit status: 0 when every call went as its mode requires, 1 when one
+ * did not, 2 for bad usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/event.h>
+#include <re.h>
+#include "core/core.h"
+#include "sip/ua.h"
+#include "rtp/rtp.h"
+#include "rtp/rtpep.h"
+#include "cmd/args.h"
+#include "cmd/cmd.h"
+
+enum {
+	EXIT_USAGE = 2,
+	REG_EXPIRES = 3600,
+	MAX_REASONS = 8,
+	MAX_CALLS = 100000,
+};
+
+struct reason {
+	char text[192];
+	unsigned n;
+};
+
+struct callcmd {
+	struct ua_conf uc;
+	struct cmrc_conf cc;
+	char registrar[128];
+	bool answer, json, no_register, progress;
+	const char *save, *pcap, *log_json;
+	unsigned calls;
+	double rate;
+	struct ua *ua;
+	struct list live;          /* struct cmrc, via the list below */
+	unsigned placed, done, passed, failed;
+	struct reason reasons[MAX_REASONS];
+	uint32_t *setup;           /* ms to the final response, per call */
+	unsigned nsetup;
+	bool first_kept;
+	struct cmrc_result first;  /* the first call's result (no pcm) */
+	char *first_json;
+	int saved;                 /* --save: 0, or an errno */
+	struct tmr tmr_next;
+	struct event *sig_int, *sig_term;
+	uint64_t t_start;
+	bool stopping;
+	int ret;
+};
+
+
+static void usage_call(FILE *f)
+{
+	fprintf(f,
+		"usage: cmrlab call --from USER --to USER [options]\n"
+		"       cmrlab call --answer --as USER [options]\n"
+		"\n"
+		"A CMR Client.  The calling party calls USER through the "
+		"server and\nreceives the customized ringback (CMRBT); the "
+		"called party (--answer)\nregisters, rings with the "
+		"customized ringtone (CMRT) and answers.\nBoth talk, then "
+		"hang up, and say what was delivered.\n"
+		"\n"
+		"options:\n"
+		"  --mode MODE          http|as|gateway|plain (default "
+		"plain: asks for\n"
+		"                       nothing, takes what the server "
+		"sends; gateway\n"
+		"                       has no called party procedure)\n"
+		"  --target URI         the server (default "
+		"sip:127.0.0.1:5060)\n"
+		"  --sip ADDR:PORT      our SIP address (default "
+		"127.0.0.1:0, any port)\n"
+		"  --rtp-ports LO-HI    our RTP ports (default: any free)\n"
+		"  --no-register        do not REGISTER first\n"
+		"  --no-update          our Allow lacks UPDATE\n"
+		"  --ring SECONDS       called party: ring that long "
+		"(default 3)\n"
+		"  --reject CODE        called party: answer CODE "
+		"(300-699) instead\n"
+		"  --expect CODE        calling party: the final status "
+		"wanted\n"
+		"                       (default any 2xx)\n"
+		"  --talk SECONDS       talk after the answer (default 2)\n"
+		"  --hangup WHO         caller|callee sends the BYE "
+		"(default caller)\n"
+		"  --calls N            calls to place or answer (default "
+		"1)\n"
+		"  --rate R             calls per second when N > 1 "
+		"(default 10)\n"
+		"  --json               print one JSON object\n"
+		"  --save FILE.wav      write what the first call heard\n"
+		"  --pcap FILE          write our SIP, RTP and HTTP packets\n"
+		"  --log-json FILE      append the calls' events as JSON "
+		"lines\n"
+		"  --log-level LEVEL    error|warn|info|debug (default "
+		"warn)\n"
+		"  -h, --help           this text\n");
+}
+
+
+/* ---- HTTP downloads (http/fetch.c) -------------------------------------- */
+
+struct dlglue {
+	cmrc_dl_h *dh;
+	void *arg;
+	struct fetch *f;
+};
+
+
+static void glue_destructor(void *arg)
+{
+	struct dlglue *g = arg;
+
+	mem_deref(g->f);
+}
+
+
+static void glue_done(const struct fetch_result *fr, void *arg)
+{
+	struct dlglue *g = arg;
+	struct cmrc_dl dl;
+
+	memset(&dl, 0, sizeof(dl));
+	dl.err = fr->err;
+	dl.why = fr->why;
+	dl.scode = fr->scode;
+	dl.ctype = fr->ctype;
+	dl.bytes = fr->bytes;
+	dl.body = fr->body;
+
+	g->dh(&dl, g->arg);
+}
+
+
+int cmd_fetch(void **hp, const char *url, bool capture, cmrc_dl_h *dh,
+	      void *arg)
+{
+	struct dlglue *g;
+	int err;
+
+	g = mem_zalloc(sizeof(*g), glue_destructor);
+	if (!g)
+		return ENOMEM;
+
+	g->dh = dh;
+	g->arg = arg;
+	err = fetch_get(&g->f, url, 10000, 64u << 20, glue_done, g);
+	if (err) {
+		mem_deref(g);
+		return err;
+	}
+	fetch_capture_set(g->f, capture);
+
+	*hp = g;
+
+	return 0;
+}
+
+
+/* ---- the run ------------------------------------------------------------ */
+
+static void stop_done(void *arg)
+{
+	(void)arg;
+	loop_stop();
+}
+
+
+static void unreg_done(int err, uint16_t scode, const char *reason,
+		       void *arg)
+{
+	struct callcmd *cc = arg;
+	(void)err;
+	(void)scode;
+	(void)reason;
+
+	ua_shutdown(cc->ua, stop_done, cc);
+}
+
+
+static void stop(struct callcmd *cc)
+{
+	if (cc->stopping)
+		return;
+
+	cc->stopping = true;
+	tmr_cancel(&cc->tmr_next);
+	(void)ua_answer_set(cc->ua, NULL, NULL, NULL);
+
+	if (cc->no_register || ua_register(cc->ua, cc->registrar,
+					   cc->answer ? cc->cc.to :
+					   cc->cc.from, 0, unreg_done, cc))
+		ua_shutdown(cc->ua, stop_done, cc);
+}
+
+
+static void reason_count(struct callcmd *cc, const char *text)
+{
+	for (unsigned i = 0; i < MAX_REASONS; i++) {
+		struct reason *r = &cc->reasons[i];
+
+		if (!r->n) {
+			str_ncpy(r->text, text, sizeof(r->text));
+			r->n = 1;
+			return;
+		}
+		if (!strcmp(r->text, text)) {
+			++r->n;
+			return;
+		}
+	}
+}
+
+
+static void progress(const struct callcmd *cc, bool last)
+{
+	if (!cc->progress)
+		return;
+
+	fprintf(stderr, "\r%u/%u calls placed, %u done: %u passed, %u "
+		"failed%s", cc->placed, cc->calls, cc->done, cc->passed,
+		cc->failed, last ? "\n" : "");
+	fflush(stderr);
+}
+
+
+static void call_done(struct cmrc *c, const struct cmrc_result *r,
+		      void *arg)
+{
+	struct callcmd *cc = arg;
+
+	++cc->done;
+	if (r->ok)
+		++cc->passed;
+	else {
+		++cc->failed;
+		reason_count(cc, r->reason);
+	}
+	if (r->ms_final >= 0 && cc->nsetup < cc->calls)
+		cc->setup[cc->nsetup++] = (uint32_t)r->ms_final;
+
+	if (!cc->first_kept) {
+		cc->first_kept = true;
+		cc->first = *r;
+		cc->first.pcm = NULL;
+		(void)re_sdprintf(&cc->first_json, "%H", cmrc_result_json, r);
+		if (cc->save)
+			cc->saved = wavw_write(cc->save, r->pcm, r->npcm,
+					       MEDIA_SRATE);
+	}
+
+	mem_deref(c);
+	progress(cc, cc->done == cc->calls);
+
+	if (cc->done >= cc->calls)
+		stop(cc);
+}
+
+
+static void place_next(void *arg)
+{
+	struct callcmd *cc = arg;
+	struct cmrc *c = NULL;
+	int err;
+
+	err = cmrc_call(&c, cc->ua, &cc->cc, call_done, cc);
+	++cc->placed;
+	if (err) {
+		struct cmrc_result r;
+
+		memset(&r, 0, sizeof(r));
+		r.mode = cc->cc.mode;
+		r.ms_final = -1;
+		(void)re_snprintf(r.reason, sizeof(r.reason), "the INVITE "
+				  "could not be sent: %m", err);
+		call_done(NULL, &r, cc);
+	}
+	else {
+		progress(cc, false);
+	}
+
+	if (cc->placed < cc->calls && !cc->stopping)
+		tmr_start(&cc->tmr_next, (uint64_t)(1000.0 / cc->rate),
+			  place_next, cc);
+}
+
+
+static void reg_done(int err, uint16_t scode, const char *reason, void *arg)
+{
+	struct callcmd *cc = arg;
+
+	if (err || scode < 200 || scode > 299) {
+		if (err)
+			re_fprintf(stderr, "cmrlab call: REGISTER at %s: %m\n",
+				   cc->registrar, err);
+		else
+			fprintf(stderr, "cmrlab call: REGISTER at %s: %u "
+				"%s\n", cc->registrar, scode, reason);
+		cc->ret = 1;
+		cc->no_register = true;
+		stop(cc);
+		return;
+	}
+
+	if (cc->answer) {
+		re_fprintf(stderr, "cmrlab call: answering as %s at "
+			   "sip:%s@%J\n", cc->cc.to, cc->cc.to,
+			   ua_laddr(cc->ua));
+		return;
+	}
+
+	place_next(cc);
+}
+
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct callcmd *cc = arg;
+	(void)sig;
+	(void)what;
+
+	if (cc->stopping) {
+		loop_stop();
+		return;
+	}
+	cc->ret = 1;
+	stop(cc);
+}
+
+
+static int setup_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+
+static int totals_json(struct re_printf *pf, struct callcmd *cc)
+{
+	uint64_t sum = 0;
+	int err;
+
+	qsort(cc->setup, cc->nsetup, sizeof(*cc->setup), setup_cmp);
+	for (unsigned i = 0; i < cc->nsetup; i++)
+		sum += cc->setup[i];
+
+	err = re_hprintf(pf, "{\"ok\":%s,\"calls\":%u,\"passed\":%u,"
+			 "\"failed\":%u,\"rate\":%.2f,\"seconds\":%.3f,",
+			 cc->failed || cc->done < cc->calls ? "false" :
+			 "true", cc->calls, cc->passed, cc->failed,
+			 cc->rate, (double)(loop_now_ms() - cc->t_start) /
+			 1000.0);
+	if (cc->nsetup)
+		err |= re_hprintf(pf, "\"ms_final\":{\"min\":%u,\"mean\":%u,"
+				  "\"p95\":%u,\"max\":%u},",
+				  cc->setup[0],
+				  (unsigned)(sum / cc->nsetup),
+				  cc->setup[(cc->nsetup * 95) / 100 ==
+					    cc->nsetup ? cc->nsetup - 1 :
+					    (cc->nsetup * 95) / 100],
+				  cc->setup[cc->nsetup - 1]);
+	err |= re_hprintf(pf, "\"reasons\":[");
+	for (unsigned i = 0; i < MAX_REASONS && cc->reasons[i].n; i++)
+		err |= re_hprintf(pf, "%s{\"reason\":%H,\"calls\":%u}",
+				  i ? "," : "", jsonw_str,
+				  cc->reasons[i].text, cc->reasons[i].n);
+	err |= re_hprintf(pf, "],\"first\":%s}", cc->first_json ?
+			  cc->first_json : "null");
+
+	return err;
+}
+
+
+static void report(struct callcmd *cc)
+{
+	const struct cmrc_result *r = &cc->first;
+
+	if (cc->json) {
+		if (cc->calls == 1 && cc->first_json)
+			printf("%s\n", cc->first_json);
+		else
+			(void)re_printf("%H\n", totals_json, cc);
+		return;
+	}
+
+	if (cc->calls == 1 && cc->first_kept) {
+		printf("%s: %s\n", r->ok ? "pass" : "FAIL", r->reason);
+		if (r->url[0])
+			printf("  download: %s -> %u %s, %zu bytes, %s ms\n",
+			       r->url, r->dl_status, r->dl_type, r->dl_bytes,
+			       r->ms_download >= 0 ? "done" : "not done");
+		if (r->tone_packets)
+			printf("  tone: %u packets, lost %d, jitter %.2f ms, "
+			       "first after %d ms\n", r->tone_packets,
+			       r->tone_lost, r->tone_jitter_ms,
+			       r->ms_first_tone);
+		printf("  talk: %u packets in, %u out", r->far_packets,
+		       r->sent_packets);
+		if (r->gap_known)
+			printf(", gap tone -> far end %d ms", r->gap_ms);
+		printf("\n");
+		return;
+	}
+
+	(void)re_printf("%u calls: %u passed, %u failed\n", cc->calls,
+			cc->passed, cc->failed);
+	for (unsigned i = 0; i < MAX_REASONS && cc->reasons[i].n; i++)
+		printf("  %u x %s\n", cc->reasons[i].n, cc->reasons[i].text);
+}
+
+
+static int run(struct callcmd *cc)
+{
+	int err;
+
+	cc->uc.events = cc->log_json != NULL;
+	if (cc->log_json && evlog_open(cc->log_json)) {
+		fprintf(stderr, "cmrlab call: --log-json: cannot open '%s': "
+			"%s\n", cc->log_json, strerror(errno));
+		return EXIT_USAGE;
+	}
+	if (cc->pcap) {
+		err = pcapw_open(cc->pcap);
+		if (err) {
+			fprintf(stderr, "cmrlab call: --pcap: cannot open "
+				"'%s': %s\n", cc->pcap, strerror(err));
+			return EXIT_USAGE;
+		}
+		cc->uc.cap_sip = cc->uc.cap_rtp_rx = true;
+		cc->uc.cap_rtp_tx = cc->uc.cap_http = true;
+	}
+
+	cc->uc.fetchh = cmd_fetch;
+	err = ua_alloc(&cc->ua, &cc->uc);
+	if (err) {
+		re_fprintf(stderr, "cmrlab call: cannot listen for SIP on "
+			   "%J: %m\n", &cc->uc.laddr, err);
+		return 1;
+	}
+
+	if (cc->answer)
+		(void)ua_answer_set(cc->ua, &cc->cc, call_done, cc);
+
+	cc->sig_int = evsignal_new(loop_base(), SIGINT, signal_cb, cc);
+	cc->sig_term = evsignal_new(loop_base(), SIGTERM, signal_cb, cc);
+	if (cc->sig_int)
+		evsignal_add(cc->sig_int, NULL);
+	if (cc->sig_term)
+		evsignal_add(cc->sig_term, NULL);
+
+	cc->t_start = loop_now_ms();
+	if (cc->no_register)
+		reg_done(0, 200, "OK", cc);
+	else {
+		err = ua_register(cc->ua, cc->registrar, cc->answer ?
+				  cc->cc.to : cc->cc.from, REG_EXPIRES,
+				  reg_done, cc);
+		if (err) {
+			re_fprintf(stderr, "cmrlab call: REGISTER at %s: %m\n",
+				   cc->registrar, err);
+			cc->ret = 1;
+			goto out;
+		}
+	}
+
+	(void)loop_run();
+
+	if (cc->done < cc->calls && !cc->ret)
+		cc->ret = 1;
+	if (cc->failed)
+		cc->ret = 1;
+	report(cc);
+	if (cc->save && cc->saved) {
+		fprintf(stderr, "cmrlab call: --save: cannot write '%s': "
+			"%s\n", cc->save, strerror(cc->saved));
+		cc->ret = 1;
+	}
+
+ out:
+	tmr_cancel(&cc->tmr_next);
+	if (cc->sig_int)
+		event_free(cc->sig_int);
+	if (cc->sig_term)
+		event_free(cc->sig_term);
+	cc->ua = mem_deref(cc->ua);
+	cc->first_json = mem_deref(cc->first_json);
+	pcapw_close();
+	evlog_close();
+
+	return cc->ret;
+}
+
+
+static int number(const char *opt, const char *s, double lo, double hi,
+		  double *v)
+{
+	char *end = NULL;
+	double d = strtod(s, &end);
+
+	if (!*s || *end || d < lo || d > hi) {
+		fprintf(stderr, "cmrlab call: %s: '%s' is not a number in "
+			"%g..%g\n", opt, s, lo, hi);
+		return EINVAL;
+	}
+
+	*v = d;
+	return 0;
+}
+
+
+static bool user_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n >= 64)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || strchr("-_.!~*'+", ch)))
+			return false;
+	}
+
+	return true;
+}
+
+
+int cmd_call(int argc, char *argv[])
+{
+	enum { O_FROM = 256, O_TO, O_AS, O_MODE, O_TARGET, O_SIP, O_RTP,
+	       O_NOREG, O_NOUPD, O_RING, O_REJECT, O_EXPECT, O_TALK,
+	       O_HANGUP, O_CALLS, O_RATE, O_JSON, O_SAVE, O_PCAP, O_LOGJSON,
+	       O_LEVEL, O_ANSWER };
+	static const struct option opts[] = {
+		{ "from",        required_argument, NULL, O_FROM },
+		{ "to",          required_argument, NULL, O_TO },
+		{ "as",          required_argument, NULL, O_AS },
+		{ "answer",      no_argument,       NULL, O_ANSWER },
+		{ "mode",        required_argument, NULL, O_MODE },
+		{ "target",      required_argument, NULL, O_TARGET },
+		{ "sip",         required_argument, NULL, O_SIP },
+		{ "rtp-ports",   required_argument, NULL, O_RTP },
+		{ "no-register", no_argument,       NULL, O_NOREG },
+		{ "no-update",   no_argument,       NULL, O_NOUPD },
+		{ "ring",        required_argument, NULL, O_RING },
+		{ "reject",      required_argument, NULL, O_REJECT },
+		{ "expect",      required_argument, NULL, O_EXPECT },
+		{ "talk",        required_argument, NULL, O_TALK },
+		{ "hangup",      required_argument, NULL, O_HANGUP },
+		{ "calls",       required_argument, NULL, O_CALLS },
+		{ "rate",        required_argument, NULL, O_RATE },
+		{ "json",        no_argument,       NULL, O_JSON },
+		{ "save",        required_argument, NULL, O_SAVE },
+		{ "pcap",        required_argument, NULL, O_PCAP },
+		{ "log-json",    required_argument, NULL, O_LOGJSON },
+		{ "log-level",   required_argument, NULL, O_LEVEL },
+		{ "help",        no_argument,       NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static struct callcmd cc;
+	enum log_lvl lvl = LVL_WARN;
+	const char *target = "sip:127.0.0.1:5060";
+	double v;
+	int ch, ret;
+
+	memset(&cc, 0, sizeof(cc));
+	cc.calls = 1;
+	cc.rate = 10;
+	cc.cc.mode = CMRC_PLAIN;
+	cc.cc.ring_ms = 3000;
+	cc.cc.talk_ms = 2000;
+	(void)sa_set_str(&cc.uc.laddr, "127.0.0.1", 0);
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+
+		switch (ch) {
+
+		case O_FROM: str_ncpy(cc.cc.from, optarg, sizeof(cc.cc.from));
+			break;
+		case O_TO:   str_ncpy(cc.cc.to, optarg, sizeof(cc.cc.to));
+			break;
+		case O_AS:   str_ncpy(cc.cc.to, optarg, sizeof(cc.cc.to));
+			break;
+		case O_ANSWER: cc.answer = true; break;
+		case O_MODE:
+			if (cmrc_mode_parse(&cc.cc.mode, optarg)) {
+				fprintf(stderr, "cmrlab call: --mode: '%s' is "
+					"not http|as|gateway|plain\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case O_TARGET: target = optarg; break;
+		case O_SIP:
+			if (args_addr(&cc.uc.laddr, optarg, "--sip"))
+				return EXIT_USAGE;
+			break;
+		case O_RTP:
+			if (args_ports(&cc.uc.rtp_lo, &cc.uc.rtp_hi, optarg))
+				return EXIT_USAGE;
+			break;
+		case O_NOREG: cc.no_register = true; break;
+		case O_NOUPD: cc.uc.no_update = true; break;
+		case O_RING:
+			if (number("--ring", optarg, 0, 3600, &v))
+				return EXIT_USAGE;
+			cc.cc.ring_ms = (uint32_t)(v * 1000);
+			break;
+		case O_TALK:
+			if (number("--talk", optarg, 0, 3600, &v))
+				return EXIT_USAGE;
+			cc.cc.talk_ms = (uint32_t)(v * 1000);
+			break;
+		case O_REJECT:
+			if (number("--reject", optarg, 300, 699, &v))
+				return EXIT_USAGE;
+			cc.cc.reject = (uint16_t)v;
+			break;
+		case O_EXPECT:
+			if (number("--expect", optarg, 200, 699, &v))
+				return EXIT_USAGE;
+			cc.cc.expect = (uint16_t)v;
+			break;
+		case O_HANGUP:
+			if (!strcmp(optarg, "callee"))
+				cc.cc.hangup_callee = true;
+			else if (strcmp(optarg, "caller")) {
+				fprintf(stderr, "cmrlab call: --hangup: '%s' "
+					"is not caller|callee\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case O_CALLS:
+			if (number("--calls", optarg, 1, MAX_CALLS, &v))
+				return EXIT_USAGE;
+			cc.calls = (unsigned)v;
+			break;
+		case O_RATE:
+			if (number("--rate", optarg, 0.01, 10000, &v))
+				return EXIT_USAGE;
+			cc.rate = v;
+			break;
+		case O_JSON:    cc.json = true; break;
+		case O_SAVE:    cc.save = optarg; break;
+		case O_PCAP:    cc.pcap = optarg; break;
+		case O_LOGJSON: cc.log_json = optarg; break;
+		case O_LEVEL:
+			if (!strcmp(optarg, "error"))      lvl = LVL_ERROR;
+			else if (!strcmp(optarg, "warn"))  lvl = LVL_WARN;
+			else if (!strcmp(optarg, "info"))  lvl = LVL_INFO;
+			else if (!strcmp(optarg, "debug")) lvl = LVL_DEBUG;
+			else {
+				fprintf(stderr, "cmrlab call: --log-level: "
+					"'%s' is not error|warn|info|debug\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			usage_call(stdout);
+			return 0;
+		default:
+			usage_call(stderr);
+			return EXIT_USAGE;
+		}
+	}
+
+	if (optind < argc) {
+		fprintf(stderr, "cmrlab call: unexpected argument '%s'\n",
+			argv[optind]);
+		return EXIT_USAGE;
+	}
+
+	cc.cc.callee = cc.answer;
+	if (cc.answer && !user_ok(cc.cc.to)) {
+		fprintf(stderr, "cmrlab call: --answer needs --as USER\n");
+		return EXIT_USAGE;
+	}
+	if (!cc.answer && (!user_ok(cc.cc.from) || !user_ok(cc.cc.to))) {
+		fprintf(stderr, "cmrlab call: the calling party needs --from "
+			"USER and --to USER (or --answer --as USER)\n");
+		return EXIT_USAGE;
+	}
+	if (cc.answer && cc.cc.mode == CMRC_GATEWAY) {
+		fprintf(stderr, "cmrlab call: gateway mode has no called "
+			"party procedure (CMRT goes by http or as)\n");
+		return EXIT_USAGE;
+	}
+	if (strncmp(target, "sip:", 4) || strlen(target) < 5 ||
+	    strlen(target) >= sizeof(cc.registrar)) {
+		fprintf(stderr, "cmrlab call: --target: '%s' is not a sip: "
+			"URI\n", target);
+		return EXIT_USAGE;
+	}
+	str_ncpy(cc.cc.target, target, sizeof(cc.cc.target));
+	str_ncpy(cc.registrar, target, sizeof(cc.registrar));
+	if (!cc.cc.from[0])
+		str_ncpy(cc.cc.from, cc.cc.to, sizeof(cc.cc.from));
+
+	cc.setup = calloc(cc.calls, sizeof(*cc.setup));
+	if (!cc.setup)
+		return 1;
+	cc.progress = cc.calls > 1 && isatty(STDERR_FILENO);
+
+	if (libre_init()) {
+		free(cc.setup);
+		return 1;
+	}
+	log_setup(lvl);
+	if (loop_init()) {
+		libre_close();
+		free(cc.setup);
+		return 1;
+	}
+
+	ret = run(&cc);
+
+	loop_close();
+	libre_close();
+	free(cc.setup);
+
+	return ret;
+}

@@ -1,0 +1,330 @@
+"""cmrlab call, the CMR Client: each role and mode against cmrlab's
+server, and against sipp peers that break the contract."""
+
+import os
+import struct
+
+from cmrtest import HOST, check, info, test
+from cmrtest_sip import Sipp
+from cmrclient import Callee, call, correlation, wav_samples
+
+RING = 1.5
+TALK = 1
+
+
+def resource(srv, rid):
+    st, hdrs, body = srv.http_get("/r/" + rid)
+    check(st == 200, "GET /r/%s: %d" % (rid, st))
+    return body
+
+
+def pair(t, srv, caller_opts, callee_opts, to="bob"):
+    """A called party registered as to, then a calling party calling it;
+    both results (each checked to be one JSON object)."""
+    callee = Callee(t, srv.sip, user=to, ring=RING, talk=TALK,
+                    **callee_opts)
+    rc, r, _ = call(t, srv.sip, to=to, talk=TALK, **caller_opts)
+    crc, cr = callee.wait()
+    return rc, r, crc, cr
+
+
+def check_ok(rc, r, who):
+    check(rc == 0 and r["ok"], "%s: exit %d, %s" % (who, rc, r["reason"]))
+    check(r["final"] == 200, "%s: final %s" % (who, r["final"]))
+
+
+def check_talk(r, who):
+    """Both ends talked: the far end's tone came, ours went."""
+    check(r["talk"]["packets"] >= 20 and r["talk"]["sent"] >= 20,
+          "%s: talk %r" % (who, r["talk"]))
+
+
+def check_heard(t, srv, path, rid="ringback-default", min_corr=0.9):
+    """The saved WAV's start is the resource (G.711 in between)."""
+    with open(path, "rb") as f:
+        rate, heard = wav_samples(f.read())
+    _, res = wav_samples(resource(srv, rid))
+    check(rate == 8000, "saved WAV at %d Hz" % rate)
+    c = correlation(res, heard)
+    info("saved %d samples, correlation with %s %.3f" % (len(heard), rid, c))
+    check(c >= min_corr, "what was heard does not match %s (correlation "
+          "%.3f)" % (rid, c))
+
+
+@test
+def client_http_ringback(t):
+    """HTTP mode, calling party: the URL of the 180 is downloaded and
+    played until the 200; the saved WAV is the resource."""
+    srv = t.server(plain="http")
+    wav = os.path.join(t.tmp, "heard.wav")
+    rc, r, crc, cr = pair(t, srv, {"mode": "http", "save": wav},
+                          {"mode": "plain"})
+    check_ok(rc, r, "caller")
+    check_ok(crc, cr, "callee")
+    body = resource(srv, "ringback-default")
+    h = r["http"]
+    check(h["status"] == 200 and h["type"] == "audio/wav" and
+          h["bytes"] == len(body) and "/r/ringback-default" in h["url"],
+          "download %r" % h)
+    check(r["tone"]["heard_ms"] >= 1000, "played only %r" % r["tone"])
+    check(r["tone"]["packets"] == 0, "RTP tone in HTTP mode: %r" % r["tone"])
+    check_talk(r, "caller")
+    check_talk(cr, "callee")
+    check_heard(t, srv, wav)
+
+
+@test
+def client_http_ringtone(t):
+    """HTTP mode, called party: the URL of the INVITE is downloaded and
+    played until our answer."""
+    srv = t.server(plain="http")
+    rc, r, crc, cr = pair(t, srv, {"mode": "plain"}, {"mode": "http"})
+    check_ok(rc, r, "caller")
+    check_ok(crc, cr, "callee")
+    h = cr["http"]
+    check(h["status"] == 200 and "/r/ringtone-default" in h["url"],
+          "callee download %r" % h)
+    check(cr["tone"]["heard_ms"] >= 1000, "played %r" % cr["tone"])
+
+
+@test
+def client_as_ringback(t):
+    """Application server mode, calling party: the early-session offer of
+    the reliable 183 is answered in the PRACK and the RTP that follows is
+    the resource."""
+    srv = t.server()
+    wav = os.path.join(t.tmp, "heard.wav")
+    rc, r, crc, cr = pair(t, srv, {"mode": "as", "save": wav},
+                          {"mode": "plain"})
+    check_ok(rc, r, "caller")
+    check_ok(crc, cr, "callee")
+    e, tone = r["early"], r["tone"]
+    check(e["reliable_18x"] and e["early_session_offer"], "early %r" % e)
+    check(tone["packets"] >= 50 and tone["lost"] == 0, "tone %r" % tone)
+    check(0 < tone["ms_first_packet"] < 1000, "tone %r" % tone)
+    check(r["talk"]["gap_ms"] is not None, "no gap measured: %r" % r["talk"])
+    check_talk(r, "caller")
+    check_heard(t, srv, wav)
+
+
+@test
+def client_as_ringtone(t):
+    """Application server mode, called party: our reliable 180 says
+    early-session, the PRACK brings the offer, our 200 (PRACK) the answer,
+    the RTP comes until we answer."""
+    srv = t.server(plain="http")
+    wav = os.path.join(t.tmp, "heard.wav")
+    rc, r, crc, cr = pair(t, srv, {"mode": "plain"},
+                          {"mode": "as", "save": wav})
+    check_ok(rc, r, "caller")
+    check_ok(crc, cr, "callee")
+    check(cr["early"]["early_session_offer"], "callee early %r" % cr["early"])
+    check(cr["tone"]["packets"] >= 50 and cr["tone"]["lost"] == 0,
+          "callee tone %r" % cr["tone"])
+    check_heard(t, srv, wav, rid="ringtone-default")
+
+
+@test
+def client_gateway_update(t):
+    """Gateway mode, calling party: the 183's SDP answer with
+    P-Early-Media: sendrecv, its RTP, the UPDATE with the callee's SDP."""
+    srv = t.server()
+    rc, r, crc, cr = pair(t, srv, {"mode": "gateway"}, {"mode": "plain"})
+    check_ok(rc, r, "caller")
+    check_ok(crc, cr, "callee")
+    e = r["early"]
+    check(e["p_early_media_sendrecv"] and e["reliable_18x"] and
+          e["updates"] == 1 and e["reinvites"] == 0, "early %r" % e)
+    check(r["tone"]["packets"] >= 50, "tone %r" % r["tone"])
+    check_talk(r, "caller")
+    check_talk(cr, "callee")
+
+
+@test
+def client_gateway_reinvite(t):
+    """Gateway mode, a calling party whose Allow lacks UPDATE: the
+    callee's SDP comes in a re-INVITE after the ACK."""
+    srv = t.server()
+    rc, r, crc, cr = pair(t, srv, {"mode": "gateway", "no_update": True},
+                          {"mode": "plain"})
+    check_ok(rc, r, "caller")
+    check_ok(crc, cr, "callee")
+    e = r["early"]
+    check(e["reinvites"] == 1 and e["updates"] == 0, "early %r" % e)
+    check_talk(r, "caller")
+
+
+@test
+def client_plain_early_media(t):
+    """A plain calling party gets early media: the URL and our answer in
+    the 180, the RTP, then the callee's SDP by re-INVITE."""
+    srv = t.server()
+    rc, r, crc, cr = pair(t, srv, {"mode": "plain"}, {"mode": "plain"})
+    check_ok(rc, r, "caller")
+    check_ok(crc, cr, "callee")
+    check(r["http"]["status"] == 200, "URL of the 180: %r" % r["http"])
+    check(r["tone"]["packets"] >= 50, "tone %r" % r["tone"])
+    check(r["early"]["reinvites"] == 1, "early %r" % r["early"])
+    check_talk(r, "caller")
+
+
+@test
+def client_callee_hangs_up(t):
+    """--hangup callee: the called party sends the BYE after its talk."""
+    srv = t.server()
+    rc, r, crc, cr = pair(t, srv, {"mode": "gateway", "hangup": "callee"},
+                          {"mode": "plain", "hangup": "callee"})
+    check_ok(rc, r, "caller")
+    check_ok(crc, cr, "callee")
+    check(cr["talk"]["bye_sent"] and not r["talk"]["bye_sent"],
+          "BYE sent by caller %s, callee %s" % (r["talk"]["bye_sent"],
+                                               cr["talk"]["bye_sent"]))
+
+
+@test
+def client_reject(t):
+    """--reject 486: the calling party sees 486, and exits 0 only when it
+    expected it."""
+    srv = t.server()
+    callee = Callee(t, srv.sip, ring=0.5, reject=486, calls=2)
+    rc, r, _ = call(t, srv.sip, mode="gateway", expect=486, name="c1")
+    check(rc == 0 and r["final"] == 486, "expected 486: %d %r"
+          % (rc, r["reason"]))
+    check(r["tone"]["packets"] >= 10, "ringback before the 486: %r"
+          % r["tone"])
+    rc, r, _ = call(t, srv.sip, mode="gateway", name="c2")
+    check(rc == 1 and "486" in r["reason"], "without --expect: %d %r"
+          % (rc, r["reason"]))
+    crc, cr = callee.wait()
+    check(crc == 0, "callee: %d %r" % (crc, cr))
+
+
+@test
+def client_load(t):
+    """--calls N --rate R: N calls, their totals in one JSON object."""
+    srv = t.server()
+    callee = Callee(t, srv.sip, ring=0.3, talk=0.2, calls=6)
+    rc, r, _ = call(t, srv.sip, mode="as", calls=6, rate=4, talk=0.2)
+    check(rc == 0 and r["calls"] == 6 and r["passed"] == 6 and
+          r["failed"] == 0, "totals %r" % r)
+    check(r["ms_final"]["min"] >= 300, "ms_final %r" % r["ms_final"])
+    crc, cr = callee.wait()
+    check(crc == 0 and cr["passed"] == 6, "callee totals %r" % cr)
+
+
+def broken(t, scenario, mode, want, **keys):
+    """The calling party against a sipp CMR Server that breaks the
+    contract: it must exit 1 and name the reason."""
+    keys.setdefault("ring_ms", 1500)
+    peer = Sipp(t.tmp, scenario, "peer", keys=keys)
+    peer.wait_listening()
+    rc, r, _ = call(t, peer.port, mode=mode, no_register=True, talk=TALK)
+    prc = peer.wait()
+    check(rc == 1 and not r["ok"], "exit %d (%r), expected 1" % (rc, r))
+    check(want in r["reason"], "reason %r, expected %r" % (r["reason"],
+                                                          want))
+    check(prc == 0, peer.verdict(prc) or "")
+
+
+@test
+def client_no_early_session_offer(t):
+    """AS mode: a reliable 183 without the early-session offer."""
+    broken(t, "uas_cmr_rel183_no_early.xml", "as",
+           "no early-session offer in the reliable 18x")
+
+
+@test
+def client_no_p_early_media(t):
+    """Gateway mode: an SDP answer without P-Early-Media: sendrecv."""
+    broken(t, "uas_cmr_183_no_pem.xml", "gateway",
+           "no P-Early-Media: sendrecv")
+
+
+@test
+def client_url_404(t):
+    """HTTP mode: the URL of the 180 answers 404."""
+    srv = t.server()
+    broken(t, "uas_cmr_180_url.xml", "http",
+           "the resource URL failed: 404",
+           url="%s/r/no-such-resource" % srv.base)
+
+
+@test
+def client_rtp_never_comes(t):
+    """Gateway mode: a correct 183, but no RTP before the 200."""
+    broken(t, "uas_cmr_183_pem_no_rtp.xml", "gateway", "no RTP came")
+
+
+@test
+def client_usage(t):
+    """Bad usage exits 2 with a message."""
+    import subprocess
+    import cmrtest
+    for args, want in ((["--from", "a"], "--to"),
+                       (["--from", "a", "--to", "b", "--mode", "x"],
+                        "--mode"),
+                       (["--answer", "--as", "b", "--mode", "gateway"],
+                        "no called party"),
+                       (["--from", "a", "--to", "b", "--target", "x"],
+                        "--target")):
+        p = subprocess.run([cmrtest.BINARY, "call"] + args,
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=10)
+        check(p.returncode == 2 and want in p.stderr.decode(),
+              "%r: exit %d, %r" % (args, p.returncode, p.stderr))
+
+
+def pcap_packets(path):
+    """[(proto, sport, dport, payload)] of a LINKTYPE_RAW IPv4 pcap."""
+    with open(path, "rb") as f:
+        data = f.read()
+    check(len(data) >= 24 and struct.unpack("<I", data[:4])[0] ==
+          0xa1b2c3d4, "not a pcap")
+    out, pos = [], 24
+    while pos + 16 <= len(data):
+        incl = struct.unpack("<I", data[pos + 8:pos + 12])[0]
+        pkt = data[pos + 16:pos + 16 + incl]
+        pos += 16 + incl
+        if not pkt or pkt[0] >> 4 != 4:
+            continue
+        ihl = (pkt[0] & 15) * 4
+        proto = pkt[9]
+        sport, dport = struct.unpack("!HH", pkt[ihl:ihl + 4])
+        hl = 8 if proto == 17 else (pkt[ihl + 12] >> 4) * 4
+        out.append((proto, sport, dport, pkt[ihl + hl:]))
+    return out
+
+
+@test
+def client_pcap_and_log(t):
+    """--pcap: our SIP, the RTP both ways and the HTTP download are in
+    it; --log-json: one JSON event per line."""
+    import json
+    srv = t.server()
+    pcap = os.path.join(t.tmp, "call.pcap")
+    log = os.path.join(t.tmp, "call.jsonl")
+    callee = Callee(t, srv.sip, ring=RING, talk=TALK)
+    rc, r, _ = call(t, srv.sip, mode="plain", talk=TALK, pcap=pcap,
+                    log_json=log)
+    callee.wait()
+    check(rc == 0, "caller %r" % r["reason"])
+    pk = pcap_packets(pcap)
+    sip = [p[3].split(b"\r\n", 1)[0] for p in pk
+           if p[0] == 17 and srv.sip in (p[1], p[2])]
+    rtp = [p for p in pk if p[0] == 17 and len(p[3]) >= 12 and
+           p[3][0] >> 6 == 2 and srv.sip not in (p[1], p[2])]
+    http = [p for p in pk if p[0] == 6 and p[3]]
+    info("pcap: %d SIP, %d RTP, %d HTTP segments" % (len(sip), len(rtp),
+                                                      len(http)))
+    check(any(s.startswith(b"INVITE ") for s in sip) and
+          any(s.startswith(b"SIP/2.0 180") for s in sip) and
+          any(s.startswith(b"INVITE ") for s in sip[2:]),
+          "SIP in the pcap: %r" % sip)
+    check(len(rtp) >= 60, "only %d RTP packets in the pcap" % len(rtp))
+    check(any(p[3].startswith(b"GET /r/") for p in http) and
+          any(p[3].startswith(b"HTTP/1.1 200") for p in http),
+          "no HTTP GET and 200 in the pcap")
+    with open(log) as f:
+        lines = [json.loads(l) for l in f if l.strip()]
+    check(lines and any(l.get("what") == "client-result" for l in lines),
+          "event log %r" % lines[-3:])
