@@ -15,6 +15,28 @@
 #include "sip/cmrc_int.h"
 
 
+/* RFC 3261 section 21's phrases of the statuses a called party may
+ * answer with; another status gets its class's words. */
+static const char *reject_reason(uint16_t scode)
+{
+	switch (scode) {
+
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 480: return "Temporarily Unavailable";
+	case 486: return "Busy Here";
+	case 488: return "Not Acceptable Here";
+	case 600: return "Busy Everywhere";
+	case 603: return "Decline";
+	case 604: return "Does Not Exist Anywhere";
+	default:
+		return scode < 400 ? "Redirection" : scode < 500 ?
+			"Request Failure" : scode < 600 ? "Server Failure" :
+			"Global Failure";
+	}
+}
+
+
 static int ring_hdrs(struct re_printf *pf, struct cmrc *c)
 {
 	return re_hprintf(pf, "%s", c->ops->ring_hdrs ? c->ops->ring_hdrs :
@@ -34,7 +56,9 @@ static void ring_over(void *arg)
 		cmrc_tone_stop(c);
 		c->r.final = c->conf.reject;
 		c->r.ms_final = (int32_t)(loop_now_ms() - c->t0);
-		(void)uas_reject(c->uas, c->conf.reject, NULL, NULL);
+		if (uas_reject(c->uas, c->conf.reject,
+			       reject_reason(c->conf.reject), NULL))
+			c->fail = "our final response could not be sent";
 		cmrc_finish(c);
 		return;
 	}

@@ -40,11 +40,17 @@ static void gw_prov_in(struct cmrc *c, const struct sip_msg *msg,
 
 static const char *gw_verdict(struct cmrc *c)
 {
+	const char *why;
+
 	if (!c->sdp_18x)
 		return "no SDP answer in any 18x";
 	if (!c->r.pem_sendrecv)
 		return "no P-Early-Media: sendrecv with the SDP answer in "
 			"the 18x";
+
+	why = cmrc_verdict_rtp(c);
+	if (why)
+		return why;
 
 	/* The callee's SDP must follow the answer, in an UPDATE before it
 	 * or a re-INVITE after the ACK: judged when the call lasted. */
@@ -52,7 +58,7 @@ static const char *gw_verdict(struct cmrc *c)
 	    !c->r.updates && !c->r.reinvites)
 		return "no UPDATE or re-INVITE with the callee's SDP";
 
-	return cmrc_verdict_rtp(c);
+	return NULL;
 }
 
 

@@ -27,7 +27,9 @@ static int heard_add(struct cmrc *c, size_t *n, const int16_t *pcm,
 	if (!len)
 		return 0;
 
-	h = mem_realloc(c->heard, (*n + len) * sizeof(*h));
+	/* libre's mem_realloc() takes only what mem_alloc() gave. */
+	h = c->heard ? mem_realloc(c->heard, (*n + len) * sizeof(*h)) :
+		mem_alloc((*n + len) * sizeof(*h), NULL);
 	if (!h)
 		return ENOMEM;
 
