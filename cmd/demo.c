@@ -67,13 +67,13 @@ static const struct dcase cases[] = {
 	{ "http-rt", "HTTP mode, ringtone (CMRT): the URL in the INVITE",
 	  CMRC_PLAIN, CMRC_HTTP, "bob", false, true },
 	{ "as-bt", "Application server mode, ringback (CMRBT): "
-	  "early-session offer in the reliable 183, answer in the PRACK",
+	  "early-session offer in the reliable 180, answer in the PRACK",
 	  CMRC_AS, CMRC_PLAIN, "bob", false, false },
 	{ "as-rt", "Application server mode, ringtone (CMRT): "
 	  "early-session offer in the PRACK, answer in its 200",
 	  CMRC_PLAIN, CMRC_AS, "bob", false, true },
 	{ "gw-update", "Gateway mode, ringback (CMRBT): SDP answer and "
-	  "P-Early-Media in the 183, UPDATE at the answer",
+	  "P-Early-Media in the 180, UPDATE at the answer",
 	  CMRC_GATEWAY, CMRC_PLAIN, "bob", false, false },
 	{ "gw-reinvite", "Gateway mode, ringback (CMRBT), a caller "
 	  "without UPDATE: re-INVITE after the ACK",

@@ -285,7 +285,6 @@ static void dl_handler(const struct cmrc_dl *dl, void *arg)
 	struct cmrc *c = arg;
 	struct cmrc_result *r = &c->r;
 
-	c->dl = mem_deref(c->dl);
 	c->dl_done = true;
 	r->ms_download = (int32_t)(loop_now_ms() - c->t0);
 	r->dl_status = dl->scode;
@@ -298,7 +297,7 @@ static void dl_handler(const struct cmrc_dl *dl, void *arg)
 		    jsonw_str, r->dl_type, jsonw_str, r->dl_why);
 
 	if (dl->err || dl->scode < 200 || dl->scode > 299)
-		return;
+		goto out;
 
 	/* Clause 1.1.1.4: play it, from now until the final response (or
 	 * the answer); a WAV is decoded, any other type counted only. */
@@ -307,6 +306,10 @@ static void dl_handler(const struct cmrc_dl *dl, void *arg)
 
 	if (!c->answered && !c->finished)
 		c->play_from = loop_now_ms();
+
+ out:
+	/* Last: dl and its body belong to the download. */
+	c->dl = mem_deref(c->dl);
 }
 
 

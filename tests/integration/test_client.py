@@ -64,7 +64,8 @@ def client_http_ringback(t):
     body = resource(srv, "ringback-default")
     h = r["http"]
     check(h["status"] == 200 and h["type"] == "audio/wav" and
-          h["bytes"] == len(body) and "/r/ringback-default" in h["url"],
+          h["bytes"] == len(body) and "/r/ringback-default" in h["url"]
+          and h["duration_ms"] and h["duration_ms"] >= 5000,
           "download %r" % h)
     check(r["tone"]["heard_ms"] >= 1000, "played only %r" % r["tone"])
     check(r["tone"]["packets"] == 0, "RTP tone in HTTP mode: %r" % r["tone"])
@@ -78,13 +79,17 @@ def client_http_ringtone(t):
     """HTTP mode, called party: the URL of the INVITE is downloaded and
     played until our answer."""
     srv = t.server(plain="http")
-    rc, r, crc, cr = pair(t, srv, {"mode": "plain"}, {"mode": "http"})
+    wav = os.path.join(t.tmp, "heard.wav")
+    rc, r, crc, cr = pair(t, srv, {"mode": "plain"},
+                          {"mode": "http", "save": wav})
     check_ok(rc, r, "caller")
     check_ok(crc, cr, "callee")
     h = cr["http"]
-    check(h["status"] == 200 and "/r/ringtone-default" in h["url"],
+    check(h["status"] == 200 and "/r/ringtone-default" in h["url"] and
+          h["duration_ms"] and h["duration_ms"] >= 5000,
           "callee download %r" % h)
     check(cr["tone"]["heard_ms"] >= 1000, "played %r" % cr["tone"])
+    check_heard(t, srv, wav, rid="ringtone-default")
 
 
 @test

@@ -1,0 +1,144 @@
+"""cmrlab demo: every case passes, the capture reads in tshark with every
+message the modes need, and the report page opens in a real browser with
+every case on it."""
+
+import atexit
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+import cmrtest
+from cmrtest import Skip, check, info, kill_proc, spawn, test
+from chromium import available, check_page
+
+CASES = ("http-bt", "http-rt", "as-bt", "as-rt", "gw-update",
+         "gw-reinvite", "early-media")
+DEMO_LIMIT = 60.0           # seconds: the issue's bound for make demo
+_RUN = {}                   # out dir -> stdout of a demo that passed
+
+
+def run_demo(t):
+    """Runs cmrlab demo --out DIR once per test run (a later test reuses
+    it); returns (DIR, stdout)."""
+    if _RUN:
+        return next(iter(_RUN.items()))
+    # Outside t.tmp, which goes when the test passes: the later tests
+    # read the same files.
+    base = tempfile.mkdtemp(prefix="cmrlab-it-demo-")
+    atexit.register(shutil.rmtree, base, True)
+    out = os.path.join(base, "demo")
+    p = spawn([cmrtest.BINARY, "demo", "--out", out],
+              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+              stderr=subprocess.PIPE, cwd=t.tmp)
+    try:
+        so, se = p.communicate(timeout=DEMO_LIMIT)
+    except subprocess.TimeoutExpired:
+        kill_proc(p)
+        check(False, "cmrlab demo did not finish within %.0f s"
+              % DEMO_LIMIT)
+    so = so.decode("utf-8", "replace")
+    se = se.decode("utf-8", "replace")
+    check(p.returncode == 0, "cmrlab demo: exit %d; stderr %r; last "
+          "lines %r" % (p.returncode, se[-400:], so[-800:]))
+    _RUN[out] = so
+    return out, so
+
+
+@test
+def demo_every_case(t):
+    """cmrlab demo: seven cases, each with its ladder, figures and a pass
+    verdict; no colours when stdout is not a terminal."""
+    out, so = run_demo(t)
+    check("\033[" not in so, "ANSI escapes on a pipe")
+    for cid in CASES:
+        m = re.search(r"== \d/7 %s: .*?==\n(.*?)\n  (pass|FAIL)[^\n]*"
+                      % re.escape(cid), so, re.S)
+        check(m, "case %s is not in the output" % cid)
+        check(m.group(2) == "pass", "case %s: %s" % (cid, m.group(0)[-300:]))
+        ladder = m.group(1)
+        check("INVITE" in ladder and "BYE" in ladder,
+              "case %s: no INVITE/BYE in its ladder" % cid)
+    check("7 of 7 cases passed" in so, "summary: %r" % so[-200:])
+    # The ladder's rows of each case (not its title).
+    blocks = {}
+    for cid in CASES:
+        text = re.search(r"== \d/7 %s: .*?\n  (?:pass|FAIL)"
+                         % re.escape(cid), so, re.S).group(0)
+        blocks[cid] = "\n".join(l for l in text.splitlines()[1:]
+                                if l.lstrip().startswith(("+", "|")))
+    # What each case must show on its ladder.
+    check("Alert-Info <http" in blocks["http-bt"], "http-bt: no URL")
+    check("early-session offer" in blocks["as-bt"] and
+          "PRACK" in blocks["as-bt"], "as-bt: no offer and PRACK")
+    check("early-session answer" in blocks["as-rt"], "as-rt: no answer")
+    check("UPDATE" in blocks["gw-update"], "gw-update: no UPDATE")
+    check(blocks["gw-reinvite"].count("INVITE") >= 3 and
+          "UPDATE" not in blocks["gw-reinvite"], "gw-reinvite: no "
+          "re-INVITE (or an UPDATE)")
+    for f in ("demo-report.html", "demo.pcap"):
+        check(os.path.getsize(os.path.join(out, f)) > 1000,
+              "%s missing or empty" % f)
+
+
+def tshark(path, *args):
+    p = subprocess.run(["tshark", "-r", path, "-o",
+                        "rtp.heuristic_rtp:TRUE"] + list(args),
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=60)
+    check(p.returncode == 0, "tshark %r: exit %d: %r"
+          % (args, p.returncode, p.stderr[-300:]))
+    return p.stdout.decode("utf-8", "replace")
+
+
+@test
+def demo_pcap_in_tshark(t):
+    """tshark reads demo.pcap: INVITE, the 18x with the CMR header or
+    body, PRACK, UPDATE, the HTTP GET of a resource and its 200, RTP."""
+    if not shutil.which("tshark"):
+        raise Skip("tshark is not installed")
+    out, _ = run_demo(t)
+    pcap = os.path.join(out, "demo.pcap")
+    summary = tshark(pcap)
+    counts = {}
+    for what in ("Request: INVITE", "Status: 18",
+                 "Request: PRACK", "Request: UPDATE", "GET /r/",
+                 "HTTP/1.1 200 OK", " RTP ", " RTCP "):
+        counts[what] = summary.count(what)
+    info("tshark: %r" % counts)
+    for what, n in counts.items():
+        check(n > 0, "tshark shows no %r in demo.pcap" % what)
+    for flt, what in (("sip.Alert-Info", "Alert-Info"),
+                      ('sip and frame contains "early-session"',
+                       "an early-session body or tag"),
+                      ('sip and frame contains "P-Early-Media: sendrecv"',
+                       "P-Early-Media: sendrecv")):
+        n = len(tshark(pcap, "-Y", flt).splitlines())
+        check(n > 0, "no SIP message with %s" % what)
+
+
+@test
+def demo_report_in_chromium(t):
+    """demo-report.html in headless chromium: no console error, a
+    1280x4000 screenshot, every case's section and verdict in the DOM."""
+    found = available()
+    if not found:
+        raise Skip(found.why)
+    out, _ = run_demo(t)
+    res = check_page(os.path.join(out, "demo-report.html"),
+                     os.path.join(t.tmp, "chromium"))
+    info("chromium: %.1f s in all, screenshot %s"
+         % (sum(res["seconds"].values()), res["screenshot"]))
+    check(not res["console_errors"], "console errors: %r"
+          % res["console_errors"][:5])
+    check(res["ok"], "chromium: %r" % res["problems"])
+    dom = res["dom"]
+    for cid in CASES:
+        m = re.search(r'<section[^>]*id="case-%s"[^>]*>(.*?)</section>'
+                      % re.escape(cid), dom, re.S)
+        check(m, "case %s not on the page" % cid)
+        sec = m.group(1)
+        check("<svg" in sec and "data:audio/wav;base64," in sec and
+              "pass" in sec, "case %s: its ladder, waveform, player or "
+              "verdict is missing" % cid)
