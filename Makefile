@@ -43,7 +43,7 @@ FUZZ_BUILD   := build-fuzz
 FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined \
 		-fno-sanitize-recover=all
 
-.PHONY: all deps test test-run unit integration asan check-symbols demo run bench \
+.PHONY: all deps deps-test test test-run unit integration asan check-symbols demo run bench \
 	bench-run fuzz fuzz-bins soak clean
 all: $(BUILD)/cmrlab
 
@@ -69,11 +69,13 @@ $(FUZZ_BINS): $(BUILD)/%: $(BUILD)/%.o $(FUZZ_MAIN) $(LIB_OBJS)
 DEB_PKGS := build-essential pkg-config libre-dev librem-dev libevent-dev \
 	    libmicrohttpd-dev libcmocka-dev sip-tester curl python3 binutils \
 	    iproute2 nftables clang libclang-rt-14-dev
-# Best-effort packages: the real phones of tests/integration/test_phones.py
-# and the browser that checks the demo's report page
-# (tests/integration/chromium.py).  Installed when apt can, in a call of
-# their own whose failure does not fail deps (those tests then skip).
-EXTRA_PKGS := baresip-core linphone-cli chromium
+# Best-effort packages for the tests: the real phones of
+# tests/integration/test_phones.py, the browser that checks the demo's
+# report page (tests/integration/chromium.py) and tshark, which reads the
+# demo's capture.  Installed when apt can, in a call of their own whose
+# failure does not fail the target (those tests then skip); make demo and
+# make run do without them.
+EXTRA_PKGS := baresip-core linphone-cli chromium tshark
 deps:
 	@if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
 	missing=$$(for p in $(DEB_PKGS); do \
@@ -84,6 +86,8 @@ deps:
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y \
 			-qq --no-install-recommends $$missing; \
 	fi
+
+deps-test: deps
 	@if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
 	missing=$$(for p in $(EXTRA_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
@@ -92,8 +96,8 @@ deps:
 		{ $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
 		  && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install \
 			-y -qq --no-install-recommends $$missing; } || \
-		echo "deps: $$missing not installed; the tests that need" \
-			"them will skip"; \
+		echo "deps-test: $$missing not installed; the tests that" \
+			"need them will skip"; \
 	fi
 
 unit: $(TEST_BINS)
@@ -104,7 +108,7 @@ integration: $(BUILD)/cmrlab
 
 # Everything, with one closing line of totals; on a fresh machine the
 # packages come first (deps is a quick check when they are there).
-test: deps
+test: deps-test
 	@$(MAKE) --no-print-directory test-run
 
 test-run: $(BUILD)/cmrlab $(TEST_BINS) $(FUZZ_BINS)
@@ -126,7 +130,10 @@ check-symbols: $(BUILD)/cmrlab
 run: deps all
 	$(BUILD)/cmrlab serve
 
-demo: run
+# Every delivery case, server and clients in one process: ladders and
+# verdicts on the terminal, the report and the capture in build/demo.
+demo: deps all
+	$(BUILD)/cmrlab demo --out $(BUILD)/demo
 
 # Every figure of tests/bench/bench.py against its peer (Kamailio, nginx,
 # a plain sender), as tables and one closing JSON line; installs the peers

@@ -50,7 +50,7 @@ def require(*kinds):
     missing = [k for k in sorted(set(kinds)) if not shutil.which(k)]
     if missing:
         one = len(missing) == 1
-        raise Skip("%s %s not installed (package%s %s; make deps installs "
+        raise Skip("%s %s not installed (package%s %s; make deps-test installs "
                    "%s when apt-get can)" % (
                        " and ".join(missing), "is" if one else "are",
                        "" if one else "s",
