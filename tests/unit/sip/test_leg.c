@@ -31,7 +31,7 @@
 	"c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n" \
 	"a=recvonly\r\n"
 
-enum script { PLAIN, LATE, REFRESH, CHANGE, GLARE, TIMERC };
+enum script { PLAIN, LATE, REFRESH, CHANGE, GLARE, TIMERC, EARLY };
 
 struct fix {
 	enum script script;
@@ -47,6 +47,8 @@ struct fix {
 	int fail_err;
 	uint16_t fail_code;
 	bool reliable_seen;
+	bool early_in_prack;       /* EARLY: the PRACK had our answer */
+	bool early_in_200;         /* ... and its 200 the callee's */
 	char got_sdp[256];         /* the last SDP an offer response had */
 	struct tmr tmr;            /* the script's next step */
 };
@@ -88,7 +90,26 @@ static void uas_prackh(struct leg *leg, const struct sip_msg *prack,
 	assert_non_null(prack);
 	++f->pracks_in;
 	assert_int_equal(uas_answer(f->uas, 200, "OK", NULL, NULL,
-				    f->script == LATE ? &sdp : NULL), 0);
+				    f->script == LATE || f->script == EARLY ?
+				    &sdp : NULL), 0);
+}
+
+
+/* EARLY: the 200 of the PRACK carries an early-session answer. */
+static void uas_prack200h(struct leg *leg, const struct sip_msg *prack,
+			  const struct pl *early, struct mbuf **earlyp,
+			  void *arg)
+{
+	struct fix *f = arg;
+	(void)leg;
+	(void)prack;
+
+	f->early_in_prack = pl_isset(early) && !pl_strcmp(early, SDP_A2);
+	if (f->script == EARLY) {
+		*earlyp = mbuf_alloc(128);
+		assert_non_null(*earlyp);
+		assert_int_equal(mbuf_write_str(*earlyp, SDP_B2), 0);
+	}
 }
 
 
@@ -129,6 +150,7 @@ static void uas_endh(struct leg *leg, int err, const char *why, void *arg)
 
 
 static const struct leg_h uas_h = {
+	.prack200h = uas_prack200h,
 	.offerh = uas_offerh,
 	.endh   = uas_endh,
 	.ackh   = uas_ackh,
@@ -161,6 +183,17 @@ static bool req_handler(const struct sip_msg *msg, void *arg)
 		/* No offer in the INVITE: ours goes in the 2xx. */
 		assert_int_equal(uas_answer(f->uas, 200, "OK", NULL, NULL,
 					    &sdp), 0);
+		return true;
+	}
+
+	if (f->script == EARLY) {
+		/* An early-session offer alone (RFC 3959): not the answer
+		 * to the INVITE's offer, which the 2xx carries. */
+		struct pl early = pl_of(SDP_B);
+
+		assert_int_equal(uas_progress(f->uas, 183, "Session Progress",
+					      true, NULL, NULL, NULL, &early),
+				 0);
 		return true;
 	}
 
@@ -219,6 +252,12 @@ static void uac_provh(struct uac *c, struct leg *fork,
 	assert_int_equal(msg->scode, f->script == TIMERC ? 180 : 183);
 	assert_non_null(fork);
 	f->reliable_seen = pk != NULL;
+	if (f->script == EARLY && pk) {
+		static struct pl answer;
+
+		answer = pl_of(SDP_A2);
+		pk->early = &answer;
+	}
 }
 
 
@@ -232,6 +271,12 @@ static void uac_prackh(struct uac *c, struct leg *fork,
 	assert_non_null(msg);
 	assert_int_equal(msg->scode, 200);
 	++f->prack_rsps;
+	if (f->script == EARLY) {
+		struct body_view bv;
+
+		f->early_in_200 = !body_parse(&bv, msg) &&
+			pl_isset(&bv.early) && !pl_strcmp(&bv.early, SDP_B2);
+	}
 }
 
 
@@ -411,6 +456,34 @@ static void test_reliable_answer_then_bye(void **state)
 	assert_int_equal(pl_strcmp(&pl, SDP_B), 0);
 	assert_int_equal(leg_sdp(&f.uas->leg, false, &pl), 0);
 	assert_int_equal(pl_strcmp(&pl, SDP_A), 0);
+
+	teardown_fix(&f);
+	leakcheck_assert(mark);
+}
+
+
+/* A reliable 183 with an early-session offer alone: its answer goes in
+ * the PRACK, the callee's early-session answer in the PRACK's 200
+ * (prack200h), and the 2xx's SDP is still the answer to the INVITE's
+ * offer (it was taken for none while the 183's body counted). */
+static void test_early_session_apart(void **state)
+{
+	long mark = leakcheck_mark();
+	struct fix f;
+	struct pl pl;
+	(void)state;
+
+	run(&f, EARLY);
+
+	assert_true(f.reliable_seen);
+	assert_true(f.early_in_prack);
+	assert_true(f.early_in_200);
+	assert_int_equal(f.answers, 1);
+	assert_int_equal(f.fork->oa.st, OA_IDLE);
+	assert_int_equal(f.fork->oa.done, 1);
+	assert_int_equal(leg_sdp(f.fork, false, &pl), 0);
+	assert_int_equal(pl_strcmp(&pl, SDP_B), 0);
+	assert_int_equal(f.ends, 1);
 
 	teardown_fix(&f);
 	leakcheck_assert(mark);
@@ -657,6 +730,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reliable_answer_then_bye),
+		cmocka_unit_test(test_early_session_apart),
 		cmocka_unit_test(test_refresh_answered_by_layer),
 		cmocka_unit_test(test_changed_offer_to_owner),
 		cmocka_unit_test(test_glare_both_491),
