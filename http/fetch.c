@@ -7,9 +7,10 @@
  * its hosts are address literals anyway.  So a fetch is libre's TCP
  * client (tcp_connect, whose socket runs on the loop through core/loop.c)
  * with libre's response parser (http_msg_decode) for the head, and the
- * little that is left done here: the URL, the request, the body's three
- * framings (Content-Length, chunked, until close), the limits and the
- * timings.
+ * little that is left done here: the request, the body's three framings
+ * (Content-Length, chunked, until close), the limits and the timings.
+ * The URL and the chunked decoder, which need no socket, are in
+ * fetch_parse.c; the packets of the capture are made in fetch_cap.c.
  *
  * Every way a fetch ends goes through finish(), which closes the
  * connection, stops the timers and then calls the done handler as the
@@ -19,7 +20,6 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <re.h>
 #include "core/core.h"
@@ -27,10 +27,7 @@
 #include "http/http_int.h"
 
 enum {
-	HEAD_MAX    = 16384,   /* the response's status line and headers */
-	SEG_MAX     = 1400,    /* the largest captured segment */
-	CHUNK_LINE_MAX = 4096, /* a chunk-size line with its extensions */
-	TRAILER_MAX = 8192,    /* the trailer section of a chunked body */
+	HEAD_MAX = 16384,      /* the response's status line and headers */
 };
 
 enum fetch_state {
@@ -61,12 +58,7 @@ struct fetch {
 	struct fetch_result res;
 	fetch_done_h *done;        /* NULL once called */
 	void *arg;
-
-	/* The capture (fetch_capture_set). */
-	bool cap_on;               /* asked for */
-	bool cap;                  /* written: the SYN is in the file */
-	struct sa local, peer;
-	uint32_t cseq, sseq;       /* the next sequence number each way */
+	struct fetch_cap cap;      /* fetch_capture_set */
 };
 
 
@@ -88,360 +80,6 @@ static uint32_t since_ms(const struct fetch *f)
 }
 
 
-/* ---- the URL ---------------------------------------------------------- */
-
-int fetch_url_parse(struct fetch_url *u, const char *url)
-{
-	const char *auth, *aend, *hend, *p, *t;
-	char host[FETCH_HOST_MAX];
-	uint32_t port = 80;
-	size_t n;
-
-	if (!u || !url)
-		return EINVAL;
-
-	memset(u, 0, sizeof(*u));
-
-	n = strlen(url);
-	if (n > FETCH_URL_MAX || strncasecmp(url, "http://", 7))
-		return EINVAL;
-
-	/* Every byte goes into the request line or the Host header as it
-	 * is: no controls, no spaces, nothing outside ASCII. */
-	for (p = url; *p; p++) {
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
-			return EINVAL;
-	}
-
-	auth = url + 7;
-	aend = auth + strcspn(auth, "/?#");
-	if (aend == auth || (size_t)(aend - auth) >= sizeof(u->host))
-		return EINVAL;
-
-	/* No user information: "user@host" is no host of ours. */
-	if (memchr(auth, '@', (size_t)(aend - auth)))
-		return EINVAL;
-
-	if (*auth == '[') {
-		hend = memchr(auth, ']', (size_t)(aend - auth));
-		if (!hend || hend == auth + 1)
-			return EINVAL;
-		memcpy(host, auth + 1, (size_t)(hend - auth - 1));
-		host[hend - auth - 1] = '\0';
-		if (sa_set_str(&u->addr, host, 0) ||
-		    sa_af(&u->addr) != AF_INET6)
-			return EINVAL;
-		p = hend + 1;
-	}
-	else {
-		hend = memchr(auth, ':', (size_t)(aend - auth));
-		if (!hend)
-			hend = aend;
-		if (hend == auth)
-			return EINVAL;
-		memcpy(host, auth, (size_t)(hend - auth));
-		host[hend - auth] = '\0';
-
-		/* localhost is the one name: it needs no resolver. */
-		if (!strcasecmp(host, "localhost"))
-			(void)sa_set_str(&u->addr, "127.0.0.1", 0);
-		else if (sa_set_str(&u->addr, host, 0) ||
-			 sa_af(&u->addr) != AF_INET)
-			return EINVAL;
-		p = hend;
-	}
-
-	if (p < aend) {
-		if (*p != ':' || ++p == aend)
-			return EINVAL;
-		for (port = 0; p < aend; p++) {
-			if (*p < '0' || *p > '9')
-				return EINVAL;
-			port = port * 10 + (uint32_t)(*p - '0');
-			if (port > 65535)
-				return EINVAL;
-		}
-		if (!port)
-			return EINVAL;
-	}
-	sa_set_port(&u->addr, (uint16_t)port);
-
-	memcpy(u->host, auth, (size_t)(aend - auth));
-	u->host[aend - auth] = '\0';
-
-	/* The target: the path and query, without the fragment, which is
-	 * the client's own business. */
-	t = aend + strcspn(aend, "#");
-	n = 0;
-	if (*aend != '/')
-		u->target[n++] = '/';
-	memcpy(u->target + n, aend, (size_t)(t - aend));
-	u->target[n + (size_t)(t - aend)] = '\0';
-
-	return 0;
-}
-
-
-/* ---- chunked transfer coding ------------------------------------------ */
-
-enum chunk_state {
-	CH_SIZE = 0,       /* the chunk-size line */
-	CH_SIZE_LF,        /* its CR came, its LF must follow */
-	CH_DATA,           /* the chunk's data */
-	CH_DATA_CR,        /* the CRLF after the data */
-	CH_DATA_LF,
-	CH_TRAILER,        /* after the last chunk: trailer lines */
-	CH_TRAILER_LF,     /* a trailer line's CR came */
-	CH_DONE,
-};
-
-
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-
-	return -1;
-}
-
-
-/* One byte of a chunk-size line, which ends in a state of its own. */
-static int size_byte(struct fetch_chunked *ch, uint8_t c, size_t room)
-{
-	int d = hexval(c);
-
-	if (++ch->line > CHUNK_LINE_MAX)
-		return EBADMSG;
-
-	if (d >= 0 && !ch->ext) {
-		/* The size is checked as it grows: no overflow, and no
-		 * waiting for a chunk that could never be kept. */
-		ch->left = ch->left * 16 + (uint64_t)d;
-		ch->digit = true;
-		return ch->left > room ? EFBIG : 0;
-	}
-
-	if (c == '\r' || c == '\n') {
-		if (!ch->digit)
-			return EBADMSG;
-		if (c == '\r') {
-			ch->st = CH_SIZE_LF;
-			return 0;
-		}
-		ch->st = ch->left ? CH_DATA : CH_TRAILER;
-		ch->line = 0;
-		return 0;
-	}
-
-	/* After the digits: whitespace, then ";name=value" extensions,
-	 * which are ignored but must not hold control bytes. */
-	if (!ch->digit)
-		return EBADMSG;
-	if (ch->ext < 2 && (c == ' ' || c == '\t')) {
-		ch->ext = 1;
-		return 0;
-	}
-	if (c == ';') {
-		ch->ext = 2;
-		return 0;
-	}
-	if (ch->ext < 2 || (c < 0x20 && c != '\t') || c == 0x7f)
-		return EBADMSG;
-
-	return 0;
-}
-
-
-/*
- * A byte at a time, but for the data, which is copied in runs.  A line
- * may end in CRLF or a bare LF (RFC 9112 section 2.2 lets a recipient
- * take the latter); a CR must be followed by its LF.
- */
-int fetch_chunked_feed(struct fetch_chunked *ch, const uint8_t *p,
-		       size_t n, struct mbuf *out, size_t max,
-		       size_t *usedp)
-{
-	size_t i = 0, k;
-	int err = 0;
-
-	if (!ch || (!p && n) || !out || !usedp)
-		return EINVAL;
-
-	while (!err && i < n && ch->st != CH_DONE) {
-		uint8_t c = p[i];
-
-		switch (ch->st) {
-
-		case CH_SIZE:
-			++i;
-			err = size_byte(ch, c, out->end < max ?
-					max - out->end : 0);
-			break;
-
-		case CH_SIZE_LF:
-			++i;
-			if (c != '\n') {
-				err = EBADMSG;
-				break;
-			}
-			ch->st = ch->left ? CH_DATA : CH_TRAILER;
-			ch->line = 0;
-			break;
-
-		case CH_DATA:
-			k = n - i;
-			if (k > ch->left)
-				k = (size_t)ch->left;
-			err = mbuf_write_mem(out, p + i, k);
-			if (err)
-				break;
-			i += k;
-			ch->left -= k;
-			if (!ch->left)
-				ch->st = CH_DATA_CR;
-			break;
-
-		case CH_DATA_CR:
-			++i;
-			if (c == '\r')
-				ch->st = CH_DATA_LF;
-			else if (c == '\n')
-				ch->st = CH_SIZE;
-			else
-				err = EBADMSG;
-			ch->digit = false;
-			ch->ext = 0;
-			break;
-
-		case CH_DATA_LF:
-			++i;
-			if (c != '\n')
-				err = EBADMSG;
-			ch->st = CH_SIZE;
-			break;
-
-		case CH_TRAILER:
-		case CH_TRAILER_LF:
-			++i;
-			if (++ch->trailer > TRAILER_MAX) {
-				err = EBADMSG;
-			}
-			else if (c == '\n') {
-				/* An empty line ends the body. */
-				ch->st = ch->line ? CH_TRAILER : CH_DONE;
-				ch->line = 0;
-			}
-			else if (ch->st == CH_TRAILER_LF) {
-				err = EBADMSG;
-			}
-			else if (c == '\r') {
-				ch->st = CH_TRAILER_LF;
-			}
-			else {
-				++ch->line;
-			}
-			break;
-
-		default:
-			err = EBADMSG;
-			break;
-		}
-	}
-
-	*usedp = i;
-	return err;
-}
-
-
-bool fetch_chunked_done(const struct fetch_chunked *ch)
-{
-	return ch && ch->st == CH_DONE;
-}
-
-
-/* ---- the capture ------------------------------------------------------ */
-
-/* One segment, client to server (out) or back; SYN and FIN count one in
- * the sequence space, as in TCP. */
-static void cap_seg(struct fetch *f, bool out, uint8_t flags,
-		    const uint8_t *p, size_t n)
-{
-	uint32_t *seq = out ? &f->cseq : &f->sseq;
-	uint32_t ack = (flags & PCAPW_ACK) ? (out ? f->sseq : f->cseq) : 0;
-
-	(void)pcapw_tcp(out ? &f->local : &f->peer, out ? &f->peer : &f->local,
-			*seq, ack, flags, p, n);
-
-	*seq += (uint32_t)n + ((flags & (PCAPW_SYN | PCAPW_FIN)) ? 1 : 0);
-}
-
-
-/* Bytes one way, cut into segments that the other side acknowledges one
- * by one. */
-static void cap_data(struct fetch *f, bool out, const uint8_t *p, size_t n)
-{
-	if (!f->cap)
-		return;
-
-	while (n) {
-		size_t k = n < SEG_MAX ? n : SEG_MAX;
-
-		cap_seg(f, out, PCAPW_ACK | (k == n ? PCAPW_PSH : 0), p, k);
-		cap_seg(f, !out, PCAPW_ACK, NULL, 0);
-		p += k;
-		n -= k;
-	}
-}
-
-
-static void cap_start(struct fetch *f)
-{
-	if (!f->cap_on || !pcapw_active())
-		return;
-
-	if (tcp_conn_local_get(f->tc, &f->local) ||
-	    tcp_conn_peer_get(f->tc, &f->peer)) {
-		LOGD(SUB_HTTP, "fetch: no addresses to capture with");
-		return;
-	}
-
-	f->cseq = rand_u32();
-	f->sseq = rand_u32();
-	f->cap = true;
-
-	cap_seg(f, true, PCAPW_SYN, NULL, 0);
-	cap_seg(f, false, PCAPW_SYN | PCAPW_ACK, NULL, 0);
-	cap_seg(f, true, PCAPW_ACK, NULL, 0);
-}
-
-
-enum cap_end { END_SERVER_FIN, END_CLIENT_FIN, END_RESET };
-
-static void cap_end(struct fetch *f, enum cap_end how)
-{
-	bool first_out = how == END_CLIENT_FIN;
-
-	if (!f->cap)
-		return;
-	f->cap = false;
-
-	if (how == END_RESET) {
-		cap_seg(f, true, PCAPW_RST | PCAPW_ACK, NULL, 0);
-		return;
-	}
-
-	cap_seg(f, first_out, PCAPW_FIN | PCAPW_ACK, NULL, 0);
-	cap_seg(f, !first_out, PCAPW_FIN | PCAPW_ACK, NULL, 0);
-	cap_seg(f, first_out, PCAPW_ACK, NULL, 0);
-}
-
-
-/* ---- the exchange ----------------------------------------------------- */
-
 static const char *err_words(int err)
 {
 	switch (err) {
@@ -460,7 +98,7 @@ static const char *err_words(int err)
  * capture shows of the end.  The done handler is the last thing called,
  * and nothing of f is touched after it.
  */
-static void finish(struct fetch *f, int err, enum cap_end how)
+static void finish(struct fetch *f, int err, enum fetch_cap_end how)
 {
 	struct fetch_result *r = &f->res;
 	fetch_done_h *done = f->done;
@@ -472,7 +110,7 @@ static void finish(struct fetch *f, int err, enum cap_end how)
 
 	tmr_cancel(&f->tmr);
 	tmr_cancel(&f->later);
-	cap_end(f, how);
+	fetch_cap_end(&f->cap, how);
 	f->tc = mem_deref(f->tc);
 
 	r->err = err;
@@ -506,7 +144,7 @@ static void timeout_h(void *arg)
 			  f->st == ST_CONNECT ? "no connection" :
 			  f->st == ST_HEAD ? "no response" :
 			  "body not complete", f->timeout_ms);
-	finish(f, ETIMEDOUT, END_RESET);
+	finish(f, ETIMEDOUT, CAP_RESET);
 }
 
 
@@ -514,7 +152,7 @@ static void later_h(void *arg)
 {
 	struct fetch *f = arg;
 
-	finish(f, f->later_err, END_RESET);
+	finish(f, f->later_err, CAP_RESET);
 }
 
 
@@ -532,9 +170,9 @@ static void body_feed(struct fetch *f, const uint8_t *p, size_t n)
 			k = (size_t)(f->clen - f->body->end);
 		err = mbuf_write_mem(f->body, p, k);
 		if (err)
-			finish(f, err, END_RESET);
+			finish(f, err, CAP_RESET);
 		else if (f->body->end == f->clen)
-			finish(f, 0, END_CLIENT_FIN);
+			finish(f, 0, CAP_CLIENT_FIN);
 		break;
 
 	case ST_BODY_CHUNKED:
@@ -547,9 +185,9 @@ static void body_feed(struct fetch *f, const uint8_t *p, size_t n)
 			str_ncpy(f->res.why, "bad chunked body",
 				 sizeof(f->res.why));
 		if (err)
-			finish(f, err, END_RESET);
+			finish(f, err, CAP_RESET);
 		else if (fetch_chunked_done(&f->ch))
-			finish(f, 0, END_CLIENT_FIN);
+			finish(f, 0, CAP_CLIENT_FIN);
 		break;
 
 	case ST_BODY_CLOSE:
@@ -563,7 +201,7 @@ static void body_feed(struct fetch *f, const uint8_t *p, size_t n)
 			err = EFBIG;
 		}
 		if (err)
-			finish(f, err, END_RESET);
+			finish(f, err, CAP_RESET);
 		break;
 
 	default:
@@ -637,7 +275,7 @@ static int head_done(struct fetch *f, const struct http_msg *msg)
 				 clen_apply, lens);
 
 	if (msg->scode == 204 || msg->scode == 304) {
-		finish(f, 0, END_CLIENT_FIN);
+		finish(f, 0, CAP_CLIENT_FIN);
 		return 0;
 	}
 	else if (te) {
@@ -662,7 +300,7 @@ static int head_done(struct fetch *f, const struct http_msg *msg)
 		f->clen = lens[0];
 		f->st = ST_BODY_LEN;
 		if (!f->clen) {
-			finish(f, 0, END_CLIENT_FIN);
+			finish(f, 0, CAP_CLIENT_FIN);
 			return 0;
 		}
 		if (mbuf_resize(f->body, (size_t)f->clen))
@@ -750,16 +388,16 @@ static void estab_h(void *arg)
 
 	f->res.ms_connect = since_ms(f);
 	f->st = ST_HEAD;
-	cap_start(f);
+	fetch_cap_start(&f->cap, f->tc);
 
 	f->req->pos = 0;
 	err = tcp_send(f->tc, f->req);
 	if (err) {
-		finish(f, err, END_RESET);
+		finish(f, err, CAP_RESET);
 		return;
 	}
 
-	cap_data(f, true, f->req->buf, f->req->end);
+	fetch_cap_data(&f->cap, true, f->req->buf, f->req->end);
 }
 
 
@@ -777,7 +415,7 @@ static void recv_h(struct mbuf *mb, void *arg)
 		f->res.ms_first_byte = since_ms(f);
 	}
 
-	cap_data(f, false, mbuf_buf(mb), mbuf_get_left(mb));
+	fetch_cap_data(&f->cap, false, mbuf_buf(mb), mbuf_get_left(mb));
 
 	if (f->st != ST_HEAD) {
 		body_feed(f, mbuf_buf(mb), mbuf_get_left(mb));
@@ -793,19 +431,19 @@ static void recv_h(struct mbuf *mb, void *arg)
 	if (!err)
 		err = head_parse(f);
 	if (err)
-		finish(f, err, END_RESET);
+		finish(f, err, CAP_RESET);
 }
 
 
 static void close_h(int err, void *arg)
 {
 	struct fetch *f = arg;
-	enum cap_end how = err ? END_RESET : END_SERVER_FIN;
+	enum fetch_cap_end how = err ? CAP_RESET : CAP_SERVER_FIN;
 
 	switch (f->st) {
 
 	case ST_CONNECT:
-		finish(f, err ? err : ECONNRESET, END_RESET);
+		finish(f, err ? err : ECONNRESET, CAP_RESET);
 		break;
 
 	case ST_HEAD:
@@ -850,7 +488,7 @@ static void destructor(void *arg)
 
 	/* Cancelled with the connection up: the client resets it. */
 	if (f->done)
-		cap_end(f, END_RESET);
+		fetch_cap_end(&f->cap, CAP_RESET);
 
 	mem_deref(f->tc);
 	mem_deref(f->req);
@@ -931,5 +569,5 @@ void fetch_capture_set(struct fetch *f, bool on)
 	if (!f || f->st != ST_CONNECT)
 		return;
 
-	f->cap_on = on;
+	f->cap.on = on;
 }

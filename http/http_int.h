@@ -1,7 +1,7 @@
 /**
  * @file http_int.h  Shared inside http/: the server, routing, and the pure
  *                   request logic that the unit tests reach without
- *                   sockets, and the same for the client
+ *                   sockets; the same for the client, and its capture
  */
 #ifndef CMRLAB_HTTP_INT_H
 #define CMRLAB_HTTP_INT_H
@@ -112,7 +112,7 @@ enum MHD_Result api_handle(struct httpreq *rq, enum httpd_route route,
 			   const char *id);
 
 
-/* ---- the client's pure parts (fetch.c) -------------------------------- */
+/* ---- the client's pure parts (fetch_parse.c) -------------------------- */
 
 enum {
 	FETCH_URL_MAX  = 2048,   /* the longest URL fetch_get takes */
@@ -153,5 +153,33 @@ int  fetch_chunked_feed(struct fetch_chunked *ch, const uint8_t *p,
 			size_t *usedp);
 /** Whether the last chunk and the trailer section have ended. */
 bool fetch_chunked_done(const struct fetch_chunked *ch);
+
+
+/* ---- the client's capture (fetch_cap.c) ------------------------------- */
+
+/** How the capture shows the end of an exchange. */
+enum fetch_cap_end {
+	CAP_SERVER_FIN = 0, /* the server closed: its FIN first */
+	CAP_CLIENT_FIN,     /* the body's end was known: the client's first */
+	CAP_RESET,          /* the client gave up: a RST/ACK of its own */
+};
+
+/** One fetch's capture (fetch.h, fetch_capture_set); zeroed to start. */
+struct fetch_cap {
+	bool on;            /* asked for */
+	bool written;       /* written: the SYN is in the file */
+	struct sa local, peer;
+	uint32_t cseq, sseq;  /* the next sequence number each way */
+};
+
+/** The connection tc is up: when on and pcapw_active(), writes its
+ *  handshake and from then on the rest of the exchange. */
+void fetch_cap_start(struct fetch_cap *c, const struct tcp_conn *tc);
+/** n bytes that passed client to server (out) or back, as segments each
+ *  acknowledged by the other side. */
+void fetch_cap_data(struct fetch_cap *c, bool out, const uint8_t *p,
+		    size_t n);
+/** The end of the exchange, as how says; nothing is written after it. */
+void fetch_cap_end(struct fetch_cap *c, enum fetch_cap_end how);
 
 #endif
