@@ -1,16 +1,17 @@
 /**
  * @file pcapread.h  Reading a capture file back in the unit tests
  *
- * The tests of the capture writer (core/test_pcapw.c) and of the HTTP
- * client's capture (http/test_fetch.c) read the file the code under test
- * wrote, byte by byte, and check it the way a receiver does: the global
- * header, every record's lengths, and the IP and transport checksums (the
- * sum over the covered bytes, checksum included, folds to all ones),
- * without calling the code under test again.
+ * The tests of the capture writer (core/test_pcapw.c), of the HTTP
+ * client's capture (http/test_fetch.c) and of the RTP capture
+ * (rtp/test_rtp_capture.c) read the file the code under test wrote
+ * (slurp() of tmpfiles.h), byte by byte, and check it the way a receiver
+ * does: the global header, every record's lengths, and the IP and
+ * transport checksums (the sum over the covered bytes, checksum included,
+ * folds to all ones), without calling the code under test again.
  *
  * The helpers are static inline so that a test file that uses only some
  * of them builds without unused-function warnings.  Include this header
- * after <cmocka.h>, <stdio.h>, <stdlib.h>, <string.h> and <sys/time.h>.
+ * after <cmocka.h>, <string.h> and <sys/time.h>.
  */
 #ifndef CMRLAB_TESTS_PCAPREAD_H
 #define CMRLAB_TESTS_PCAPREAD_H
@@ -125,27 +126,6 @@ static inline bool l4_sum_ok(const uint8_t *pkt)
 }
 
 
-static inline uint8_t *slurp(const char *path, size_t *lenp)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf;
-	long n;
-
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*lenp = (size_t)n;
-
-	return buf;
-}
-
-
 /* Splits the file into records; checks the global header on the way. */
 static inline unsigned parse(const uint8_t *buf, size_t len, struct rec *out,
 			     unsigned max)
@@ -189,6 +169,36 @@ static inline void check_time(const struct rec *r)
 	assert_true(r->usec < 1000000);
 	assert_true(r->sec + 60 >= (uint32_t)now.tv_sec);
 	assert_true(r->sec <= (uint32_t)now.tv_sec);
+}
+
+
+/* One record's UDP datagram over IPv4, as the RTP capture writes them. */
+struct udp4 {
+	uint32_t saddr, daddr;         /* host order */
+	uint16_t sport, dport;
+	const uint8_t *data;           /* the UDP payload */
+	size_t len;
+};
+
+
+/* The addresses, ports and payload of a record that must be UDP over
+ * IPv4 without options, its IP and UDP lengths those of the record. */
+static inline void udp4_get(struct udp4 *u, const struct rec *r)
+{
+	const uint8_t *ip = r->pkt;
+
+	assert_true(r->incl >= PCAP_IP4 + PCAP_UDP);
+	assert_int_equal(ip[0], 0x45);
+	assert_int_equal(ip[9], 17);
+	assert_int_equal(be16(ip + 2), r->incl);
+
+	u->saddr = be32(ip + 12);
+	u->daddr = be32(ip + 16);
+	u->sport = be16(ip + 20);
+	u->dport = be16(ip + 22);
+	u->data = ip + PCAP_IP4 + PCAP_UDP;
+	u->len = r->incl - PCAP_IP4 - PCAP_UDP;
+	assert_int_equal(be16(ip + 24), PCAP_UDP + u->len);
 }
 
 

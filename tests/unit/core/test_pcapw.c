@@ -3,7 +3,7 @@
  *                     UDP and TCP
  *
  * Every test writes a real file and reads it back byte by byte
- * (pcapread.h).  The checksums are verified the way a receiver does (the
+ * (tmpfiles.h, pcapread.h).  The checksums are verified the way a receiver does (the
  * sum over the covered bytes, checksum included, folds to all ones), not
  * by calling the code under test again.
  */
@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <re.h>
 #include "core/core.h"
+#include "tests/unit/tmpfiles.h"
 #include "tests/unit/pcapread.h"
 
 enum { GHDR = 24, RHDR = 16, IP4 = 20, IP6 = 40, UDP = 8,
@@ -30,16 +31,8 @@ static char path[64];
 
 static int setup(void **state)
 {
-	int fd;
-
 	(void)state;
-	(void)snprintf(path, sizeof(path), "/tmp/cmrlab-pcapw-XXXXXX");
-	fd = mkstemp(path);
-	if (fd < 0)
-		return -1;
-	close(fd);
-
-	return 0;
+	return tmpfile_new(path, sizeof(path), "/tmp/cmrlab-pcapw-XXXXXX");
 }
 
 

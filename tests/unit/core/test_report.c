@@ -26,6 +26,7 @@
 #include <re.h>
 #include "core/report.h"
 #include "tests/unit/leakcheck.h"
+#include "tests/unit/tmpfiles.h"
 
 enum { RATE = 8000, NPCM = 2 * RATE, WAVHDR = 44 };
 
@@ -136,31 +137,6 @@ static void two_cases(struct report_case c[2])
 }
 
 
-/* The file at p, NUL-terminated; NULL when there is none. */
-static char *slurp(const char *p, size_t *lenp)
-{
-	FILE *f = fopen(p, "rb");
-	char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	if (lenp)
-		*lenp = (size_t)n;
-
-	return buf;
-}
-
-
 static bool exists(const char *p)
 {
 	struct stat st;
@@ -225,7 +201,7 @@ static void test_two_cases(void **state)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	assert_false(exists(tmp));
 
-	html = slurp(path, &len);
+	html = (char *)slurp(path, &len);
 	assert_non_null(html);
 	assert_int_equal(strlen(html), len);        /* no NUL inside */
 	assert_ptr_equal(html, strstr(html, "<!DOCTYPE html>"));
@@ -340,7 +316,7 @@ static void test_bad_path(void **state)
 	assert_int_equal(0, mkdir(tmp, 0700));
 	assert_true(report_html_write(path, "new", c, 2) != 0);
 	{
-		char *html = slurp(path, NULL);
+		char *html = (char *)slurp(path, NULL);
 
 		assert_non_null(html);
 		assert_non_null(strstr(html, "<h1>old</h1>"));
@@ -374,7 +350,7 @@ static void test_text(void **state)
 	mark = leakcheck_mark();
 
 	assert_int_equal(0, report_html_write(path, "t", &c, 1));
-	html = slurp(path, NULL);
+	html = (char *)slurp(path, NULL);
 	assert_non_null(html);
 
 	assert_non_null(strstr(html, "id=\"case-x&quot;y\""));

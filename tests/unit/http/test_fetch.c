@@ -33,6 +33,7 @@
 #include "tests/unit/leakcheck.h"
 #include "tests/unit/looprun.h"
 #include "tests/unit/http/httpclient.h"
+#include "tests/unit/tmpfiles.h"
 #include "tests/unit/pcapread.h"
 
 enum { TIMEOUT_MS = 4000 };
@@ -1097,13 +1098,10 @@ static void test_capture(void **state)
 	uint8_t *buf;
 	size_t len;
 	unsigned n, i, data_in = 0;
-	int fd;
 	(void)state;
 
-	(void)snprintf(path, sizeof(path), "/tmp/cmrlab-fetch-XXXXXX");
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
+	assert_int_equal(tmpfile_new(path, sizeof(path),
+				     "/tmp/cmrlab-fetch-XXXXXX"), 0);
 
 	env_start(&env);
 	res = table_resource(env.t, "ringback-default");
@@ -1202,13 +1200,10 @@ static void test_capture_ends(void **state)
 	unsigned n;
 	uint16_t cport;
 	long mark = leakcheck_mark();
-	int fd;
 	(void)state;
 
-	(void)snprintf(path, sizeof(path), "/tmp/cmrlab-fetch-XXXXXX");
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
+	assert_int_equal(tmpfile_new(path, sizeof(path),
+				     "/tmp/cmrlab-fetch-XXXXXX"), 0);
 	cli = mbuf_alloc(512);
 	srv = mbuf_alloc(512);
 

@@ -1,7 +1,7 @@
 /**
  * @file rtpeptest.h  The RTP endpoint's unit tests: a scripted sender on a
  *                    plain socket, waiting on the loop for what it sent,
- *                    a pcap reader and the group setup
+ *                    and the group setup
  *
  * The scripted sender writes RTP packets byte by byte from a plain UDP
  * socket, so that the tests choose every field (and break some); loopback
@@ -172,94 +172,6 @@ static inline struct rtpep *ep_local(void)
 	assert_non_null(ep);
 
 	return ep;
-}
-
-
-/* ---- a pcap file read back (IPv4 records of core/pcapw.c) ------------- */
-
-struct pcaprec {
-	uint32_t saddr, daddr;         /* host order */
-	uint16_t sport, dport;
-	const uint8_t *data;           /* the UDP payload */
-	size_t len;
-};
-
-
-static inline uint16_t pcap_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-
-static inline uint32_t pcap_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-		(uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-
-/* The whole file, malloc'd. */
-static inline uint8_t *pcap_slurp(const char *path, size_t *lenp)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf;
-	long n;
-
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 24);
-	rewind(f);
-	buf = malloc((size_t)n);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*lenp = (size_t)n;
-
-	return buf;
-}
-
-
-/* Splits the records of a capture (link type RAW, IPv4, UDP). */
-static inline unsigned pcap_split(const uint8_t *buf, size_t len,
-				  struct pcaprec *out, unsigned max)
-{
-	size_t off = 24;
-	unsigned n = 0;
-	uint32_t u;
-
-	memcpy(&u, buf, 4);
-	assert_int_equal(u, 0xa1b2c3d4);
-	memcpy(&u, buf + 20, 4);
-	assert_int_equal(u, 101);
-
-	while (off < len) {
-		const uint8_t *ip;
-		uint32_t incl;
-
-		assert_true(n < max);
-		assert_true(off + 16 <= len);
-		memcpy(&incl, buf + off + 8, 4);
-		assert_true(off + 16 + incl <= len);
-		assert_true(incl >= 28);
-		ip = buf + off + 16;
-		assert_int_equal(ip[0], 0x45);
-		assert_int_equal(ip[9], 17);
-		assert_int_equal(pcap_be16(ip + 2), incl);
-
-		out[n].saddr = pcap_be32(ip + 12);
-		out[n].daddr = pcap_be32(ip + 16);
-		out[n].sport = pcap_be16(ip + 20);
-		out[n].dport = pcap_be16(ip + 22);
-		out[n].data = ip + 28;
-		out[n].len = incl - 28;
-		assert_int_equal(pcap_be16(ip + 24), 8 + out[n].len);
-
-		off += 16 + incl;
-		n++;
-	}
-
-	return n;
 }
 
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <netinet/in.h>
 #include <re.h>
 #include "core/core.h"
@@ -23,6 +24,8 @@
 #include "tests/unit/leakcheck.h"
 #include "tests/unit/looprun.h"
 #include "tests/unit/lebytes.h"
+#include "tests/unit/tmpfiles.h"
+#include "tests/unit/pcapread.h"
 #include "tests/unit/rtp/streamrx.h"
 #include "tests/unit/rtp/rtpeptest.h"
 
@@ -33,16 +36,8 @@ static char path[64];
 
 static int setup(void **state)
 {
-	int fd;
-
 	(void)state;
-	(void)snprintf(path, sizeof(path), "/tmp/cmrlab-rtpcap-XXXXXX");
-	fd = mkstemp(path);
-	if (fd < 0)
-		return -1;
-	close(fd);
-
-	return 0;
+	return tmpfile_new(path, sizeof(path), "/tmp/cmrlab-rtpcap-XXXXXX");
 }
 
 
@@ -56,13 +51,22 @@ static int teardown(void **state)
 }
 
 
-/* The records of the file at path; *bufp to free. */
-static unsigned records(struct pcaprec *r, uint8_t **bufp)
+/* The datagrams of the file at path; *bufp, which they point into, to
+ * free. */
+static unsigned records(struct udp4 *u, uint8_t **bufp)
 {
+	struct rec *r = calloc(MAX_REC, sizeof(*r));
 	size_t len;
+	unsigned n;
 
-	*bufp = pcap_slurp(path, &len);
-	return pcap_split(*bufp, len, r, MAX_REC);
+	assert_non_null(r);
+	*bufp = slurp(path, &len);
+	n = parse(*bufp, len, r, MAX_REC);
+	for (unsigned i = 0; i < n; i++)
+		udp4_get(&u[i], &r[i]);
+	free(r);
+
+	return n;
 }
 
 
@@ -75,7 +79,7 @@ static void test_streamer_capture(void **state)
 	struct streamer *st;
 	struct stream *s = NULL;
 	struct media *m = NULL;
-	struct pcaprec *r;
+	struct udp4 *r;
 	struct rx *rx;
 	uint8_t *buf;
 	unsigned n, nrtp = 0, nrtcp = 0;
@@ -165,7 +169,7 @@ static void test_rtpep_capture(void **state)
 	long mark = leakcheck_mark();
 	struct media *m = NULL;
 	struct rtpep *a, *b;
-	struct pcaprec *r;
+	struct udp4 *r;
 	uint16_t pa, pb;
 	uint8_t *buf;
 	unsigned n, a_rtp = 0, a_rtcp = 0, b_rtp = 0, b_rtcp = 0;

@@ -21,54 +21,10 @@
 #include "tests/unit/looprun.h"
 #include "tests/unit/lebytes.h"
 #include "tests/unit/rtp/streamrx.h"
+#include "tests/unit/rtp/udpports.h"
 
 
 /* ---- ports and arguments ---------------------------------------------- */
-
-/* A plain UDP socket bound to 127.0.0.1:port, or -1. */
-static int bind_plain(uint16_t port)
-{
-	struct sockaddr_in a;
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	assert_true(fd >= 0);
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons(port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		close(fd);
-		return -1;
-	}
-
-	return fd;
-}
-
-
-/* An even port p with p .. p + 5 all free on 127.0.0.1 just now. */
-static uint16_t free_range6(void)
-{
-	for (unsigned base = 41000 + (unsigned)getpid() % 1000 * 6;
-	     base < 64000; base += 6) {
-		int fds[6];
-		unsigned ok = 0;
-
-		for (unsigned i = 0; i < 6; i++) {
-			fds[i] = bind_plain((uint16_t)(base + i));
-			ok += fds[i] >= 0;
-		}
-		for (unsigned i = 0; i < 6; i++) {
-			if (fds[i] >= 0)
-				close(fds[i]);
-		}
-		if (ok == 6)
-			return (uint16_t)base;
-	}
-
-	fail_msg("no six free ports");
-	return 0;
-}
-
 
 static void test_ports_and_arguments(void **state)
 {
@@ -77,7 +33,7 @@ static void test_ports_and_arguments(void **state)
 	struct streamer *st = NULL;
 	struct media *m = NULL;
 	struct sa ip, dst;
-	uint16_t p = free_range6();
+	uint16_t p = free_range6(41000, 64000);
 	int blocker;
 	(void)state;
 

@@ -17,31 +17,11 @@
 #include "core/core.h"
 #include "rtp/rtpep.h"
 #include "tests/unit/leakcheck.h"
+#include "tests/unit/tmpfiles.h"
 
 static char dir[64];
 static char path[96];
 static char tmp[128];
-
-
-static uint8_t *slurp(const char *p, size_t *lenp)
-{
-	FILE *f = fopen(p, "rb");
-	uint8_t *buf;
-	long n;
-
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*lenp = (size_t)n;
-
-	return buf;
-}
 
 
 static uint32_t le32(const uint8_t *p)
