@@ -115,6 +115,18 @@ int jsonw_str(struct re_printf *pf, const char *s);
 int jsonw_pl(struct re_printf *pf, const struct pl *pl);
 
 
+/* ---- text (text.c) ---------------------------------------------------- */
+
+/** The length (1 to 4) of the well-formed UTF-8 character at s, of the n
+ *  bytes there; 0 when they do not start with one (a stray continuation
+ *  byte, an overlong form, a surrogate, beyond U+10FFFF, cut short). */
+size_t text_utf8_char(const char *s, size_t n);
+/** The characters in s (n bytes); a byte that starts none counts as one. */
+size_t text_chars(const char *s, size_t n);
+/** The value of the hex digit c (either case), or -1. */
+int text_hexval(int c);
+
+
 /* ---- call events (evlog.c) -------------------------------------------- */
 
 /*

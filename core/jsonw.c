@@ -5,49 +5,12 @@
  * comes off the wire: a Call-ID, a URI, a method.  Quotes, backslashes
  * and control characters are escaped; a byte that does not start a
  * well-formed UTF-8 sequence (RFC 3629 section 4: no overlong forms, no
- * surrogates, nothing above U+10FFFF) is written as U+FFFD, the
- * replacement character.
+ * surrogates, nothing above U+10FFFF: text_utf8_char()) is written as
+ * U+FFFD, the replacement character.
  */
 #include <string.h>
 #include <re.h>
 #include "core.h"
-
-
-/* The length of the well-formed UTF-8 sequence at p (n bytes left) that
- * starts with a byte of 0x80 or more, or 0. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		len = 3;
-		if (p[0] == 0xe0)
-			lo = 0xa0;
-		else if (p[0] == 0xed)
-			hi = 0x9f;
-	}
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		len = 4;
-		if (p[0] == 0xf0)
-			lo = 0x90;
-		else if (p[0] == 0xf4)
-			hi = 0x8f;
-	}
-	else
-		return 0;
-
-	if (n < len || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++) {
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	}
-
-	return len;
-}
 
 
 static int put_escaped(struct re_printf *pf, const char *s, size_t n)
@@ -63,8 +26,7 @@ static int put_escaped(struct re_printf *pf, const char *s, size_t n)
 		char esc[7];
 
 		if (c >= 0x80) {
-			size_t len = utf8_len((const unsigned char *)s + i,
-					      n - i);
+			size_t len = text_utf8_char(s + i, n - i);
 
 			if (len) {
 				i += len - 1;

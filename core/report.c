@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <re.h>
+#include "core/core.h"
 #include "core/report_int.h"
 
 /* base64_encode() works on whole buffers: the WAV goes in slices of a
@@ -60,52 +61,12 @@ static const char css[] =
 	"audio{margin:8px 0}\n";
 
 
-size_t report_utf8_char(const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (!n)
-		return 0;
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		len = 3;
-		if (p[0] == 0xe0)
-			lo = 0xa0;          /* no overlong form */
-		else if (p[0] == 0xed)
-			hi = 0x9f;          /* no surrogate */
-	}
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		len = 4;
-		if (p[0] == 0xf0)
-			lo = 0x90;
-		else if (p[0] == 0xf4)
-			hi = 0x8f;          /* nothing above U+10FFFF */
-	}
-	else
-		return 0;
-
-	if (n < len || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++) {
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	}
-
-	return len;
-}
-
-
 size_t report_wrap(const char *s, size_t n, size_t width)
 {
 	size_t i = 0, chars = 0, space = 0, space_at = 0;
 
 	while (i < n && chars < width) {
-		size_t l = report_utf8_char(s + i, n - i);
+		size_t l = text_utf8_char(s + i, n - i);
 
 		if (s[i] == ' ') {
 			space = i;
@@ -132,7 +93,7 @@ void report_esc(FILE *f, const char *s, size_t n)
 	while (i < n) {
 		const unsigned char c = (unsigned char)s[i];
 		const char *ent = NULL;
-		size_t l = report_utf8_char(s + i, n - i);
+		size_t l = text_utf8_char(s + i, n - i);
 
 		switch (c) {
 

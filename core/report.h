@@ -75,12 +75,7 @@ struct report_case {
 int report_html_write(const char *path, const char *title,
 		      const struct report_case *cases, size_t n);
 
-/* Text helpers, shared with the terminal's ladder (sip/ladder.c). */
-
-/** The length (1 to 4) of the well-formed UTF-8 character at s, of the n
- *  bytes there; 0 when they do not start with one (a stray continuation
- *  byte, an overlong form, a surrogate, beyond U+10FFFF, cut short). */
-size_t report_utf8_char(const char *s, size_t n);
+/* A text helper, shared with the terminal's ladder (sip/ladder.c). */
 
 /** The bytes of s (n bytes) that make its next line of at most width
  *  characters: up to the last space within the width when there is one

@@ -15,6 +15,8 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <re.h>
+#include "core/core.h"
 #include "core/report_int.h"
 
 enum {
@@ -49,21 +51,6 @@ static const char *row_class(const struct report_row *r)
 		return "s1";
 
 	return r->what[0] == '2' ? "s2" : "s3";
-}
-
-
-static size_t chars(const char *s, size_t n)
-{
-	size_t i = 0, k = 0;
-
-	while (i < n) {
-		size_t l = report_utf8_char(s + i, n - i);
-
-		i += l ? l : 1;
-		++k;
-	}
-
-	return k;
 }
 
 
@@ -143,7 +130,7 @@ static void print_arrow(FILE *f, const struct report_row *r, int ay)
 		"text-anchor=\"middle\"", cls, (x1 + x2) / 2, ay - 6);
 	/* About 7.5 px a character at 13 px: a label wider than its arrow
 	 * is squeezed to fit. */
-	if (chars(r->what, wl) * 15 / 2 > (size_t)room)
+	if (text_chars(r->what, wl) * 15 / 2 > (size_t)room)
 		fprintf(f, " textLength=\"%d\" "
 			"lengthAdjust=\"spacingAndGlyphs\"", room);
 	fputs(">", f);

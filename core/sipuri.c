@@ -138,19 +138,6 @@ static int split(struct parts *u, const struct pl *pl)
 }
 
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-
-	return -1;
-}
-
-
 /*
  * The character of s at *i, and moves *i past it.  An escape "%" HEX HEX
  * is decoded; *esc says whether it was the escape of a character of RFC
@@ -165,8 +152,8 @@ static int next(const struct pl *s, size_t *i, bool *esc)
 	*esc = false;
 
 	if (c == '%' && *i + 2 < s->l &&
-	    (h = hexval(s->p[*i + 1])) >= 0 &&
-	    (l = hexval(s->p[*i + 2])) >= 0) {
+	    (h = text_hexval(s->p[*i + 1])) >= 0 &&
+	    (l = text_hexval(s->p[*i + 2])) >= 0) {
 		c = h << 4 | l;
 		*esc = c && strchr(";/?:@&=+$,", c) != NULL;
 		*i += 3;
@@ -366,8 +353,8 @@ int sipuri_user_unescape(const struct pl *in, char *buf, size_t sz)
 
 			if (i + 2 >= in->l)
 				return EINVAL;
-			hi = hexval(in->p[i + 1]);
-			lo = hexval(in->p[i + 2]);
+			hi = text_hexval(in->p[i + 1]);
+			lo = text_hexval(in->p[i + 2]);
 			if (hi < 0 || lo < 0)
 				return EINVAL;
 			c = hi * 16 + lo;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <re.h>
+#include "core/core.h"
 #include "http/http_int.h"
 
 enum {
@@ -129,23 +130,10 @@ enum chunk_state {
 };
 
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-
-	return -1;
-}
-
-
 /* One byte of a chunk-size line, which ends in a state of its own. */
 static int size_byte(struct fetch_chunked *ch, uint8_t c, size_t room)
 {
-	int d = hexval(c);
+	int d = text_hexval(c);
 
 	if (++ch->line > CHUNK_LINE_MAX)
 		return EBADMSG;

@@ -53,7 +53,7 @@ static size_t cut_at(const char *s, size_t n, size_t max)
 	size_t cut = 0;
 
 	while (cut < n) {
-		size_t l = report_utf8_char(s + cut, n - cut);
+		size_t l = text_utf8_char(s + cut, n - cut);
 
 		if (!l)
 			l = 1;
@@ -431,7 +431,7 @@ static size_t put_text(FILE *f, const char *s, size_t n, size_t max)
 
 	while (i < n && k < max) {
 		const unsigned char c = (unsigned char)s[i];
-		size_t l = report_utf8_char(s + i, n - i);
+		size_t l = text_utf8_char(s + i, n - i);
 		bool ctl = c < 0x20 || c == 0x7f ||
 			(c == 0xc2 && l == 2 && (unsigned char)s[i + 1] < 0xa0);
 
@@ -439,21 +439,6 @@ static size_t put_text(FILE *f, const char *s, size_t n, size_t max)
 			fputc('?', f);
 		else
 			fwrite(s + i, 1, l, f);
-		i += l ? l : 1;
-		++k;
-	}
-
-	return k;
-}
-
-
-static size_t text_chars(const char *s, size_t n)
-{
-	size_t i = 0, k = 0;
-
-	while (i < n) {
-		size_t l = report_utf8_char(s + i, n - i);
-
 		i += l ? l : 1;
 		++k;
 	}

@@ -381,14 +381,6 @@ static void test_wrap(void **state)
 	static const char s[] = "Require 100rel; RSeq 1; P-Early-Media x";
 	(void)state;
 
-	assert_int_equal(0, report_utf8_char("", 0));
-	assert_int_equal(1, report_utf8_char("a", 1));
-	assert_int_equal(2, report_utf8_char("\xc3\xa9", 2));
-	assert_int_equal(0, report_utf8_char("\xc3", 1));
-	assert_int_equal(0, report_utf8_char("\xc0\x80", 2));
-	assert_int_equal(0, report_utf8_char("\xf4\x90\x80\x80", 4));
-	assert_int_equal(4, report_utf8_char("\xf0\x9f\x8e\xb5", 4));
-
 	/* All fits; a break after a word; a hard cut; UTF-8 kept whole. */
 	assert_int_equal(strlen(s), report_wrap(s, strlen(s), 100));
 	assert_int_equal(20, report_wrap(s, strlen(s), 20));
