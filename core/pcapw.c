@@ -265,19 +265,31 @@ static int write_packet(const struct sa *src, const struct sa *dst, int af,
 }
 
 
-/* The family of a packet from src to dst, or 0 when neither has one.  It
- * comes from the peer's address when that has one; libre gives the local
- * one as the bare family when it cannot tell it. */
-static int packet_af(const struct sa *src, const struct sa *dst)
+/*
+ * What both writers check first, in this order: the arguments, an open
+ * capture, and the family of a packet from src to dst, which goes to *afp.
+ * The family comes from the peer's address when that has one; libre gives
+ * the local one as the bare family when it cannot tell it.
+ */
+static int packet_check(int *afp, const struct sa *src, const struct sa *dst,
+			const uint8_t *data, size_t len)
 {
-	int af = sa_af(dst);
+	int af;
 
+	if (!src || !dst || (!data && len))
+		return EINVAL;
+	if (!pc.f)
+		return EBADF;
+
+	af = sa_af(dst);
 	if (af != AF_INET && af != AF_INET6)
 		af = sa_af(src);
 	if (af != AF_INET && af != AF_INET6)
-		return 0;
+		return EAFNOSUPPORT;
 
-	return af;
+	*afp = af;
+
+	return 0;
 }
 
 
@@ -286,16 +298,11 @@ int pcapw_udp(const struct sa *src, const struct sa *dst,
 {
 	uint8_t udp[UDP_HDR];
 	size_t plen, max;
-	int af;
+	int af, err;
 
-	if (!src || !dst || (!data && len))
-		return EINVAL;
-	if (!pc.f)
-		return EBADF;
-
-	af = packet_af(src, dst);
-	if (!af)
-		return EAFNOSUPPORT;
+	err = packet_check(&af, src, dst, data, len);
+	if (err)
+		return err;
 
 	max = af == AF_INET ? PCAPW_MAX_PAYLOAD4 : PCAPW_MAX_PAYLOAD6;
 	plen = len < max ? len : max;
@@ -316,16 +323,11 @@ int pcapw_tcp(const struct sa *src, const struct sa *dst, uint32_t seq,
 	      uint32_t ack, uint8_t flags, const uint8_t *data, size_t len)
 {
 	uint8_t tcp[TCP_HDR];
-	int af;
+	int af, err;
 
-	if (!src || !dst || (!data && len))
-		return EINVAL;
-	if (!pc.f)
-		return EBADF;
-
-	af = packet_af(src, dst);
-	if (!af)
-		return EAFNOSUPPORT;
+	err = packet_check(&af, src, dst, data, len);
+	if (err)
+		return err;
 
 	/* A stream is cut into segments by the caller, who must number
 	 * them; cutting one here would break its sequence numbers. */
