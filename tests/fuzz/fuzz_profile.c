@@ -109,18 +109,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	/* 100 ms of 8 kHz mono 16-bit silence. */
 	memset(wav, 0, sizeof(wav));
-	memcpy(wav, "RIFF", 4);
-	le_put32(wav + 4, sizeof(wav) - 8);
-	memcpy(wav + 8, "WAVEfmt ", 8);
-	le_put32(wav + 16, 16);
-	le_put16(wav + 20, 1);
-	le_put16(wav + 22, 1);
-	le_put32(wav + 24, 8000);
-	le_put32(wav + 28, 16000);
-	le_put16(wav + 32, 2);
-	le_put16(wav + 34, 16);
-	memcpy(wav + 36, "data", 4);
-	le_put32(wav + 40, sizeof(wav) - 44);
+	le_wav_header(wav, 1, 1, 8000, 16, sizeof(wav) - 44);
 
 	file_put("tone.wav", wav, sizeof(wav));
 	file_put("clip.mp3", "ID3\3\0\0\0\0\0\0", 10);

@@ -27,20 +27,11 @@
 /* Writes a PCM WAV file of silence: 8 kHz, mono, 16 bit. */
 static void wav_write(const char *path, uint32_t samples)
 {
-	static const uint8_t fmt[16] = {
-		1, 0, 1, 0, 0x40, 0x1f, 0, 0, 0x80, 0x3e, 0, 0, 2, 0, 16, 0
-	};
 	uint8_t hdr[44];
 	FILE *f;
 	uint32_t i;
 
-	memcpy(hdr, "RIFF", 4);
-	le_put32(hdr + 4, 36 + samples * 2);
-	memcpy(hdr + 8, "WAVEfmt ", 8);
-	le_put32(hdr + 16, 16);
-	memcpy(hdr + 20, fmt, 16);
-	memcpy(hdr + 36, "data", 4);
-	le_put32(hdr + 40, samples * 2);
+	le_wav_header(hdr, 1, 1, 8000, 16, samples * 2);
 
 	f = fopen(path, "wb");
 	assert_non_null(f);

@@ -26,6 +26,7 @@
 #include <re.h>
 #include "core/report.h"
 #include "tests/unit/leakcheck.h"
+#include "tests/unit/lebytes.h"
 #include "tests/unit/tmpfiles.h"
 
 enum { RATE = 8000, NPCM = 2 * RATE, WAVHDR = 44 };
@@ -70,20 +71,6 @@ static const struct report_fig figs_bt[] = {
 };
 
 
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	wr16(p, (uint16_t)v);
-	wr16(p + 2, (uint16_t)(v >> 16));
-}
-
-
 /* A ringback's cadence: 425 Hz for 1 s, then 1 s of silence. */
 static void make_audio(void)
 {
@@ -91,21 +78,10 @@ static void make_audio(void)
 		double s = i < RATE ? sin(2 * M_PI * 425 * i / RATE) : 0;
 
 		pcm[i] = (int16_t)(s * 8000);
-		wr16(wav + WAVHDR + 2 * i, (uint16_t)pcm[i]);
+		le_put16(wav + WAVHDR + 2 * i, (uint16_t)pcm[i]);
 	}
 
-	memcpy(wav, "RIFF", 4);
-	wr32(wav + 4, sizeof(wav) - 8);
-	memcpy(wav + 8, "WAVEfmt ", 8);
-	wr32(wav + 16, 16);
-	wr16(wav + 20, 1);
-	wr16(wav + 22, 1);
-	wr32(wav + 24, RATE);
-	wr32(wav + 28, 2 * RATE);
-	wr16(wav + 32, 2);
-	wr16(wav + 34, 16);
-	memcpy(wav + 36, "data", 4);
-	wr32(wav + 40, 2 * NPCM);
+	le_wav_header(wav, 1, 1, RATE, 16, 2 * NPCM);
 }
 
 

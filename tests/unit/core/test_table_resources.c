@@ -27,18 +27,7 @@ static uint8_t *wav_make(uint32_t samples, size_t *sizep)
 	uint8_t *w = calloc(1, size);
 
 	assert_non_null(w);
-	memcpy(w, "RIFF", 4);
-	le_put32(w + 4, (uint32_t)size - 8);
-	memcpy(w + 8, "WAVEfmt ", 8);
-	le_put32(w + 16, 16);
-	le_put16(w + 20, 1);      /* PCM */
-	le_put16(w + 22, 1);      /* mono */
-	le_put32(w + 24, 8000);   /* rate */
-	le_put32(w + 28, 16000);  /* byte rate */
-	le_put16(w + 32, 2);      /* block align */
-	le_put16(w + 34, 16);     /* bits */
-	memcpy(w + 36, "data", 4);
-	le_put32(w + 40, datasz);
+	le_wav_header(w, 1, 1, 8000, 16, datasz);
 
 	*sizep = size;
 	return w;

@@ -50,18 +50,7 @@ static uint8_t *wav_make(uint16_t tag, uint16_t ch, uint32_t rate,
 	uint8_t *w = malloc(44 + data), *p;
 
 	assert_non_null(w);
-	memcpy(w, "RIFF", 4);
-	le_put32(w + 4, (uint32_t)(36 + data));
-	memcpy(w + 8, "WAVEfmt ", 8);
-	le_put32(w + 16, 16);
-	le_put16(w + 20, tag);
-	le_put16(w + 22, ch);
-	le_put32(w + 24, rate);
-	le_put32(w + 28, (uint32_t)(rate * block));
-	le_put16(w + 32, (uint16_t)block);
-	le_put16(w + 34, bits);
-	memcpy(w + 36, "data", 4);
-	le_put32(w + 40, (uint32_t)data);
+	le_wav_header(w, tag, ch, rate, bits, (uint32_t)data);
 
 	p = w + 44;
 	for (size_t i = 0; i < frames; i++) {

@@ -23,6 +23,7 @@
 #include "core/core.h"
 #include "rtp/rtp.h"
 #include "rtp/rtp_int.h"
+#include "tests/unit/lebytes.h"
 
 enum { T0 = 1000000, FRAME = 20000, SLACK = 1000 };
 
@@ -154,18 +155,7 @@ static void make_media(struct media **mp)
 	const uint32_t data = 2 * SAMPLES;
 
 	memset(wav, 0, sizeof(wav));
-	memcpy(wav, "RIFF", 4);
-	wav[4] = (uint8_t)(36 + data); wav[5] = (uint8_t)((36 + data) >> 8);
-	memcpy(wav + 8, "WAVEfmt ", 8);
-	wav[16] = 16;
-	wav[20] = 1;                         /* PCM */
-	wav[22] = 1;                         /* mono */
-	wav[24] = 0x40; wav[25] = 0x1f;      /* 8000 Hz */
-	wav[28] = 0x80; wav[29] = 0x3e;      /* 16000 bytes/s */
-	wav[32] = 2;
-	wav[34] = 16;
-	memcpy(wav + 36, "data", 4);
-	wav[40] = (uint8_t)data; wav[41] = (uint8_t)(data >> 8);
+	le_wav_header(wav, 1, 1, 8000, 16, data);
 
 	assert_int_equal(media_from_wav(mp, wav, sizeof(wav)), 0);
 }

@@ -41,18 +41,7 @@ static int media_make(struct media **mp)
 	if (!w)
 		return ENOMEM;
 
-	memcpy(w, "RIFF", 4);
-	le_put32(w + 4, (uint32_t)size - 8);
-	memcpy(w + 8, "WAVEfmt ", 8);
-	le_put32(w + 16, 16);
-	le_put16(w + 20, 1);
-	le_put16(w + 22, 1);
-	le_put32(w + 24, MEDIA_SRATE);
-	le_put32(w + 28, MEDIA_SRATE * 2);
-	le_put16(w + 32, 2);
-	le_put16(w + 34, 16);
-	memcpy(w + 36, "data", 4);
-	le_put32(w + 40, 2 * nsamp);
+	le_wav_header(w, 1, 1, MEDIA_SRATE, 16, 2 * nsamp);
 
 	for (uint32_t i = 0; i < nsamp; i++)
 		le_put16(w + 44 + 2 * i, (uint16_t)((i & 8) ? 3000 : -3000));
