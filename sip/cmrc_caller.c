@@ -57,6 +57,11 @@ static bool answerh(struct uac *uac, struct leg *fork,
 
 	c->leg = fork;
 	(void)pl_strcpy(&msg->callid, c->r.callid, sizeof(c->r.callid));
+	/* RFC 3261 13.2.1: the answer to the INVITE's offer is in the 2xx
+	 * unless a reliable 18x brought it; without one there is nothing to
+	 * talk to. */
+	if (fork->oa.st == OA_LOCAL_OFFER && !c->fail)
+		c->fail = "the 2xx has no SDP answer to our offer";
 	c->r.final = msg->scode;
 	c->r.ms_final = (int32_t)(loop_now_ms() - c->t0);
 	evlog_event(cmrc_cr(c, msg), "final", "\"code\":%u", msg->scode);

@@ -1,12 +1,15 @@
 """cmrlab call, the CMR Client: each role and mode against cmrlab's
-server, and against sipp peers that break the contract."""
+server, and against sipp and sipua peers that break the contract."""
 
 import os
 import struct
+import threading
+import time
 
-from cmrtest import HOST, check, info, test
+from cmrtest import HOST, Fail, check, info, test
 from cmrtest_sip import Sipp
-from cmrclient import Callee, call, correlation, wav_samples
+from cmrclient import CALL_TIMEOUT, Callee, call, correlation, wav_samples
+from sipua import UA, sdp
 
 RING = 1.5
 TALK = 1
@@ -229,6 +232,67 @@ def broken(t, scenario, mode, want, **keys):
     check(want in r["reason"], "reason %r, expected %r" % (r["reason"],
                                                           want))
     check(prc == 0, peer.verdict(prc) or "")
+
+
+class _PeerAddr:
+    """What sipua.UA sends to by default: the caller's SIP port, known
+    once its INVITE came."""
+    sip = None
+
+
+def scripted(t, script, name="peer", **opts):
+    """The calling party straight at a scripted SIP peer (sipua.UA) that
+    plays the server: script(ua, inv) from the INVITE on.  Returns the
+    caller's exit status and JSON result."""
+    ua = UA(_PeerAddr(), "cmr", name=name)
+    box = {}
+
+    def run():
+        try:
+            box["res"] = call(t, ua.port, no_register=True, talk=TALK,
+                              **opts)
+        except Exception as e:         # noqa: BLE001 (re-raised below)
+            box["err"] = e
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    try:
+        inv = ua.next_request("INVITE", timeout=10)
+        ua.srv.sip = inv.src[1]
+        script(ua, inv)
+        th.join(CALL_TIMEOUT + 5)
+    finally:
+        ua.save(os.path.join(t.tmp, name + ".sip"))
+        ua.close()
+    if "err" in box:
+        raise box["err"]
+    if "res" not in box:
+        raise Fail("the caller did not finish")
+    rc, r, _ = box["res"]
+    return rc, r
+
+
+def hang_up_after(ua, inv):
+    """The ACK of our 2xx, then the caller's BYE, answered."""
+    ua.next_request("ACK", call_id=inv.get("call-id"))
+    bye = ua.next_request("BYE", timeout=10, call_id=inv.get("call-id"))
+    ua.reply(bye, 200)
+
+
+@test
+def client_2xx_without_answer(t):
+    """A 200 without SDP to the INVITE's offer, none having come in a
+    reliable 18x (RFC 3261 13.2.1): the call has no far end to talk to
+    and fails."""
+    def script(ua, inv):
+        ua.reply(inv, 180, tag="s1")
+        time.sleep(0.4)
+        ua.reply(inv, 200, tag="s1")
+        hang_up_after(ua, inv)
+
+    rc, r = scripted(t, script, mode="plain")
+    check(rc == 1 and not r["ok"] and
+          "no SDP answer" in r["reason"], "exit %d, %r" % (rc, r["reason"]))
 
 
 @test
