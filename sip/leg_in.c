@@ -5,12 +5,13 @@
  * 500).  A re-INVITE or UPDATE whose SDP is the one the peer sent last (a
  * session refresh, RFC 4028) is answered here with the SDP we sent last;
  * a changed offer goes to the owner, who relays it and answers with
- * leg_answer().  While an offer of ours is outstanding, the peer's offer
- * gets 491 (RFC 3261 14.2, RFC 3311 5.2); while we owe an answer, a second
- * offer gets 500 with Retry-After, and so does an INVITE in the early
- * dialog, before our final response to the first one (14.2).  Every re-INVITE and UPDATE refreshes
- * the remote target (12.2.2).  BYE ends the dialog; other requests go to
- * the owner with their transaction, or get 501.
+ * leg_answer().  While an offer of ours is outstanding (in a request of
+ * ours, the INVITE or a reliable 1xx), the peer's offer gets 491 (RFC
+ * 3261 14.2, RFC 3311 5.2); while we owe an answer, a second offer gets
+ * 500 with Retry-After, and so does an INVITE in the early dialog, before
+ * our final response to the first one (14.2).  Every re-INVITE and UPDATE
+ * refreshes the remote target (12.2.2).  BYE ends the dialog; other
+ * requests go to the owner with their transaction, or get 501.
  */
 #include <string.h>
 #include <re.h>
@@ -118,10 +119,24 @@ static void offer_in(struct leg *leg, const struct sip_msg *msg)
 		return;
 	}
 	/* 14.2: also an INVITE before our final response to the one that
-	 * made the dialog (in the early dialog). */
+	 * made the dialog (in the early dialog).  An offer while one of
+	 * ours is unanswered (the INVITE's, a reliable 1xx's) is glare, 491
+	 * (RFC 3311 5.2); while we owe an answer, 500. */
 	if (leg->pst || (invite && leg->ok.mb) ||
-	    (invite && leg->uas && !((struct uas *)(void *)leg)->final) ||
-	    (pl_isset(&bv.session) && oa_remote_offer(&leg->oa))) {
+	    (invite && leg->uas && !((struct uas *)(void *)leg)->final))
+		err = EALREADY;
+	else if (pl_isset(&bv.session))
+		err = oa_remote_offer(&leg->oa);
+	else
+		err = 0;
+	if (err == EBUSY) {
+		(void)sip_treplyf(NULL, NULL, sip, msg, false, 491,
+				  "Request Pending",
+				  "Content-Length: 0\r\n\r\n");
+		refused(leg, msg, 491);
+		return;
+	}
+	if (err) {
 		(void)sip_treplyf(NULL, NULL, sip, msg, false, 500,
 				  "Server Internal Error",
 				  "Retry-After: %u\r\n"

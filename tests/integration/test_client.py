@@ -296,6 +296,25 @@ def client_2xx_without_answer(t):
 
 
 @test
+def client_update_before_answer(t):
+    """An UPDATE with an offer in the early dialog, before the answer to
+    the INVITE's offer: our offer is outstanding, so it is glare, 491
+    (RFC 3311 5.2), and the call goes on."""
+    def script(ua, inv):
+        ua.reply(inv, 180, tag="s1")
+        d = ua.uas_dialog(inv, "s1")
+        r = d.transact("UPDATE", body=sdp(40000, 1, "cmr"))
+        info("UPDATE before the answer: %s" % r.first)
+        check(r.status == 491, "UPDATE before the answer answered %s, "
+              "expected 491" % r.first)
+        ua.reply(inv, 200, tag="s1", body=sdp(40002, 1, "cmr"))
+        hang_up_after(ua, inv)
+
+    rc, r = scripted(t, script, mode="plain")
+    check(rc == 0 and r["ok"], "exit %d, %r" % (rc, r["reason"]))
+
+
+@test
 def client_no_early_session_offer(t):
     """AS mode: a reliable 183 without the early-session offer."""
     broken(t, "uas_cmr_rel183_no_early.xml", "as",
