@@ -562,6 +562,17 @@ static void ackanswerh(struct leg *leg, const struct sip_msg *ack, void *arg)
 }
 
 
+/* The callee: an INVITE without SDP got our offer in the 200, and the
+ * ACK brings the answer, the far end's address (RFC 3261 13.2.1). */
+static void ackh(struct leg *leg, const struct sip_msg *ack, void *arg)
+{
+	(void)leg;
+
+	if (mbuf_get_left(ack->mb))
+		talk_target(arg);
+}
+
+
 static void endh(struct leg *leg, int err, const char *why, void *arg)
 {
 	struct cmrc *c = arg;
@@ -612,6 +623,7 @@ static void prack200h(struct leg *leg, const struct sip_msg *prack,
 const struct leg_h cmrc_leg_h = {
 	.offerh     = offerh,
 	.endh       = endh,
+	.ackh       = ackh,
 	.ackanswerh = ackanswerh,
 	.cancelh    = cancelh,
 	.prack200h  = prack200h,

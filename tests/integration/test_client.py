@@ -2,11 +2,12 @@
 server, and against sipp and sipua peers that break the contract."""
 
 import os
+import socket
 import struct
 import threading
 import time
 
-from cmrtest import HOST, Fail, check, info, test
+from cmrtest import HOST, Fail, check, free_port, info, test
 from cmrtest_sip import Sipp
 from cmrclient import CALL_TIMEOUT, Callee, call, correlation, wav_samples
 from sipua import UA, sdp
@@ -312,6 +313,49 @@ def client_update_before_answer(t):
 
     rc, r = scripted(t, script, mode="plain")
     check(rc == 0 and r["ok"], "exit %d, %r" % (rc, r["reason"]))
+
+
+@test
+def client_callee_late_offer(t):
+    """An INVITE without SDP: the called party offers in its 200, and
+    talks to the address the answer in the ACK names."""
+    port = free_port()
+    peer = _PeerAddr()
+    peer.sip = port
+    ua = UA(peer, "alice")
+    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtp.bind((HOST, 0))
+    rtp.settimeout(0.2)
+    try:
+        callee = Callee(t, port, ring=0.3, talk=TALK, hangup="callee",
+                        no_register=True, sip="%s:%d" % (HOST, port))
+        d = ua.invite("bob")
+        ok = ua.wait(d.match_rsp("1 INVITE"), 5, what="200")
+        check(ok.status == 200 and b"m=audio" in ok.body,
+              "the 200: %s, SDP %r" % (ok.first, ok.body[:60]))
+        d.ack(ok, body=sdp(rtp.getsockname()[1], 1, "alice"))
+        got, deadline = 0, time.monotonic() + TALK + 2
+        while time.monotonic() < deadline:
+            try:
+                rtp.recv(2000)
+                got += 1
+            except socket.timeout:
+                pass
+            if ua.matching(d.match_req("BYE")):
+                break
+        bye = ua.next_request("BYE", timeout=5)
+        ua.reply(bye, 200)
+        crc, cr = callee.wait()
+    finally:
+        rtp.close()
+        ua.save(os.path.join(t.tmp, "alice.sip"))
+        ua.close()
+    info("RTP packets from the callee: %d; its result: %s"
+         % (got, cr["talk"]))
+    check(crc == 0 and cr["ok"], "callee: %d %r" % (crc, cr["reason"]))
+    check(got >= 20 and cr["talk"]["sent"] >= 20,
+          "the callee sent %d packets (we got %d) to the ACK's answer"
+          % (cr["talk"]["sent"], got))
 
 
 @test
