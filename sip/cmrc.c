@@ -601,6 +601,7 @@ static void cancelh(struct leg *leg, void *arg)
 
 	c->ended = true;
 	c->r.final = 487;
+	c->r.ms_final = (int32_t)(loop_now_ms() - c->t0);
 	cmrc_fail(c, "the caller cancelled before the answer");
 }
 

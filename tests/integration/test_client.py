@@ -359,6 +359,38 @@ def client_callee_late_offer(t):
 
 
 @test
+def client_callee_cancelled(t):
+    """A CANCEL while the called party rings: 200 (CANCEL) and 487, and
+    its result says so, with the time of that 487."""
+    port = free_port()
+    peer = _PeerAddr()
+    peer.sip = port
+    ua = UA(peer, "alice")
+    try:
+        callee = Callee(t, port, ring=5, no_register=True,
+                        sip="%s:%d" % (HOST, port))
+        d = ua.invite("bob", body=sdp(40000, 1, "alice"))
+        ua.wait(d.match_rsp("1 INVITE", final=False, status=180), 5,
+                what="180")
+        time.sleep(0.3)
+        cseq = d.cancel()
+        r = ua.wait(d.match_rsp(cseq), 5, what="200 (CANCEL)")
+        check(r.status == 200, "CANCEL answered %s" % r.first)
+        fin = ua.wait(d.match_rsp("1 INVITE"), 5, what="487")
+        check(fin.status == 487, "INVITE answered %s" % fin.first)
+        d.ack_error(fin)
+        crc, cr = callee.wait()
+    finally:
+        ua.save(os.path.join(t.tmp, "alice.sip"))
+        ua.close()
+    check(crc == 1 and "cancelled" in cr["reason"],
+          "callee: %d %r" % (crc, cr["reason"]))
+    check(cr["final"] == 487 and cr["ms_final"] is not None and
+          cr["ms_final"] >= 300, "final %r after %r ms"
+          % (cr["final"], cr["ms_final"]))
+
+
+@test
 def client_no_early_session_offer(t):
     """AS mode: a reliable 183 without the early-session offer."""
     broken(t, "uas_cmr_rel183_no_early.xml", "as",
