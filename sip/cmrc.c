@@ -581,7 +581,14 @@ static void endh(struct leg *leg, int err, const char *why, void *arg)
 
 	c->ended = true;
 	if (!c->answered) {
-		cmrc_fail(c, why ? why : "the dialog ended");
+		/* The peer's BYE in the early dialog: as the callee, the layer
+		 * has answered the INVITE 487 (RFC 3261 15.1.2). */
+		if (!err && c->uas) {
+			c->r.final = 487;
+			c->r.ms_final = (int32_t)(loop_now_ms() - c->t0);
+		}
+		cmrc_fail(c, err ? why : "the far end hung up before the "
+			  "answer");
 		return;
 	}
 

@@ -358,10 +358,10 @@ def client_callee_late_offer(t):
           % (cr["talk"]["sent"], got))
 
 
-@test
-def client_callee_cancelled(t):
-    """A CANCEL while the called party rings: 200 (CANCEL) and 487, and
-    its result says so, with the time of that 487."""
+def callee_ends_ringing(t, by_bye):
+    """A called party that rings 5 s, and the caller's CANCEL (or BYE in
+    the early dialog) after its 180; the called party's exit status and
+    result."""
     port = free_port()
     peer = _PeerAddr()
     peer.sip = port
@@ -370,12 +370,15 @@ def client_callee_cancelled(t):
         callee = Callee(t, port, ring=5, no_register=True,
                         sip="%s:%d" % (HOST, port))
         d = ua.invite("bob", body=sdp(40000, 1, "alice"))
-        ua.wait(d.match_rsp("1 INVITE", final=False, status=180), 5,
-                what="180")
+        r18 = ua.wait(d.match_rsp("1 INVITE", final=False, status=180), 5,
+                      what="180")
         time.sleep(0.3)
-        cseq = d.cancel()
-        r = ua.wait(d.match_rsp(cseq), 5, what="200 (CANCEL)")
-        check(r.status == 200, "CANCEL answered %s" % r.first)
+        if by_bye:
+            r = d.fork(r18).transact("BYE")
+        else:
+            r = ua.wait(d.match_rsp(d.cancel()), 5, what="200 (CANCEL)")
+        check(r.status == 200, "%s answered %s"
+              % ("BYE" if by_bye else "CANCEL", r.first))
         fin = ua.wait(d.match_rsp("1 INVITE"), 5, what="487")
         check(fin.status == 487, "INVITE answered %s" % fin.first)
         d.ack_error(fin)
@@ -383,11 +386,28 @@ def client_callee_cancelled(t):
     finally:
         ua.save(os.path.join(t.tmp, "alice.sip"))
         ua.close()
-    check(crc == 1 and "cancelled" in cr["reason"],
-          "callee: %d %r" % (crc, cr["reason"]))
     check(cr["final"] == 487 and cr["ms_final"] is not None and
           cr["ms_final"] >= 300, "final %r after %r ms"
           % (cr["final"], cr["ms_final"]))
+    return crc, cr
+
+
+@test
+def client_callee_cancelled(t):
+    """A CANCEL while the called party rings: 200 (CANCEL) and 487, and
+    its result says so, with the time of that 487."""
+    crc, cr = callee_ends_ringing(t, False)
+    check(crc == 1 and "cancelled" in cr["reason"],
+          "callee: %d %r" % (crc, cr["reason"]))
+
+
+@test
+def client_callee_bye_ringing(t):
+    """A BYE in the early dialog while the called party rings: 200, the
+    INVITE 487 (RFC 3261 15.1.2), and a result that says so."""
+    crc, cr = callee_ends_ringing(t, True)
+    check(crc == 1 and "hung up before the answer" in cr["reason"],
+          "callee: %d %r" % (crc, cr["reason"]))
 
 
 @test
