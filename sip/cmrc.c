@@ -587,6 +587,14 @@ static void endh(struct leg *leg, int err, const char *why, void *arg)
 			c->r.final = 487;
 			c->r.ms_final = (int32_t)(loop_now_ms() - c->t0);
 		}
+		/* RFC 3262 section 3: no PRACK came for our reliable 1xx;
+		 * the INVITE gets a 5xx. */
+		if (err == ETIMEDOUT && c->uas && !uas_reject(c->uas, 504,
+							     "Server Time-out",
+							     NULL)) {
+			c->r.final = 504;
+			c->r.ms_final = (int32_t)(loop_now_ms() - c->t0);
+		}
 		cmrc_fail(c, err ? why : "the far end hung up before the "
 			  "answer");
 		return;

@@ -7,7 +7,7 @@ import struct
 import threading
 import time
 
-from cmrtest import HOST, Fail, check, free_port, info, test
+from cmrtest import HOST, Fail, check, free_port, info, slow_test, test
 from cmrtest_sip import Sipp
 from cmrclient import CALL_TIMEOUT, Callee, call, correlation, wav_samples
 from sipua import UA, sdp
@@ -408,6 +408,36 @@ def client_callee_bye_ringing(t):
     crc, cr = callee_ends_ringing(t, True)
     check(crc == 1 and "hung up before the answer" in cr["reason"],
           "callee: %d %r" % (crc, cr["reason"]))
+
+
+@slow_test
+def client_callee_no_prack(t):
+    """AS mode, called party: no PRACK comes for its reliable 180; after
+    64*T1 the INVITE gets a 5xx (RFC 3262 section 3)."""
+    port = free_port()
+    peer = _PeerAddr()
+    peer.sip = port
+    ua = UA(peer, "alice")
+    try:
+        callee = Callee(t, port, mode="as", ring=40, no_register=True,
+                        sip="%s:%d" % (HOST, port))
+        d = ua.invite("bob", body=sdp(40000, 1, "alice"),
+                      supported="100rel, early-session")
+        r18 = ua.wait(d.match_rsp("1 INVITE", final=False, status=180), 5,
+                      what="180")
+        check(r18.get("rseq"), "the 180 is not reliable")
+        fin = ua.wait(d.match_rsp("1 INVITE"), 36, what="final response")
+        info("no PRACK: %s after %.1f s" % (fin.first, fin.t - r18.t))
+        check(500 <= fin.status < 600, "INVITE answered %s, expected a "
+              "5xx" % fin.first)
+        d.ack_error(fin)
+        crc, cr = callee.wait()
+    finally:
+        ua.save(os.path.join(t.tmp, "alice.sip"))
+        ua.close()
+    check(crc == 1 and "PRACK" in cr["reason"] and
+          cr["final"] == fin.status, "callee: %d %r, final %r"
+          % (crc, cr["reason"], cr["final"]))
 
 
 @test
