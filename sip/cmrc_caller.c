@@ -49,6 +49,20 @@ static void provh(struct uac *uac, struct leg *fork, const struct sip_msg *msg,
 }
 
 
+/* RFC 3264 section 6.1: the answer names one of our offer's formats, on
+ * a stream it did not refuse (port 0). */
+static bool answer_usable(const struct leg *leg)
+{
+	struct pl sdp;
+	struct sa addr;
+	int pt;
+
+	return !leg_sdp(leg, false, &sdp) && !modegw_peek(&sdp, &addr, &pt) &&
+		(pt == MEDIA_PT_PCMU || pt == MEDIA_PT_PCMA) &&
+		sa_port(&addr);
+}
+
+
 static bool answerh(struct uac *uac, struct leg *fork,
 		    const struct sip_msg *msg, void *arg)
 {
@@ -62,6 +76,9 @@ static bool answerh(struct uac *uac, struct leg *fork,
 	 * talk to. */
 	if (fork->oa.st == OA_LOCAL_OFFER && !c->fail)
 		c->fail = "the 2xx has no SDP answer to our offer";
+	else if (!answer_usable(fork) && !c->fail)
+		c->fail = "the SDP answer has no PCMU or PCMA stream to talk "
+			"to";
 	c->r.final = msg->scode;
 	c->r.ms_final = (int32_t)(loop_now_ms() - c->t0);
 	evlog_event(cmrc_cr(c, msg), "final", "\"code\":%u", msg->scode);

@@ -297,6 +297,25 @@ def client_2xx_without_answer(t):
 
 
 @test
+def client_answer_without_g711(t):
+    """A 200 whose SDP answer names neither of our offer's formats (RFC
+    3264 section 6.1), or refuses the stream (port 0): nothing to talk
+    to, the call fails."""
+    for name, body in (("g729", sdp(40000, 1, "cmr", pts=())
+                        .replace(b"RTP/AVP \r\n", b"RTP/AVP 18\r\n")),
+                       ("port0", sdp(0, 1, "cmr"))):
+        def script(ua, inv, body=body):
+            ua.reply(inv, 180, tag="s1")
+            time.sleep(0.2)
+            ua.reply(inv, 200, tag="s1", body=body)
+            hang_up_after(ua, inv)
+
+        rc, r = scripted(t, script, name="peer-" + name, mode="plain")
+        check(rc == 1 and "no PCMU or PCMA" in r["reason"],
+              "%s: exit %d, %r" % (name, rc, r["reason"]))
+
+
+@test
 def client_update_before_answer(t):
     """An UPDATE with an offer in the early dialog, before the answer to
     the INVITE's offer: our offer is outstanding, so it is glare, 491
