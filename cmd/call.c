@@ -304,6 +304,10 @@ static void reg_done(int err, uint16_t scode, const char *reason, void *arg)
 {
 	struct callcmd *cc = arg;
 
+	/* A signal came while the REGISTER was out: nothing starts now. */
+	if (cc->stopping)
+		return;
+
 	if (err || scode < 200 || scode > 299) {
 		if (err)
 			re_fprintf(stderr, "cmrlab call: REGISTER at %s: %m\n",

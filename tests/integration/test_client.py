@@ -2,12 +2,16 @@
 server, and against sipp and sipua peers that break the contract."""
 
 import os
+import signal
 import socket
 import struct
+import subprocess
 import threading
 import time
 
-from cmrtest import HOST, Fail, check, free_port, info, slow_test, test
+import cmrtest
+from cmrtest import (HOST, Fail, check, free_port, info, kill_proc, slow_test,
+                     spawn, test)
 from cmrtest_sip import Sipp
 from cmrclient import CALL_TIMEOUT, Callee, call, correlation, wav_samples
 from sipua import UA, sdp
@@ -457,6 +461,35 @@ def client_callee_no_prack(t):
     check(crc == 1 and "PRACK" in cr["reason"] and
           cr["final"] == fin.status, "callee: %d %r, final %r"
           % (crc, cr["reason"], cr["final"]))
+
+
+@test
+def client_sigint_while_registering(t):
+    """SIGINT while the REGISTER is pending: the call is not placed when
+    its 200 comes after all, and the program exits 1."""
+    ua = UA(_PeerAddr(), "registrar")
+    try:
+        p = spawn([cmrtest.BINARY, "call", "--from", "alice", "--to", "bob",
+                   "--target", "sip:%s:%d" % (HOST, ua.port), "--json"],
+                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                  stderr=subprocess.PIPE)
+        reg = ua.next_request("REGISTER", timeout=10)
+        p.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        ua.reply(reg, 200, headers=["Contact: %s" % reg.get("contact")])
+        try:
+            rc = p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            kill_proc(p)
+            raise Fail("the caller did not exit after SIGINT")
+        ua.sync()
+        invites = ua.matching(lambda m: m.first.startswith("INVITE "))
+    finally:
+        ua.save(os.path.join(t.tmp, "registrar.sip"))
+        ua.close()
+    check(not invites, "an INVITE went after SIGINT: %s"
+          % invites[0].first if invites else "")
+    check(rc == 1, "exit %d after SIGINT" % rc)
 
 
 @test
