@@ -181,18 +181,6 @@ static void stop_done(void *arg)
 }
 
 
-static void unreg_done(int err, uint16_t scode, const char *reason,
-		       void *arg)
-{
-	struct callcmd *cc = arg;
-	(void)err;
-	(void)scode;
-	(void)reason;
-
-	ua_shutdown(cc->ua, stop_done, cc);
-}
-
-
 static void stop(struct callcmd *cc)
 {
 	if (cc->stopping)
@@ -202,10 +190,13 @@ static void stop(struct callcmd *cc)
 	tmr_cancel(&cc->tmr_next);
 	(void)ua_answer_set(cc->ua, NULL, NULL, NULL);
 
-	if (cc->no_register || ua_register(cc->ua, cc->registrar,
-					   cc->answer ? cc->cc.to :
-					   cc->cc.from, 0, unreg_done, cc))
-		ua_shutdown(cc->ua, stop_done, cc);
+	/* The removal of our binding is waited for like the calls' ends,
+	 * 2 s at most: a registrar that is gone must not keep us for the
+	 * REGISTER's 32 s. */
+	if (!cc->no_register)
+		(void)ua_register(cc->ua, cc->registrar, cc->answer ?
+				  cc->cc.to : cc->cc.from, 0, NULL, NULL);
+	ua_shutdown(cc->ua, stop_done, cc);
 }
 
 

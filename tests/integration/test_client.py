@@ -493,6 +493,42 @@ def client_sigint_while_registering(t):
 
 
 @test
+def client_registrar_gone_at_the_end(t):
+    """The registrar does not answer the removal of our binding at the
+    end (REGISTER, Expires: 0): the caller exits within seconds, not
+    after the REGISTER's 32 s timeout."""
+    ua = UA(_PeerAddr(), "cmr")
+    try:
+        p = spawn([cmrtest.BINARY, "call", "--from", "alice", "--to", "bob",
+                   "--target", "sip:%s:%d" % (HOST, ua.port), "--json",
+                   "--talk", "0.2"],
+                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                  stderr=subprocess.PIPE)
+        reg = ua.next_request("REGISTER", timeout=10)
+        ua.srv.sip = reg.src[1]
+        ua.reply(reg, 200, headers=["Contact: %s" % reg.get("contact")])
+        inv = ua.next_request("INVITE", timeout=10)
+        ua.reply(inv, 200, tag="s1", body=sdp(40000, 1, "cmr"))
+        hang_up_after(ua, inv)
+        t_bye = time.monotonic()
+        unreg = ua.next_request("REGISTER", timeout=5)
+        check("expires=0" in (unreg.get("contact") or "").replace(" ", ""),
+              "not the removal: %s" % unreg.get("contact"))
+        try:
+            rc = p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            kill_proc(p)
+            raise Fail("the caller did not exit within 15 s of its BYE")
+        took = time.monotonic() - t_bye
+    finally:
+        ua.save(os.path.join(t.tmp, "registrar.sip"))
+        ua.close()
+    info("exit %d %.1f s after the BYE" % (rc, took))
+    check(rc == 0, "exit %d: %r" % (rc, p.stdout.read()[:300]))
+    check(took < 5, "the caller exited %.1f s after its BYE" % took)
+
+
+@test
 def client_no_early_session_offer(t):
     """AS mode: a reliable 183 without the early-session offer."""
     broken(t, "uas_cmr_rel183_no_early.xml", "as",
