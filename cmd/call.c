@@ -91,7 +91,7 @@ static void usage_call(FILE *f)
 		"  --ring SECONDS       called party: ring that long "
 		"(default 3)\n"
 		"  --reject CODE        called party: answer CODE "
-		"(300-699) instead\n"
+		"(400-699) instead\n"
 		"  --expect CODE        calling party: the final status "
 		"wanted\n"
 		"                       (default any 2xx)\n"
@@ -366,9 +366,7 @@ static int totals_json(struct re_printf *pf, struct callcmd *cc)
 				  "\"p95\":%u,\"max\":%u},",
 				  cc->setup[0],
 				  (unsigned)(sum / cc->nsetup),
-				  cc->setup[(cc->nsetup * 95) / 100 ==
-					    cc->nsetup ? cc->nsetup - 1 :
-					    (cc->nsetup * 95) / 100],
+				  cc->setup[(cc->nsetup * 95 + 99) / 100 - 1],
 				  cc->setup[cc->nsetup - 1]);
 	err |= re_hprintf(pf, "\"reasons\":[");
 	for (unsigned i = 0; i < MAX_REASONS && cc->reasons[i].n; i++)
@@ -624,7 +622,7 @@ int cmd_call(int argc, char *argv[])
 			cc.cc.talk_ms = (uint32_t)(v * 1000);
 			break;
 		case O_REJECT:
-			if (number("--reject", optarg, 300, 699, &v))
+			if (number("--reject", optarg, 400, 699, &v))
 				return EXIT_USAGE;
 			cc.cc.reject = (uint16_t)v;
 			break;

@@ -470,6 +470,14 @@ static void talk_target(struct cmrc *c)
 	if (pt != MEDIA_PT_PCMU && pt != MEDIA_PT_PCMA)
 		return;
 
+	/* RFC 3264 section 6.1: nothing to a peer that only sends (the
+	 * ringback's answer) or takes no media. */
+	if (!re_regex(sdp.p, sdp.l, "a=sendonly") ||
+	    !re_regex(sdp.p, sdp.l, "a=inactive")) {
+		rtpep_send_stop(c->ep);
+		return;
+	}
+
 	(void)rtpep_send_start(c->ep, c->talk, (uint8_t)pt, &addr);
 }
 

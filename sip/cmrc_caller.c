@@ -92,7 +92,6 @@ static void failh(struct uac *uac, int err, const struct sip_msg *msg,
 		  void *arg)
 {
 	struct cmrc *c = arg;
-	static char why[96];
 	(void)uac;
 
 	c->answer_at = loop_now_ms();
@@ -106,9 +105,9 @@ static void failh(struct uac *uac, int err, const struct sip_msg *msg,
 			    msg->scode);
 	}
 	else if (!c->fail) {
-		(void)re_snprintf(why, sizeof(why), "the INVITE failed: %m",
-				  err);
-		c->fail = why;
+		(void)re_snprintf(c->fail_buf, sizeof(c->fail_buf),
+				  "the INVITE failed: %m", err);
+		c->fail = c->fail_buf;
 	}
 	cmrc_finish(c);
 }

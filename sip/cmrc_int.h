@@ -104,6 +104,7 @@ struct cmrc {
 	bool rel_seen;             /* a reliable 18x came */
 	bool sdp_18x;              /* an 18x with SDP came */
 	const char *fail;          /* a procedure error seen on the way */
+	char fail_buf[128];        /* ... when its words are made up */
 	bool answered, ended, finished;
 	bool hangup_due;
 	int16_t *heard;            /* result pcm */
