@@ -24,43 +24,7 @@
 #include "rtp/rtpep.h"
 #include "cmd/args.h"
 #include "cmd/cmd.h"
-
-enum {
-	EXIT_USAGE = 2,
-	REG_EXPIRES = 3600,
-	MAX_REASONS = 8,
-	MAX_CALLS = 100000,
-};
-
-struct reason {
-	char text[192];
-	unsigned n;
-};
-
-struct callcmd {
-	struct ua_conf uc;
-	struct cmrc_conf cc;
-	char registrar[128];
-	bool answer, json, no_register, progress;
-	const char *save, *pcap, *log_json;
-	unsigned calls;
-	double rate;
-	struct ua *ua;
-	struct list live;          /* struct cmrc, via the list below */
-	unsigned placed, done, passed, failed;
-	struct reason reasons[MAX_REASONS];
-	uint32_t *setup;           /* ms to the final response, per call */
-	unsigned nsetup;
-	bool first_kept;
-	struct cmrc_result first;  /* the first call's result (no pcm) */
-	char *first_json;
-	int saved;                 /* --save: 0, or an errno */
-	struct tmr tmr_next;
-	struct event *sig_int, *sig_term;
-	uint64_t t_start;
-	bool stopping;
-	int ret;
-};
+#include "cmd/call_int.h"
 
 
 static void usage_call(FILE *f)
@@ -113,65 +77,6 @@ static void usage_call(FILE *f)
 }
 
 
-/* ---- HTTP downloads (http/fetch.c) -------------------------------------- */
-
-struct dlglue {
-	cmrc_dl_h *dh;
-	void *arg;
-	struct fetch *f;
-};
-
-
-static void glue_destructor(void *arg)
-{
-	struct dlglue *g = arg;
-
-	mem_deref(g->f);
-}
-
-
-static void glue_done(const struct fetch_result *fr, void *arg)
-{
-	struct dlglue *g = arg;
-	struct cmrc_dl dl;
-
-	memset(&dl, 0, sizeof(dl));
-	dl.err = fr->err;
-	dl.why = fr->why;
-	dl.scode = fr->scode;
-	dl.ctype = fr->ctype;
-	dl.bytes = fr->bytes;
-	dl.body = fr->body;
-
-	g->dh(&dl, g->arg);
-}
-
-
-int cmd_fetch(void **hp, const char *url, bool capture, cmrc_dl_h *dh,
-	      void *arg)
-{
-	struct dlglue *g;
-	int err;
-
-	g = mem_zalloc(sizeof(*g), glue_destructor);
-	if (!g)
-		return ENOMEM;
-
-	g->dh = dh;
-	g->arg = arg;
-	err = fetch_get(&g->f, url, 10000, 64u << 20, glue_done, g);
-	if (err) {
-		mem_deref(g);
-		return err;
-	}
-	fetch_capture_set(g->f, capture);
-
-	*hp = g;
-
-	return 0;
-}
-
-
 /* ---- the run ------------------------------------------------------------ */
 
 static void stop_done(void *arg)
@@ -200,36 +105,6 @@ static void stop(struct callcmd *cc)
 }
 
 
-static void reason_count(struct callcmd *cc, const char *text)
-{
-	for (unsigned i = 0; i < MAX_REASONS; i++) {
-		struct reason *r = &cc->reasons[i];
-
-		if (!r->n) {
-			str_ncpy(r->text, text, sizeof(r->text));
-			r->n = 1;
-			return;
-		}
-		if (!strcmp(r->text, text)) {
-			++r->n;
-			return;
-		}
-	}
-}
-
-
-static void progress(const struct callcmd *cc, bool last)
-{
-	if (!cc->progress)
-		return;
-
-	fprintf(stderr, "\r%u/%u calls placed, %u done: %u passed, %u "
-		"failed%s", cc->placed, cc->calls, cc->done, cc->passed,
-		cc->failed, last ? "\n" : "");
-	fflush(stderr);
-}
-
-
 static void call_done(struct cmrc *c, const struct cmrc_result *r,
 		      void *arg)
 {
@@ -240,7 +115,7 @@ static void call_done(struct cmrc *c, const struct cmrc_result *r,
 		++cc->passed;
 	else {
 		++cc->failed;
-		reason_count(cc, r->reason);
+		call_reason_count(cc, r->reason);
 	}
 	if (r->ms_final >= 0 && cc->nsetup < cc->calls)
 		cc->setup[cc->nsetup++] = (uint32_t)r->ms_final;
@@ -256,7 +131,7 @@ static void call_done(struct cmrc *c, const struct cmrc_result *r,
 	}
 
 	mem_deref(c);
-	progress(cc, cc->done == cc->calls);
+	call_progress(cc, cc->done == cc->calls);
 
 	if (cc->done >= cc->calls)
 		stop(cc);
@@ -282,7 +157,7 @@ static void place_next(void *arg)
 		call_done(NULL, &r, cc);
 	}
 	else {
-		progress(cc, false);
+		call_progress(cc, false);
 	}
 
 	if (cc->placed < cc->calls && !cc->stopping)
@@ -335,86 +210,6 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	cc->ret = 1;
 	stop(cc);
-}
-
-
-static int setup_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-
-static int totals_json(struct re_printf *pf, struct callcmd *cc)
-{
-	uint64_t sum = 0;
-	int err;
-
-	qsort(cc->setup, cc->nsetup, sizeof(*cc->setup), setup_cmp);
-	for (unsigned i = 0; i < cc->nsetup; i++)
-		sum += cc->setup[i];
-
-	err = re_hprintf(pf, "{\"ok\":%s,\"calls\":%u,\"passed\":%u,"
-			 "\"failed\":%u,\"rate\":%.2f,\"seconds\":%.3f,",
-			 cc->failed || cc->done < cc->calls ? "false" :
-			 "true", cc->calls, cc->passed, cc->failed,
-			 cc->rate, (double)(loop_now_ms() - cc->t_start) /
-			 1000.0);
-	if (cc->nsetup)
-		err |= re_hprintf(pf, "\"ms_final\":{\"min\":%u,\"mean\":%u,"
-				  "\"p95\":%u,\"max\":%u},",
-				  cc->setup[0],
-				  (unsigned)(sum / cc->nsetup),
-				  cc->setup[(cc->nsetup * 95 + 99) / 100 - 1],
-				  cc->setup[cc->nsetup - 1]);
-	err |= re_hprintf(pf, "\"reasons\":[");
-	for (unsigned i = 0; i < MAX_REASONS && cc->reasons[i].n; i++)
-		err |= re_hprintf(pf, "%s{\"reason\":%H,\"calls\":%u}",
-				  i ? "," : "", jsonw_str,
-				  cc->reasons[i].text, cc->reasons[i].n);
-	err |= re_hprintf(pf, "],\"first\":%s}", cc->first_json ?
-			  cc->first_json : "null");
-
-	return err;
-}
-
-
-static void report(struct callcmd *cc)
-{
-	const struct cmrc_result *r = &cc->first;
-
-	if (cc->json) {
-		if (cc->calls == 1 && cc->first_json)
-			printf("%s\n", cc->first_json);
-		else
-			(void)re_printf("%H\n", totals_json, cc);
-		return;
-	}
-
-	if (cc->calls == 1 && cc->first_kept) {
-		printf("%s: %s\n", r->ok ? "pass" : "FAIL", r->reason);
-		if (r->url[0])
-			printf("  download: %s -> %u %s, %zu bytes, %s ms\n",
-			       r->url, r->dl_status, r->dl_type, r->dl_bytes,
-			       r->ms_download >= 0 ? "done" : "not done");
-		if (r->tone_packets)
-			printf("  tone: %u packets, lost %d, jitter %.2f ms, "
-			       "first after %d ms\n", r->tone_packets,
-			       r->tone_lost, r->tone_jitter_ms,
-			       r->ms_first_tone);
-		printf("  talk: %u packets in, %u out", r->far_packets,
-		       r->sent_packets);
-		if (r->gap_known)
-			printf(", gap tone -> far end %d ms", r->gap_ms);
-		printf("\n");
-		return;
-	}
-
-	(void)re_printf("%u calls: %u passed, %u failed\n", cc->calls,
-			cc->passed, cc->failed);
-	for (unsigned i = 0; i < MAX_REASONS && cc->reasons[i].n; i++)
-		printf("  %u x %s\n", cc->reasons[i].n, cc->reasons[i].text);
 }
 
 
@@ -478,7 +273,7 @@ static int run(struct callcmd *cc)
 		cc->ret = 1;
 	if (cc->failed)
 		cc->ret = 1;
-	report(cc);
+	call_report(cc);
 	if (cc->save && cc->saved) {
 		fprintf(stderr, "cmrlab call: --save: cannot write '%s': "
 			"%s\n", cc->save, strerror(cc->saved));

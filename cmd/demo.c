@@ -32,17 +32,7 @@
 #include "rtp/rtp.h"
 #include "rtp/rtpep.h"
 #include "cmd/cmd.h"
-
-enum {
-	EXIT_USAGE = 2,
-	RING_MS = 2000,
-	TALK_MS = 1000,
-	CASE_LIMIT_MS = 20000,
-	GAP_MS = 300,              /* between cases */
-	PROGRESS_MS = 250,
-	MAX_ROWS = 64,
-	MAX_FIGS = 16,
-};
+#include "cmd/demo_int.h"
 
 /* The demo's subscribers: bob gives plain callers the URL alone (HTTP
  * mode), erin the ringback as early media. */
@@ -52,16 +42,7 @@ static const char demo_profile[] =
 	"subscriber bob plain=http\n"
 	"subscriber erin\n";
 
-struct dcase {
-	const char *id;
-	const char *title;
-	enum cmrc_mode caller, callee;
-	const char *to;
-	bool no_update;            /* the caller's Allow lacks UPDATE */
-	bool rt;                   /* about the callee's ringtone */
-};
-
-static const struct dcase cases[] = {
+const struct dcase demo_cases[] = {
 	{ "http-bt", "HTTP mode, ringback (CMRBT): the URL in the 180",
 	  CMRC_HTTP, CMRC_PLAIN, "bob", false, false },
 	{ "http-rt", "HTTP mode, ringtone (CMRT): the URL in the INVITE",
@@ -83,43 +64,7 @@ static const struct dcase cases[] = {
 	  CMRC_PLAIN, CMRC_PLAIN, "erin", false, false },
 };
 
-#define NCASES ARRAY_SIZE(cases)
 
-/* What one case leaves for the report. */
-struct dres {
-	bool passed;
-	char verdict[256];
-	struct report_row rows[MAX_ROWS];
-	size_t nrows;
-	struct report_fig figs[MAX_FIGS];
-	size_t nfigs;
-	int16_t *pcm;
-	size_t npcm;
-	struct mbuf *wav;
-};
-
-struct demo {
-	const char *out;
-	bool color, tty;
-	struct table *table;
-	struct httpd *httpd;
-	struct streamer *streamer;
-	struct sipsrv *srv;
-	char target[64];
-	struct ua *caller, *caller_noupd, *callee;
-	struct dtrace { struct demo *d; bool callee; } tr_a, tr_a2, tr_b;
-	unsigned idx;
-	struct cmrc *ca, *cb;
-	bool ca_done, cb_done;
-	struct cmrc_result ra, rb;     /* without their pcm */
-	struct dres res[NCASES];
-	uint64_t t_case;
-	struct tmr tmr;
-	struct tmr tmr_progress;
-	struct tmr tmr_limit;
-	unsigned passed;
-	int ret;
-};
 
 
 static void dres_free(struct dres *r)
@@ -182,7 +127,7 @@ static void trace(bool tx, const struct sa *src, const struct sa *dst,
 static void progress_cb(void *arg)
 {
 	struct demo *d = arg;
-	const struct dcase *dc = &cases[d->idx];
+	const struct dcase *dc = &demo_cases[d->idx];
 	struct cmrc *c = dc->rt ? ua_call_first(d->callee) : d->ca;
 	unsigned n = c && !(dc->rt ? d->cb_done : d->ca_done) ?
 		cmrc_packets(c) : 0;
@@ -196,91 +141,12 @@ static void progress_cb(void *arg)
 }
 
 
-/* ---- the figures and the verdict ---------------------------------------- */
-
-static void fig(struct dres *r, const char *name, const char *fmt, ...)
-{
-	struct report_fig *f;
-	va_list ap;
-
-	if (r->nfigs >= MAX_FIGS)
-		return;
-
-	f = &r->figs[r->nfigs++];
-	str_ncpy(f->name, name, sizeof(f->name));
-	va_start(ap, fmt);
-	(void)re_vsnprintf(f->value, sizeof(f->value), fmt, ap);
-	va_end(ap);
-}
-
-
-static void figures(struct dres *r, const char *who,
-		    const struct cmrc_result *x)
-{
-	char name[48];
-
-	if (x->url[0]) {
-		(void)re_snprintf(name, sizeof(name), "%s: download", who);
-		fig(r, name, "%u %s, %zu bytes, %d ms after the INVITE",
-		    x->dl_status, x->dl_type, x->dl_bytes, x->ms_download);
-	}
-	if (x->tone_packets) {
-		(void)re_snprintf(name, sizeof(name), "%s: tone RTP", who);
-		fig(r, name, "%u packets, lost %d, jitter %.2f ms",
-		    x->tone_packets, x->tone_lost, x->tone_jitter_ms);
-		(void)re_snprintf(name, sizeof(name), "%s: first tone packet",
-				  who);
-		fig(r, name, "%d ms after the INVITE", x->ms_first_tone);
-	}
-	if (x->tone_ms) {
-		(void)re_snprintf(name, sizeof(name), "%s: tone heard", who);
-		fig(r, name, "%.2f s", x->tone_ms / 1000.0);
-	}
-	(void)re_snprintf(name, sizeof(name), "%s: talk", who);
-	fig(r, name, "%u packets in (jitter %.2f ms), %u out",
-	    x->far_packets, x->far_jitter_ms, x->sent_packets);
-	if (x->gap_known) {
-		(void)re_snprintf(name, sizeof(name), "%s: gap", who);
-		fig(r, name, "%d ms from the last tone packet to the far "
-		    "end's first", x->gap_ms);
-	}
-}
-
-
-/* What the case must show beyond each client's own verdict. */
-static const char *case_check(const struct dcase *dc,
-			      const struct cmrc_result *a,
-			      const struct cmrc_result *b)
-{
-	const struct cmrc_result *cmr = dc->rt ? b : a;
-
-	if (!cmr->tone_ms && !cmr->tone_packets)
-		return "the CMR Client heard no tone";
-	if (!strcmp(dc->id, "http-bt") || !strcmp(dc->id, "http-rt"))
-		return cmr->dl_status == 200 ? NULL :
-			"the resource was not downloaded";
-	if (!strcmp(dc->id, "as-bt") || !strcmp(dc->id, "as-rt"))
-		return cmr->early_offer ? NULL :
-			"no early-session offer was answered";
-	if (!strcmp(dc->id, "gw-update"))
-		return a->updates ? NULL : "no UPDATE reached the caller";
-	if (!strcmp(dc->id, "gw-reinvite"))
-		return a->reinvites && !a->updates ? NULL :
-			"no re-INVITE (and no UPDATE) reached the caller";
-	if (!strcmp(dc->id, "early-media"))
-		return a->url[0] && a->reinvites ? NULL :
-			"no URL and re-INVITE reached the plain caller";
-
-	return NULL;
-}
-
-
 static void next_case(void *arg);
 
 
 static void case_end(struct demo *d)
 {
-	const struct dcase *dc = &cases[d->idx];
+	const struct dcase *dc = &demo_cases[d->idx];
 	struct dres *r = &d->res[d->idx];
 	const char *why = NULL;
 
@@ -298,7 +164,7 @@ static void case_end(struct demo *d)
 	else if (!d->rb.ok)
 		why = d->rb.reason;
 	else
-		why = case_check(dc, &d->ra, &d->rb);
+		why = demo_case_check(dc, &d->ra, &d->rb);
 
 	r->passed = why == NULL;
 	if (r->passed)
@@ -311,9 +177,9 @@ static void case_end(struct demo *d)
 		++d->passed;
 
 	if (d->ca_done)
-		figures(r, "caller", &d->ra);
+		demo_figures(r, "caller", &d->ra);
 	if (d->cb_done)
-		figures(r, "callee", &d->rb);
+		demo_figures(r, "callee", &d->rb);
 	for (size_t i = 0; i < r->nfigs; i++)
 		printf("  %-28s %s\n", r->figs[i].name, r->figs[i].value);
 	printf("  %s%s%s\n\n", d->color ? (r->passed ? "\033[32m" :
@@ -357,7 +223,7 @@ static void caller_done(struct cmrc *c, const struct cmrc_result *r,
 	d->ca_done = true;
 	d->ra = *r;
 	d->ra.pcm = NULL;
-	if (!cases[d->idx].rt)
+	if (!demo_cases[d->idx].rt)
 		keep_heard(d, r);
 	if (d->cb_done)
 		case_end(d);
@@ -379,7 +245,7 @@ static void callee_done(struct cmrc *c, const struct cmrc_result *r,
 	d->cb_done = true;
 	d->rb = *r;
 	d->rb.pcm = NULL;
-	if (cases[d->idx].rt)
+	if (demo_cases[d->idx].rt)
 		keep_heard(d, r);
 	if (d->ca_done)
 		case_end(d);
@@ -396,7 +262,7 @@ static void registered(int err, uint16_t scode, const char *reason,
 		       void *arg)
 {
 	struct demo *d = arg;
-	const struct dcase *dc = &cases[d->idx];
+	const struct dcase *dc = &demo_cases[d->idx];
 	struct cmrc_conf conf;
 
 	if (err || scode != 200) {
@@ -439,6 +305,9 @@ static void registered(int err, uint16_t scode, const char *reason,
 static void finish(struct demo *d);
 
 
+_Static_assert(ARRAY_SIZE(demo_cases) == NCASES, "one result per case");
+
+
 static void next_case(void *arg)
 {
 	struct demo *d = arg;
@@ -454,13 +323,13 @@ static void next_case(void *arg)
 		return;
 	}
 
-	dc = &cases[d->idx];
+	dc = &demo_cases[d->idx];
 	d->ca_done = d->cb_done = false;
 	memset(&d->ra, 0, sizeof(d->ra));
 	memset(&d->rb, 0, sizeof(d->rb));
 
 	printf("%s== %u/%zu %s: %s ==%s\n", d->color ? "\033[1m" : "",
-	       d->idx + 1, NCASES, dc->id, dc->title,
+	       d->idx + 1, (size_t)NCASES, dc->id, dc->title,
 	       d->color ? "\033[0m" : "");
 	(void)re_snprintf(callee, sizeof(callee), "%s (callee)", dc->to);
 	heads[0] = names[0];
@@ -485,35 +354,6 @@ static void next_case(void *arg)
 
 /* ---- set-up and the end ------------------------------------------------- */
 
-static int report_write(struct demo *d, char *path, size_t sz)
-{
-	struct report_case rc[NCASES];
-
-	for (size_t i = 0; i < NCASES; i++) {
-		const struct dres *r = &d->res[i];
-
-		memset(&rc[i], 0, sizeof(rc[i]));
-		rc[i].id = cases[i].id;
-		rc[i].title = cases[i].title;
-		rc[i].passed = r->passed;
-		rc[i].verdict = r->verdict[0] ? r->verdict : "FAIL: not run";
-		rc[i].rows = r->rows;
-		rc[i].nrows = r->nrows;
-		rc[i].figs = r->figs;
-		rc[i].nfigs = r->nfigs;
-		rc[i].pcm = r->pcm;
-		rc[i].npcm = r->npcm;
-		rc[i].wav = r->wav ? r->wav->buf : NULL;
-		rc[i].wavsz = r->wav ? r->wav->end : 0;
-	}
-
-	(void)re_snprintf(path, sz, "%s/demo-report.html", d->out);
-
-	return report_html_write(path, "cmrlab demo: customized ringback "
-				 "and ringtone delivery", rc, NCASES);
-}
-
-
 static void down_done(void *arg)
 {
 	(void)arg;
@@ -526,7 +366,7 @@ static void finish(struct demo *d)
 	char path[512];
 	int err;
 
-	err = report_write(d, path, sizeof(path));
+	err = demo_report_write(d, path, sizeof(path));
 	if (err) {
 		re_fprintf(stderr, "cmrlab demo: cannot write %s: %m\n", path,
 			   err);
@@ -539,7 +379,7 @@ static void finish(struct demo *d)
 	printf("capture: %s/demo.pcap\n", d->out);
 
 	printf("%s%u of %zu cases passed%s\n", d->color ? "\033[1m" : "",
-	       d->passed, NCASES, d->color ? "\033[0m" : "");
+	       d->passed, (size_t)NCASES, d->color ? "\033[0m" : "");
 	if (d->passed != NCASES)
 		d->ret = 1;
 
