@@ -13,6 +13,8 @@ Sections, in this order (each in its own file of tests/bench/):
   4. http      bench_http.py: wrk against cmrlab's /r/ID and nginx
   5. memory    bench_memory.py: RSS per ringing call, streaming and HTTP
   6. reload    bench_reload.py: SIP and RTP delay during a SIGHUP reload
+  7. client    bench_client.py: cmrlab call as a load generator and sipp
+               placing the same calls: CPU per call, the highest rate
 
 Each section prints its tables; the run ends with one line
 "bench: {JSON}" that holds every figure.  Nothing asserts a speed (the
@@ -42,11 +44,12 @@ sys.path.insert(0, HERE)
 import benchlib                                          # noqa: E402
 from benchlib import QUICK, BenchError, rnd, say, table  # noqa: E402
 
-SECTIONS = ["calls", "overload", "streams", "http", "memory", "reload"]
+SECTIONS = ["calls", "overload", "streams", "http", "memory", "reload",
+            "client"]
 # make bench, packages and build included, should end within 15 minutes
 # of its start (BENCH_T0, set by the Makefile); the calls section, the
-# longest, gets what the others, about AFTER_CALLS seconds, leave of
-# TOTAL, and no more than its own budget.
+# longest, gets what the others, about AFTER_CALLS seconds and the
+# client section's budget, leave of TOTAL, and no more than its own.
 TOTAL = 840
 AFTER_CALLS = 240
 
@@ -156,6 +159,7 @@ def main():
         signal.signal(sig, on_signal)
 
     import bench_calls
+    import bench_client
     import bench_http
     import bench_memory
     import bench_overload
@@ -171,7 +175,9 @@ def main():
     t_make = float(os.environ.get("BENCH_T0") or time.time())
     budget = bench_calls.BUDGET
     if not QUICK:
-        left = TOTAL - AFTER_CALLS - (time.time() - t_make)
+        after = AFTER_CALLS + (bench_client.BUDGET if "client" in only
+                               else 0)
+        left = TOTAL - after - (time.time() - t_make)
         budget = max(120, min(budget, left))
     steps = [
         ("calls", lambda: bench_calls.run(a.binary, tmp, results, budget)),
@@ -180,6 +186,7 @@ def main():
         ("http", lambda: bench_http.run(a.binary, tmp, results)),
         ("memory", lambda: bench_memory.run(a.binary, tmp, results)),
         ("reload", lambda: run_reload(a, results)),
+        ("client", lambda: bench_client.run(a.binary, tmp, results)),
     ]
     try:
         for name, fn in steps:
