@@ -10,6 +10,7 @@ enum {
 	REG_EXPIRES = 3600,
 	MAX_REASONS = 8,
 	MAX_CALLS = 100000,
+	PLACE_BURST = 64,          /* calls placed in one turn, at most */
 };
 
 struct reason {
@@ -37,6 +38,7 @@ struct callcmd {
 	struct tmr tmr_next;
 	struct event *sig_int, *sig_term;
 	uint64_t t_start;
+	uint64_t t_place;          /* the first INVITE */
 	bool stopping;
 	int ret;
 };
