@@ -209,8 +209,12 @@ int cmrc_alloc(struct cmrc **cp, struct ua *ua,
 		       KEEP_DEFAULT_MS);
 	rtpep_capture_set(c->ep, ua->conf.cap_rtp_rx, ua->conf.cap_rtp_tx);
 
-	err = talk_media(&c->talk, conf->callee ? TALK_HZ_CALLEE :
-			 TALK_HZ_CALLER);
+	/* Made once per user agent: it is the same for every call. */
+	if (!ua->talk[conf->callee])
+		err = talk_media(&ua->talk[conf->callee], conf->callee ?
+				 TALK_HZ_CALLEE : TALK_HZ_CALLER);
+	if (!err)
+		c->talk = mem_ref(ua->talk[conf->callee]);
 
  out:
 	if (err)
@@ -300,9 +304,18 @@ static void dl_handler(const struct cmrc_dl *dl, void *arg)
 		goto out;
 
 	/* Clause 1.1.1.4: play it, from now until the final response (or
-	 * the answer); a WAV is decoded, any other type counted only. */
-	if (!media_from_wav(&c->played, dl->body, dl->bytes))
-		r->dl_duration_ms = (int32_t)media_duration_ms(c->played);
+	 * the answer); a WAV is decoded, any other type counted only.  A
+	 * plain client that has early media as well hears that instead:
+	 * its WAV is only measured. */
+	if (c->ops == &cmrc_http_ops || (!c->tone_src_set && !c->ep_early)) {
+		if (!media_from_wav(&c->played, dl->body, dl->bytes))
+			r->dl_duration_ms = (int32_t)
+				media_duration_ms(c->played);
+	}
+	else if (wav_duration_ms(dl->body, dl->bytes)) {
+		r->dl_duration_ms = (int32_t)wav_duration_ms(dl->body,
+							     dl->bytes);
+	}
 
 	if (!c->answered && !c->finished)
 		c->play_from = loop_now_ms();

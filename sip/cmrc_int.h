@@ -27,6 +27,8 @@ struct ua {
 	uint32_t reg_cseq;
 	ua_reg_h *regh;
 	void *reg_arg;
+	struct media *talk[2];     /* our talk tones, caller's and callee's:
+				    * made once, shared by the calls */
 	/* shutdown */
 	struct tmr tmr_down;
 	uint64_t down_deadline;

@@ -17,14 +17,14 @@ static void plain_prov_in(struct cmrc *c, const struct sip_msg *msg,
 	char url[256];
 	(void)pk;
 
-	if (cmrc_alertinfo_url(msg, url, sizeof(url)))
-		cmrc_download(c, url);
-
 	if (pl_isset(&bv->session)) {
 		c->sdp_18x = true;
 		c->r.pem_sendrecv |= cmrc_has_pem_sendrecv(msg);
 		cmrc_tone_from(c, &bv->session);
 	}
+
+	if (cmrc_alertinfo_url(msg, url, sizeof(url)))
+		cmrc_download(c, url);
 }
 
 

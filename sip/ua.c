@@ -39,6 +39,8 @@ static void destructor(void *arg)
 	mem_deref(ua->sip);
 	mem_deref(ua->dnsc);
 	mem_deref(ua->ls.legs);
+	mem_deref(ua->talk[0]);
+	mem_deref(ua->talk[1]);
 }
 
 
