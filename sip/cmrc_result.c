@@ -141,7 +141,21 @@ static void summary(struct cmrc *c)
 	struct cmrc_result *r = &c->r;
 	const char *what = c->conf.callee ? "ringtone" : "ringback";
 
-	if (r->url[0] && r->dl_status >= 200 && r->dl_status < 300)
+	bool url_ok = r->url[0] && r->dl_status >= 200 &&
+		r->dl_status < 300;
+
+	/* A plain client with both hears the early media; the URL too
+	 * was there and worked. */
+	if (url_ok && r->tone_packets && c->ops == &cmrc_plain_ops)
+		(void)re_snprintf(r->reason, sizeof(r->reason),
+				  "%s mode %s: early media, %u RTP packets "
+				  "(%u ms), first %d ms after the INVITE; the "
+				  "URL gave %zu bytes (%s); final %u",
+				  cmrc_mode_name(r->mode), what,
+				  r->tone_packets, r->tone_ms,
+				  r->ms_first_tone, r->dl_bytes, r->dl_type,
+				  r->final);
+	else if (url_ok)
 		(void)re_snprintf(r->reason, sizeof(r->reason),
 				  "%s mode %s: downloaded %zu bytes (%s), "
 				  "played %u ms; final %u",
