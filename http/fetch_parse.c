@@ -140,7 +140,11 @@ static int size_byte(struct fetch_chunked *ch, uint8_t c, size_t room)
 
 	if (d >= 0 && !ch->ext) {
 		/* The size is checked as it grows: no overflow, and no
-		 * waiting for a chunk that could never be kept. */
+		 * waiting for a chunk that could never be kept.  Room alone
+		 * does not stop the overflow: a limit of 2^60 bytes or more
+		 * lets a size past 64 bits wrap (to 0, the last chunk). */
+		if (ch->left > (UINT64_MAX - (uint64_t)d) / 16)
+			return EFBIG;
 		ch->left = ch->left * 16 + (uint64_t)d;
 		ch->digit = true;
 		return ch->left > room ? EFBIG : 0;

@@ -360,8 +360,9 @@ bool cmrc_alertinfo_url(const struct sip_msg *msg, char *buf, size_t sz)
 	h = sip_msg_hdr(msg, SIP_HDR_ALERT_INFO);
 	if (!h || re_regex(h->val.p, h->val.l, "<[^>]+>", &url))
 		return false;
-	/* A URL cut to fit would fetch another resource. */
-	if (url.l >= sz)
+	/* A URL cut to fit would fetch another resource; so would one cut
+	 * at a NUL byte, which the decoder lets through in a header. */
+	if (url.l >= sz || memchr(url.p, '\0', url.l))
 		return false;
 
 	return pl_strcpy(&url, buf, sz) == 0;

@@ -581,8 +581,9 @@ void ladder_row_print(FILE *f, const struct report_row *row, bool color)
 			++i;
 		if (i >= nl)
 			break;
-		/* A self-message's label may reach past the note's column. */
-		if (k || col > NOTE_COL) {
+		/* A self-message's label may reach the note's column: the
+		 * note then starts under it, not a space further right. */
+		if (k || col >= NOTE_COL) {
 			fputc('\n', f);
 			col = lifelines(f, 0, lane_col[2] + 1);
 		}

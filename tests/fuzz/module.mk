@@ -12,6 +12,8 @@ FUZZERS += tests/fuzz/fuzz_wav.c
 FUZZERS += tests/fuzz/fuzz_http.c
 FUZZERS += tests/fuzz/fuzz_sipmsg.c
 FUZZERS += tests/fuzz/fuzz_sip.c
+FUZZERS += tests/fuzz/fuzz_fetch.c
+FUZZERS += tests/fuzz/fuzz_cmrc.c
 
 # Extra link flags of one harness, by its name.  fuzz_profile checks every
 # path that the profile parser opens (its sandbox).

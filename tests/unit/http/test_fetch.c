@@ -496,6 +496,16 @@ static void test_chunked(void **state)
 				     28, 4, 10, out, &used), EFBIG);
 	assert_int_equal(out->end, 5);
 
+	/* No limit at all: a size of 2^64 does not wrap to the last chunk
+	 * (0), whose empty trailer would end the body. */
+	mbuf_reset(out);
+	assert_int_equal(chunked_run("10000000000000000\r\n\r\n", 21, 1,
+				     SIZE_MAX, out, &used), EFBIG);
+	assert_int_equal(used, 17);
+	mbuf_reset(out);
+	assert_int_equal(chunked_run("ffffffffffffffff\r\n", 18, 1, SIZE_MAX,
+				     out, &used), ENODATA);
+
 	/* Lines of endless extensions or trailers are refused. */
 	{
 		size_t big = 10000;

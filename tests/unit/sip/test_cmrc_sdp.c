@@ -129,6 +129,8 @@ static void test_alertinfo(void **state)
 		"%s"
 		"Content-Length: 0\r\n\r\n";
 	struct sip_msg *msg;
+	struct mbuf *mb;
+	uint8_t *nul;
 	char url[64];
 	(void)state;
 
@@ -150,6 +152,19 @@ static void test_alertinfo(void **state)
 	msg = sipmsg_decodef(fmt, "");
 	assert_false(cmrc_alertinfo_url(msg, url, sizeof(url)));
 	mem_deref(msg);
+
+	/* A NUL byte in the URL: no URL rather than the part before it. */
+	mb = mbuf_alloc(512);
+	assert_non_null(mb);
+	assert_int_equal(0, mbuf_printf(mb, fmt, "Alert-Info: <http://"
+					"127.0.0.1:8080/r/a~~b>\r\n"));
+	nul = memchr(mb->buf, '~', mb->end);
+	assert_non_null(nul);
+	nul[0] = nul[1] = '\0';
+	msg = sipmsg_decode_mb(mb);
+	assert_false(cmrc_alertinfo_url(msg, url, sizeof(url)));
+	mem_deref(msg);
+	mem_deref(mb);
 }
 
 

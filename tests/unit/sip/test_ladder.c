@@ -382,6 +382,9 @@ static void test_print(void **state)
 		{1400, RCOL_CALLEE, RCOL_CALLER, "487 Request Terminated "
 		 "(INVITE)", "across"},
 		{123456, RCOL_CALLEE, RCOL_CALLEE, "timer C", "self"},
+		/* A label that ends right at the note's column. */
+		{7, RCOL_CALLEE, RCOL_CALLEE, "XY",
+		 "a note of thirty-five columns: here and more"},
 		{5, 7, 9, "BYE", "bad \x1b[2J ctl \xc2\x9b c1 \xff byte"},
 	};
 	long mark = leakcheck_mark();
@@ -405,6 +408,7 @@ static void test_print(void **state)
 	assert_non_null(strstr(out, "+123.456s"));
 	assert_non_null(strstr(out, "|<--487 Request Terminated (INVITE)"));
 	assert_non_null(strstr(out, "*timer C"));
+	assert_non_null(strstr(out, "*XY\n"));
 
 	/* Notes: after the lifelines, on as many lines as they need. */
 	assert_non_null(strstr(out, "|  Supported 100rel, early-session;"));
