@@ -98,10 +98,14 @@ void call_report(struct callcmd *cc)
 
 	if (cc->calls == 1 && cc->first_kept) {
 		printf("%s: %s\n", r->ok ? "pass" : "FAIL", r->reason);
-		if (r->url[0])
-			printf("  download: %s -> %u %s, %zu bytes, %s ms\n",
-			       r->url, r->dl_status, r->dl_type, r->dl_bytes,
-			       r->ms_download >= 0 ? "done" : "not done");
+		if (r->url[0] && r->ms_download >= 0)
+			printf("  download: %s -> %u %s, %zu bytes, complete "
+			       "%d ms after the INVITE\n", r->url, r->dl_status,
+			       r->dl_type, r->dl_bytes, r->ms_download);
+		else if (r->url[0])
+			printf("  download: %s -> %u %s, %zu bytes, not "
+			       "complete\n", r->url, r->dl_status, r->dl_type,
+			       r->dl_bytes);
 		if (r->tone_packets)
 			printf("  tone: %u packets, lost %d, jitter %.2f ms, "
 			       "first after %d ms\n", r->tone_packets,

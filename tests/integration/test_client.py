@@ -83,6 +83,31 @@ def client_http_ringback(t):
 
 
 @test
+def client_text_verdict(t):
+    """Without --json: the verdict line, then the figures; the download's
+    line says when it was complete."""
+    import re
+    srv = t.server(plain="http")
+    callee = Callee(t, srv.sip, ring=RING, talk=TALK)
+    p = subprocess.run([cmrtest.BINARY, "call", "--from", "alice", "--to",
+                        "bob", "--target", "sip:%s:%d" % (HOST, srv.sip),
+                        "--mode", "http", "--talk", str(TALK)],
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=CALL_TIMEOUT)
+    callee.wait()
+    out = p.stdout.decode("utf-8", "replace")
+    info("text verdict: %r" % out)
+    lines = out.splitlines()
+    check(p.returncode == 0 and lines and
+          lines[0].startswith("pass: http mode ringback"),
+          "exit %d: %r" % (p.returncode, out))
+    check(any(re.match(r"  download: http://\S+/r/ringback-default\S* -> "
+                       r"200 audio/wav, \d+ bytes, complete \d+ ms after "
+                       r"the INVITE$", l) for l in lines),
+          "no download line with its time: %r" % out)
+
+
+@test
 def client_http_ringtone(t):
     """HTTP mode, called party: the URL of the INVITE is downloaded and
     played until our answer."""
