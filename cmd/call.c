@@ -115,7 +115,7 @@ static void call_done(struct cmrc *c, const struct cmrc_result *r,
 		++cc->passed;
 	else {
 		++cc->failed;
-		call_reason_count(cc, r->reason);
+		call_reason_count(cc, r->reason, 1);
 	}
 	if (r->ms_final >= 0 && cc->nsetup < cc->calls)
 		cc->setup[cc->nsetup++] = (uint32_t)r->ms_final;
@@ -147,6 +147,19 @@ static uint64_t due_ms(const struct callcmd *cc, unsigned k)
 }
 
 
+/* The result of a call that did not get as far as a SIP exchange. */
+static void result_none(const struct callcmd *cc, struct cmrc_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->callee = cc->answer;
+	r->mode = cc->cc.mode;
+	r->ms_final = -1;
+	r->dl_duration_ms = -1;
+	r->ms_download = -1;
+	r->ms_first_tone = -1;
+}
+
+
 static void place_one(struct callcmd *cc)
 {
 	struct cmrc *c = NULL;
@@ -157,9 +170,7 @@ static void place_one(struct callcmd *cc)
 	if (err) {
 		struct cmrc_result r;
 
-		memset(&r, 0, sizeof(r));
-		r.mode = cc->cc.mode;
-		r.ms_final = -1;
+		result_none(cc, &r);
 		(void)re_snprintf(r.reason, sizeof(r.reason), "the INVITE "
 				  "could not be sent: %m", err);
 		call_done(NULL, &r, cc);
@@ -203,11 +214,13 @@ static void reg_done(int err, uint16_t scode, const char *reason, void *arg)
 
 	if (err || scode < 200 || scode > 299) {
 		if (err)
-			re_fprintf(stderr, "cmrlab call: REGISTER at %s: %m\n",
-				   cc->registrar, err);
+			(void)re_snprintf(cc->why, sizeof(cc->why), "REGISTER "
+					  "at %s: %m", cc->registrar, err);
 		else
-			fprintf(stderr, "cmrlab call: REGISTER at %s: %u "
-				"%s\n", cc->registrar, scode, reason);
+			(void)re_snprintf(cc->why, sizeof(cc->why), "REGISTER "
+					  "at %s: %u %s", cc->registrar, scode,
+					  reason);
+		fprintf(stderr, "cmrlab call: %s\n", cc->why);
 		cc->ret = 1;
 		cc->no_register = true;
 		stop(cc);
@@ -236,8 +249,37 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		loop_stop();
 		return;
 	}
+	str_ncpy(cc->why, cc->answer ? "no call came before the signal" :
+		 "not placed before the signal", sizeof(cc->why));
 	cc->ret = 1;
 	stop(cc);
+}
+
+
+/* The calls that never ran (a refused REGISTER, a signal) failed, with
+ * what stopped them: the totals add up, and a single call still ends in
+ * its one verdict (and --save in a WAV, of nothing). */
+static void calls_not_run(struct callcmd *cc)
+{
+	unsigned n = cc->calls - cc->done;
+	struct cmrc_result r;
+
+	if (cc->done >= cc->calls)
+		return;
+
+	result_none(cc, &r);
+	str_ncpy(r.reason, cc->why[0] ? cc->why : "not run", sizeof(r.reason));
+	cc->done += n;
+	cc->failed += n;
+	call_reason_count(cc, r.reason, n);
+
+	if (!cc->first_kept) {
+		cc->first_kept = true;
+		cc->first = r;
+		(void)re_sdprintf(&cc->first_json, "%H", cmrc_result_json, &r);
+		if (cc->save)
+			cc->saved = wavw_write(cc->save, NULL, 0, MEDIA_SRATE);
+	}
 }
 
 
@@ -287,18 +329,13 @@ static int run(struct callcmd *cc)
 		err = ua_register(cc->ua, cc->registrar, cc->answer ?
 				  cc->cc.to : cc->cc.from, REG_EXPIRES,
 				  reg_done, cc);
-		if (err) {
-			re_fprintf(stderr, "cmrlab call: REGISTER at %s: %m\n",
-				   cc->registrar, err);
-			cc->ret = 1;
-			goto out;
-		}
+		if (err)
+			reg_done(err, 0, NULL, cc);
 	}
 
 	(void)loop_run();
 
-	if (cc->done < cc->calls && !cc->ret)
-		cc->ret = 1;
+	calls_not_run(cc);
 	if (cc->failed)
 		cc->ret = 1;
 	call_report(cc);
@@ -308,7 +345,6 @@ static int run(struct callcmd *cc)
 		cc->ret = 1;
 	}
 
- out:
 	tmr_cancel(&cc->tmr_next);
 	if (cc->sig_int)
 		event_free(cc->sig_int);

@@ -40,11 +40,12 @@ struct callcmd {
 	uint64_t t_start;
 	uint64_t t_place;          /* the first INVITE */
 	bool stopping;
+	char why[192];             /* what ended the run before its calls */
 	int ret;
 };
 
 /* call_out.c */
-void call_reason_count(struct callcmd *cc, const char *text);
+void call_reason_count(struct callcmd *cc, const char *text, unsigned n);
 void call_progress(const struct callcmd *cc, bool last);
 void call_report(struct callcmd *cc);
 

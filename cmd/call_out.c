@@ -12,18 +12,18 @@
 #include "cmd/call_int.h"
 
 
-void call_reason_count(struct callcmd *cc, const char *text)
+void call_reason_count(struct callcmd *cc, const char *text, unsigned n)
 {
 	for (unsigned i = 0; i < MAX_REASONS; i++) {
 		struct reason *r = &cc->reasons[i];
 
 		if (!r->n) {
 			str_ncpy(r->text, text, sizeof(r->text));
-			r->n = 1;
+			r->n = n;
 			return;
 		}
 		if (!strcmp(r->text, text)) {
-			++r->n;
+			r->n += n;
 			return;
 		}
 	}

@@ -583,6 +583,42 @@ def client_rtp_never_comes(t):
 
 
 @test
+def client_register_refused(t):
+    """The server refuses the REGISTER (an unknown user): no call runs,
+    and yet one call ends in its one verdict, in text and in JSON, and
+    the totals of several count every call as failed, for that reason."""
+    import json
+    srv = t.server()
+    base = [cmrtest.BINARY, "call", "--target",
+            "sip:%s:%d" % (HOST, srv.sip)]
+    for role in (["--from", "nobody", "--to", "bob"],
+                 ["--answer", "--as", "nobody"]):
+        p = subprocess.run(base + role + ["--json"], capture_output=True,
+                           stdin=subprocess.DEVNULL, timeout=20)
+        out = p.stdout.decode("utf-8", "replace")
+        r = json.loads(out)
+        check(p.returncode == 1 and r["ok"] is False and "REGISTER" in
+              r["reason"] and "404" in r["reason"] and r["role"] ==
+              ("callee" if "--answer" in role else "caller"),
+              "%r: exit %d, %r" % (role, p.returncode, out[:300]))
+        p = subprocess.run(base + role, capture_output=True,
+                           stdin=subprocess.DEVNULL, timeout=20)
+        out = p.stdout.decode("utf-8", "replace")
+        check(p.returncode == 1 and out.startswith("FAIL: REGISTER at ")
+              and "404" in out.splitlines()[0],
+              "%r text: exit %d, %r" % (role, p.returncode, out[:300]))
+    p = subprocess.run(base + ["--from", "nobody", "--to", "bob", "--calls",
+                               "3", "--json"], capture_output=True,
+                       stdin=subprocess.DEVNULL, timeout=20)
+    r = json.loads(p.stdout)
+    check(p.returncode == 1 and r["calls"] == 3 and r["failed"] == 3 and
+          r["passed"] == 0 and len(r["reasons"]) == 1 and
+          r["reasons"][0]["calls"] == 3 and "404" in
+          r["reasons"][0]["reason"], "totals: exit %d, %r"
+          % (p.returncode, r))
+
+
+@test
 def client_usage(t):
     """Bad usage exits 2 with a message."""
     import subprocess
