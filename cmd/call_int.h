@@ -23,6 +23,7 @@ struct callcmd {
 	struct cmrc_conf cc;
 	char registrar[128];
 	bool answer, json, no_register, progress;
+	bool progress_open;        /* a progress line without its end */
 	const char *save, *pcap, *log_json;
 	unsigned calls;
 	double rate;
@@ -46,7 +47,7 @@ struct callcmd {
 
 /* call_out.c */
 void call_reason_count(struct callcmd *cc, const char *text, unsigned n);
-void call_progress(const struct callcmd *cc, bool last);
+void call_progress(struct callcmd *cc, bool last);
 void call_report(struct callcmd *cc);
 
 #endif

@@ -30,15 +30,22 @@ void call_reason_count(struct callcmd *cc, const char *text, unsigned n)
 }
 
 
-void call_progress(const struct callcmd *cc, bool last)
+void call_progress(struct callcmd *cc, bool last)
 {
 	if (!cc->progress)
 		return;
 
-	fprintf(stderr, "\r%u/%u calls placed, %u done: %u passed, %u "
-		"failed%s", cc->placed, cc->calls, cc->done, cc->passed,
-		cc->failed, last ? "\n" : "");
+	/* The called party places nothing: it counts what came. */
+	if (cc->answer)
+		fprintf(stderr, "\r%u/%u calls done: %u passed, %u failed%s",
+			cc->done, cc->calls, cc->passed, cc->failed,
+			last ? "\n" : "");
+	else
+		fprintf(stderr, "\r%u/%u calls placed, %u done: %u passed, "
+			"%u failed%s", cc->placed, cc->calls, cc->done,
+			cc->passed, cc->failed, last ? "\n" : "");
 	fflush(stderr);
+	cc->progress_open = !last;
 }
 
 
@@ -87,6 +94,13 @@ static int totals_json(struct re_printf *pf, struct callcmd *cc)
 void call_report(struct callcmd *cc)
 {
 	const struct cmrc_result *r = &cc->first;
+
+	/* A signal ends the run in the middle of the progress line: what
+	 * follows on the terminal starts a line of its own. */
+	if (cc->progress_open) {
+		fputc('\n', stderr);
+		cc->progress_open = false;
+	}
 
 	if (cc->json) {
 		if (cc->calls == 1 && cc->first_json)

@@ -618,6 +618,69 @@ def client_register_refused(t):
           % (p.returncode, r))
 
 
+class _Pty:
+    """A pseudo-terminal for a process's stderr, read as it comes."""
+
+    def __init__(self):
+        import pty
+        self.master, self.slave = pty.openpty()
+        self.data = b""
+        self.th = threading.Thread(target=self._read, daemon=True)
+        self.th.start()
+
+    def _read(self):
+        while True:
+            try:
+                b = os.read(self.master, 4096)
+            except OSError:
+                return
+            if not b:
+                return
+            self.data += b
+
+    def text(self):
+        os.close(self.slave)
+        self.th.join(5)
+        os.close(self.master)
+        return self.data.decode("utf-8", "replace")
+
+
+@test
+def client_progress_line(t):
+    """--calls on a terminal: the progress line; SIGINT in the middle of
+    a run ends that line before the totals.  The called party's line
+    counts the calls done, not calls it placed."""
+    srv = t.server()
+    target = "sip:%s:%d" % (HOST, srv.sip)
+    ept, rpt = _Pty(), _Pty()
+    callee = spawn([cmrtest.BINARY, "call", "--answer", "--as", "bob",
+                    "--target", target, "--calls", "40", "--ring", "0.3",
+                    "--talk", "0.5"], stdin=subprocess.DEVNULL,
+                   stdout=subprocess.PIPE, stderr=ept.slave)
+    try:
+        time.sleep(0.5)
+        caller = spawn([cmrtest.BINARY, "call", "--from", "alice", "--to",
+                        "bob", "--target", target, "--calls", "40",
+                        "--rate", "10", "--talk", "0.5"],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=rpt.slave)
+        time.sleep(1.5)
+        caller.send_signal(signal.SIGINT)
+        out, _ = caller.communicate(timeout=10)
+        callee.send_signal(signal.SIGINT)
+        callee.communicate(timeout=10)
+    finally:
+        kill_proc(callee)
+    er, ee = rpt.text(), ept.text()
+    info("caller's terminal ends %r, callee's %r" % (er[-120:], ee[-120:]))
+    check(caller.returncode == 1 and b"40 calls:" in out,
+          "caller: exit %d, %r" % (caller.returncode, out[:200]))
+    check("calls placed" in er and er.endswith("\n"),
+          "the caller's progress line is not ended: %r" % er[-200:])
+    check("calls done" in ee and "placed" not in ee and
+          ee.endswith("\n"), "the callee's progress line: %r" % ee[-200:])
+
+
 @test
 def client_usage(t):
     """Bad usage exits 2 with a message."""
