@@ -692,7 +692,16 @@ def client_usage(t):
                        (["--answer", "--as", "b", "--mode", "gateway"],
                         "no called party"),
                        (["--from", "a", "--to", "b", "--target", "x"],
-                        "--target")):
+                        "--target"),
+                       # No name is looked up, no port over 65535 sent
+                       # to, no address of the other family: each would
+                       # only time out.
+                       (["--from", "a", "--to", "b", "--target",
+                         "sip:no.such.host.invalid:5060"], "--target"),
+                       (["--from", "a", "--to", "b", "--target",
+                         "sip:127.0.0.1:99999"], "--target"),
+                       (["--from", "a", "--to", "b", "--target",
+                         "sip:[::1]:5060"], "--target")):
         p = subprocess.run([cmrtest.BINARY, "call"] + args,
                            stdin=subprocess.DEVNULL, capture_output=True,
                            timeout=10)
