@@ -304,6 +304,17 @@ static int run(struct callcmd *cc)
 		cc->uc.cap_rtp_tx = cc->uc.cap_http = true;
 	}
 
+	/* --save is written at the end; a path that cannot take it is bad
+	 * usage found now, like --pcap's, and not after the calls. */
+	if (cc->save) {
+		err = wavw_write(cc->save, NULL, 0, MEDIA_SRATE);
+		if (err) {
+			fprintf(stderr, "cmrlab call: --save: cannot write "
+				"'%s': %s\n", cc->save, strerror(err));
+			return EXIT_USAGE;
+		}
+	}
+
 	cc->uc.fetchh = cmd_fetch;
 	err = ua_alloc(&cc->ua, &cc->uc);
 	if (err) {

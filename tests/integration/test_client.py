@@ -701,7 +701,11 @@ def client_usage(t):
                        (["--from", "a", "--to", "b", "--target",
                          "sip:127.0.0.1:99999"], "--target"),
                        (["--from", "a", "--to", "b", "--target",
-                         "sip:[::1]:5060"], "--target")):
+                         "sip:[::1]:5060"], "--target"),
+                       # Before any call, like --pcap.
+                       (["--from", "a", "--to", "b", "--target",
+                         "sip:%s:%d" % (HOST, free_port()), "--save",
+                         "/nonexistent-dir/heard.wav"], "--save")):
         p = subprocess.run([cmrtest.BINARY, "call"] + args,
                            stdin=subprocess.DEVNULL, capture_output=True,
                            timeout=10)
