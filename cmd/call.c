@@ -387,6 +387,23 @@ static int number(const char *opt, const char *s, double lo, double hi,
 }
 
 
+/* A count or a status code: 1.5 calls, or status 486.5, is a typing
+ * error to report, not a number to round down. */
+static int integer(const char *opt, const char *s, double lo, double hi,
+		   double *v)
+{
+	if (number(opt, s, lo, hi, v))
+		return EINVAL;
+	if (*v != (double)(long)*v) {
+		fprintf(stderr, "cmrlab call: %s: '%s' is not a whole "
+			"number\n", opt, s);
+		return EINVAL;
+	}
+
+	return 0;
+}
+
+
 /* --target: sip:ADDR:PORT (or sip:USER@ADDR:PORT, [V6ADDR] in brackets),
  * ADDR an IP address of --sip's family.  The user agent asks no resolver
  * (sip/ua.c): a host name, like a port over 65535, would only time out. */
@@ -542,12 +559,12 @@ int cmd_call(int argc, char *argv[])
 			cc.cc.talk_ms = (uint32_t)(v * 1000);
 			break;
 		case O_REJECT:
-			if (number("--reject", optarg, 400, 699, &v))
+			if (integer("--reject", optarg, 400, 699, &v))
 				return EXIT_USAGE;
 			cc.cc.reject = (uint16_t)v;
 			break;
 		case O_EXPECT:
-			if (number("--expect", optarg, 200, 699, &v))
+			if (integer("--expect", optarg, 200, 699, &v))
 				return EXIT_USAGE;
 			cc.cc.expect = (uint16_t)v;
 			break;
@@ -561,7 +578,7 @@ int cmd_call(int argc, char *argv[])
 			}
 			break;
 		case O_CALLS:
-			if (number("--calls", optarg, 1, MAX_CALLS, &v))
+			if (integer("--calls", optarg, 1, MAX_CALLS, &v))
 				return EXIT_USAGE;
 			cc.calls = (unsigned)v;
 			break;

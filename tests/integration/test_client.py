@@ -702,6 +702,12 @@ def client_usage(t):
                          "sip:127.0.0.1:99999"], "--target"),
                        (["--from", "a", "--to", "b", "--target",
                          "sip:[::1]:5060"], "--target"),
+                       (["--from", "a", "--to", "b", "--calls", "1.5",
+                         "--target", "sip:%s:%d" % (HOST, free_port())],
+                        "--calls"),
+                       (["--answer", "--as", "b", "--reject", "486.5",
+                         "--target", "sip:%s:%d" % (HOST, free_port())],
+                        "--reject"),
                        # Before any call, like --pcap.
                        (["--from", "a", "--to", "b", "--target",
                          "sip:%s:%d" % (HOST, free_port()), "--save",
