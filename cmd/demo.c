@@ -155,14 +155,15 @@ static void case_end(struct demo *d)
 	if (d->tty)
 		printf("\r\033[K");
 
-	if (!d->ca_done)
+	/* A party's own reason says more than the other's silence. */
+	if (d->ca_done && !d->ra.ok)
+		why = d->ra.reason;
+	else if (d->cb_done && !d->rb.ok)
+		why = d->rb.reason;
+	else if (!d->ca_done)
 		why = "the caller did not finish";
 	else if (!d->cb_done)
 		why = "the callee did not finish";
-	else if (!d->ra.ok)
-		why = d->ra.reason;
-	else if (!d->rb.ok)
-		why = d->rb.reason;
 	else
 		why = demo_case_check(dc, &d->ra, &d->rb);
 
@@ -225,7 +226,11 @@ static void caller_done(struct cmrc *c, const struct cmrc_result *r,
 	d->ra.pcm = NULL;
 	if (!demo_cases[d->idx].rt)
 		keep_heard(d, r);
-	if (d->cb_done)
+
+	/* A callee that got no call (the server answered the caller
+	 * itself) has nothing to finish: the case ends now, not at its
+	 * limit. */
+	if (d->cb_done || !ua_calls(d->callee))
 		case_end(d);
 }
 
@@ -266,13 +271,15 @@ static void registered(int err, uint16_t scode, const char *reason,
 	struct cmrc_conf conf;
 
 	if (err || scode != 200) {
-		(void)re_snprintf(d->res[d->idx].verdict,
-				  sizeof(d->res[d->idx].verdict),
-				  "FAIL: REGISTER of %s: %u %s", dc->to, scode,
-				  reason);
 		d->ca_done = d->cb_done = true;
 		d->ra.ok = false;
-		str_ncpy(d->ra.reason, "REGISTER failed", sizeof(d->ra.reason));
+		if (err)
+			(void)re_snprintf(d->ra.reason, sizeof(d->ra.reason),
+					  "REGISTER of %s: %m", dc->to, err);
+		else
+			(void)re_snprintf(d->ra.reason, sizeof(d->ra.reason),
+					  "REGISTER of %s: %u %s", dc->to,
+					  scode, reason);
 		case_end(d);
 		return;
 	}

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 
 import cmrtest
 from cmrtest import Skip, check, info, kill_proc, spawn, test
@@ -142,3 +143,60 @@ def demo_report_in_chromium(t):
         check("<svg" in sec and "data:audio/wav;base64," in sec and
               "pass" in sec, "case %s: its ladder, waveform, player or "
               "verdict is missing" % cid)
+
+
+# The server's INVITE to the callee of the first case, and no other
+# message: its ringtone URL names the server's first call.
+DROP_C1 = "ringtone-default?call=c1>"
+
+
+@test
+def demo_case_fails(t):
+    """A case that fails: in a network namespace of its own where the
+    server's INVITE to the first case's callee cannot leave (iptables,
+    as root), the server answers the caller itself.  That case fails at
+    once with the caller's own reason, not after the case's limit with
+    "the callee did not finish"; the demo goes on with the others, puts
+    the FAIL in its report and exits 1."""
+    if os.geteuid() != 0:
+        raise Skip("needs root, for a network namespace and iptables")
+    for tool in ("unshare", "ip", "iptables"):
+        if not shutil.which(tool):
+            raise Skip("%s is not installed" % tool)
+    out = os.path.join(t.tmp, "demo")
+    script = ("ip link set lo up && iptables -A OUTPUT -p udp -m string "
+              "--algo bm --string '%s' -j DROP || exit 99; exec \"$0\" "
+              "demo --out \"$1\"" % DROP_C1)
+    t0 = time.monotonic()
+    p = spawn(["unshare", "-n", "sh", "-c", script, cmrtest.BINARY, out],
+              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+              stderr=subprocess.PIPE, cwd=t.tmp)
+    try:
+        so, se = p.communicate(timeout=DEMO_LIMIT)
+    except subprocess.TimeoutExpired:
+        kill_proc(p)
+        check(False, "cmrlab demo did not finish within %.0f s"
+              % DEMO_LIMIT)
+    took = time.monotonic() - t0
+    so = so.decode("utf-8", "replace")
+    se = se.decode("utf-8", "replace")
+    if p.returncode == 99:
+        raise Skip("no namespace or iptables string match: %s" % se[-200:])
+    info("demo with the first INVITE to the callee dropped: exit %d in "
+         "%.1f s" % (p.returncode, took))
+    verdicts = re.findall(r"^  (pass|FAIL)(: [^\n]*)", so, re.M)
+    check(len(verdicts) == 7, "%d verdicts: %r" % (len(verdicts),
+                                                 so[-600:]))
+    check(verdicts[0][0] == "FAIL" and "final response was" in
+          verdicts[0][1], "http-bt: %r, expected the caller's reason"
+          % (verdicts[0],))
+    check(all(v[0] == "pass" for v in verdicts[1:]),
+          "the other cases: %r" % verdicts[1:])
+    check(p.returncode == 1 and "6 of 7 cases passed" in so,
+          "exit %d, %r" % (p.returncode, so[-200:]))
+    with open(os.path.join(out, "demo-report.html"), encoding="utf-8") as f:
+        page = f.read()
+    check("FAIL: the final response was" in page, "the report has no FAIL")
+    # Seven cases of 3 s and their gaps take some 23 s; waiting for the
+    # case's limit added 22 s.
+    check(took < 36, "the demo took %.1f s" % took)
