@@ -292,7 +292,8 @@ static void registered(int err, uint16_t scode, const char *reason,
 	conf.talk_ms = TALK_MS;
 	conf.limit_ms = CASE_LIMIT_MS;
 
-	d->t_case = loop_now_ms();
+	/* The times stay those of the case (next_case()): a clock started
+	 * again here ran the ladder back after the REGISTER's rows. */
 	err = cmrc_call(&d->ca, dc->no_update ? d->caller_noupd : d->caller,
 			&conf, caller_done, d);
 	if (err) {

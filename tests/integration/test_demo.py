@@ -69,6 +69,12 @@ def demo_every_case(t):
                          % re.escape(cid), so, re.S).group(0)
         blocks[cid] = "\n".join(l for l in text.splitlines()[1:]
                                 if l.lstrip().startswith(("+", "|")))
+    # Each case's clock runs forward, from its REGISTER on.
+    for cid, rows in blocks.items():
+        times = [float(x) for x in re.findall(r"^\s*\+(\d+\.\d+)s ", rows,
+                                              re.M)]
+        check(times and times == sorted(times), "case %s: the ladder's "
+              "times go back: %r" % (cid, times))
     # What each case must show on its ladder.
     check("Alert-Info <http" in blocks["http-bt"], "http-bt: no URL")
     check("early-session offer" in blocks["as-bt"] and
