@@ -76,6 +76,31 @@ static void dres_free(struct dres *r)
 
 /* ---- the ladder, live --------------------------------------------------- */
 
+/* A line of ours (a case's title, a verdict) within the ladder's width:
+ * the first line after lead spaces, the rest after indent spaces, each
+ * in color (if any, on a terminal) by itself. */
+static void print_wrapped(const struct demo *d, const char *color,
+			  size_t lead, size_t indent, const char *s)
+{
+	size_t n = strlen(s), pad = lead;
+	const bool on = d->color && color;
+
+	while (n) {
+		size_t l = report_wrap(s, n, TERM_W - pad);
+
+		printf("%*s%s%.*s%s\n", (int)pad, "", on ? color : "",
+		       (int)l, s, on ? "\033[0m" : "");
+		s += l;
+		n -= l;
+		while (n && *s == ' ') {
+			++s;
+			--n;
+		}
+		pad = indent;
+	}
+}
+
+
 static void trace(bool tx, const struct sa *src, const struct sa *dst,
 		  const uint8_t *pkt, size_t len, void *arg)
 {
@@ -183,9 +208,9 @@ static void case_end(struct demo *d)
 		demo_figures(r, "callee", &d->rb);
 	for (size_t i = 0; i < r->nfigs; i++)
 		printf("  %-28s %s\n", r->figs[i].name, r->figs[i].value);
-	printf("  %s%s%s\n\n", d->color ? (r->passed ? "\033[32m" :
-					   "\033[31m") : "",
-	       r->verdict, d->color ? "\033[0m" : "");
+	print_wrapped(d, r->passed ? "\033[32m" : "\033[31m", 2, 8,
+		      r->verdict);
+	printf("\n");
 	fflush(stdout);
 
 	d->ca = mem_deref(d->ca);
@@ -336,9 +361,11 @@ static void next_case(void *arg)
 	memset(&d->ra, 0, sizeof(d->ra));
 	memset(&d->rb, 0, sizeof(d->rb));
 
-	printf("%s== %u/%zu %s: %s ==%s\n", d->color ? "\033[1m" : "",
-	       d->idx + 1, (size_t)NCASES, dc->id, dc->title,
-	       d->color ? "\033[0m" : "");
+	/* The id on a line of its own, the title under it: most titles
+	 * are longer than what the ladder's width leaves beside the id. */
+	printf("%s== %u/%zu %s ==%s\n", d->color ? "\033[1m" : "",
+	       d->idx + 1, (size_t)NCASES, dc->id, d->color ? "\033[0m" : "");
+	print_wrapped(d, NULL, 3, 3, dc->title);
 	(void)re_snprintf(callee, sizeof(callee), "%s (callee)", dc->to);
 	heads[0] = names[0];
 	heads[1] = names[1];

@@ -17,6 +17,7 @@ enum {
 	PROGRESS_MS = 250,
 	MAX_ROWS = 64,
 	MAX_FIGS = 16,
+	TERM_W = 100,              /* the ladder's width (sip/ladder.h) */
 };
 
 enum { NCASES = 7 };

@@ -53,8 +53,10 @@ def demo_every_case(t):
     verdict; no colours when stdout is not a terminal."""
     out, so = run_demo(t)
     check("\033[" not in so, "ANSI escapes on a pipe")
+    wide = [l for l in so.splitlines() if len(l) > 100]
+    check(not wide, "%d lines over 100 columns: %r" % (len(wide), wide[:3]))
     for cid in CASES:
-        m = re.search(r"== \d/7 %s: .*?==\n(.*?)\n  (pass|FAIL)[^\n]*"
+        m = re.search(r"== \d/7 %s ==\n(.*?)\n  (pass|FAIL)[^\n]*"
                       % re.escape(cid), so, re.S)
         check(m, "case %s is not in the output" % cid)
         check(m.group(2) == "pass", "case %s: %s" % (cid, m.group(0)[-300:]))
@@ -65,7 +67,7 @@ def demo_every_case(t):
     # The ladder's rows of each case (not its title).
     blocks = {}
     for cid in CASES:
-        text = re.search(r"== \d/7 %s: .*?\n  (?:pass|FAIL)"
+        text = re.search(r"== \d/7 %s ==\n.*?\n  (?:pass|FAIL)"
                          % re.escape(cid), so, re.S).group(0)
         blocks[cid] = "\n".join(l for l in text.splitlines()[1:]
                                 if l.lstrip().startswith(("+", "|")))
