@@ -526,6 +526,7 @@ int cmd_demo(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	static struct demo d;
+	const char *nocolor;
 	char path[512];
 	int ch, e;
 
@@ -552,8 +553,10 @@ int cmd_demo(int argc, char *argv[])
 		return EXIT_USAGE;
 	}
 
+	/* no-color.org: a NO_COLOR that is set and not empty. */
 	d.tty = isatty(STDOUT_FILENO);
-	d.color = d.tty && !getenv("NO_COLOR");
+	nocolor = getenv("NO_COLOR");
+	d.color = d.tty && !(nocolor && *nocolor);
 
 	if (libre_init())
 		return 1;

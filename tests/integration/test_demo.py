@@ -208,3 +208,46 @@ def demo_case_fails(t):
     # Seven cases of 3 s and their gaps take some 23 s; waiting for the
     # case's limit added 22 s.
     check(took < 36, "the demo took %.1f s" % took)
+
+
+def strip_ansi(text):
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+
+
+@test
+def demo_on_a_terminal(t):
+    """cmrlab demo with its stdout on a terminal (a pty), NO_COLOR set but
+    empty (no-color.org: only a non-empty one counts): the verdicts in
+    colour, the progress line while the media plays, and every line, as
+    the terminal shows it, within the ladder's 100 columns."""
+    import pty
+    master, slave = pty.openpty()
+    env = dict(os.environ, NO_COLOR="")
+    p = spawn([cmrtest.BINARY, "demo", "--out", os.path.join(t.tmp, "d")],
+              stdin=subprocess.DEVNULL, stdout=slave,
+              stderr=subprocess.PIPE, cwd=t.tmp, env=env)
+    os.close(slave)
+    data = b""
+    t0 = time.monotonic()
+    try:
+        while time.monotonic() - t0 < DEMO_LIMIT:
+            try:
+                b = os.read(master, 65536)
+            except OSError:         # EIO: the demo closed the terminal
+                break
+            if not b:
+                break
+            data += b
+        rc = p.wait(timeout=10)
+    finally:
+        kill_proc(p)
+        os.close(master)
+    text = data.decode("utf-8", "replace")
+    check(rc == 0 and "7 of 7 cases passed" in text, "exit %d: %r"
+          % (rc, text[-300:]))
+    check("\033[32mpass: " in text, "no green verdict with NO_COLOR=''")
+    check("packets received by the caller" in text,
+          "no progress line")
+    shown = [l for l in re.split(r"[\r\n]", strip_ansi(text))]
+    wide = [l for l in shown if len(l) > 100]
+    check(not wide, "%d lines over 100 columns: %r" % (len(wide), wide[:3]))
