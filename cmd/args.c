@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <re.h>
+#include "core/core.h"
 #include "cmd/args.h"
 
 int args_addr(struct sa *sa, const char *s, const char *what)
@@ -242,4 +243,24 @@ int args_ports(uint16_t *lo, uint16_t *hi, const char *s)
 	fprintf(stderr, "cmrlab: --rtp-ports: '%s' is not LO-HI with an "
 		"even LO, 1024 <= LO < HI <= 65535\n", s);
 	return EINVAL;
+}
+
+
+bool args_log_level(enum log_lvl *lvl, const char *s, const char *cmd)
+{
+	static const struct { const char *name; enum log_lvl lvl; } t[] = {
+		{ "error", LVL_ERROR }, { "warn", LVL_WARN },
+		{ "info", LVL_INFO },   { "debug", LVL_DEBUG },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		if (!strcmp(s, t[i].name)) {
+			*lvl = t[i].lvl;
+			return true;
+		}
+	}
+
+	fprintf(stderr, "%s: --log-level: '%s' is not error|warn|info|debug\n",
+		cmd, s);
+	return false;
 }

@@ -11,5 +11,7 @@ int  args_advertise(struct sa *sa, const char *s);
 int  args_token(char *tok, size_t sz, const char *path);
 bool args_loopback(const struct sa *sa);
 int  args_ports(uint16_t *lo, uint16_t *hi, const char *s);
+/* error|warn|info|debug; else a message naming cmd and 0 is false. */
+bool args_log_level(enum log_lvl *lvl, const char *s, const char *cmd);
 
 #endif

@@ -592,16 +592,8 @@ int cmd_call(int argc, char *argv[])
 		case O_PCAP:    cc.pcap = optarg; break;
 		case O_LOGJSON: cc.log_json = optarg; break;
 		case O_LEVEL:
-			if (!strcmp(optarg, "error"))      lvl = LVL_ERROR;
-			else if (!strcmp(optarg, "warn"))  lvl = LVL_WARN;
-			else if (!strcmp(optarg, "info"))  lvl = LVL_INFO;
-			else if (!strcmp(optarg, "debug")) lvl = LVL_DEBUG;
-			else {
-				fprintf(stderr, "cmrlab call: --log-level: "
-					"'%s' is not error|warn|info|debug\n",
-					optarg);
+			if (!args_log_level(&lvl, optarg, "cmrlab call"))
 				return EXIT_USAGE;
-			}
 			break;
 		case 'h':
 			usage_call(stdout);

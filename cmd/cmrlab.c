@@ -401,15 +401,8 @@ static int cmd_serve(int argc, char *argv[])
 		case O_TOKEN:    sv.token_file = optarg; break;
 
 		case O_LEVEL:
-			if (!strcmp(optarg, "error"))      lvl = LVL_ERROR;
-			else if (!strcmp(optarg, "warn"))  lvl = LVL_WARN;
-			else if (!strcmp(optarg, "info"))  lvl = LVL_INFO;
-			else if (!strcmp(optarg, "debug")) lvl = LVL_DEBUG;
-			else {
-				fprintf(stderr, "cmrlab: --log-level: '%s' is "
-					"not error|warn|info|debug\n", optarg);
+			if (!args_log_level(&lvl, optarg, "cmrlab"))
 				return EXIT_USAGE;
-			}
 			break;
 
 		case O_MAXCALLS: {

@@ -524,7 +524,6 @@ void cmrc_answered(struct cmrc *c)
 {
 	c->answered = true;
 	c->answer_at = loop_now_ms();
-	c->answer_us = cmrc_now_us();
 	cmrc_tone_stop(c);
 	talk_target(c);
 	tmr_start(&c->tmr_talk, c->conf.talk_ms, talk_over, c);

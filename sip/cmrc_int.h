@@ -101,14 +101,11 @@ struct cmrc {
 	struct mbuf *early_mb;     /* our early-session answer (PRACK) */
 	struct pl early_pl;        /* ... as the PRACK's body */
 	uint64_t answer_at;        /* loop_now_ms() of the final/answer */
-	uint64_t answer_us;
-	bool tone_on;
 	bool rel_seen;             /* a reliable 18x came */
 	bool sdp_18x;              /* an 18x with SDP came */
 	const char *fail;          /* a procedure error seen on the way */
 	char fail_buf[128];        /* ... when its words are made up */
 	bool answered, ended, finished;
-	bool hangup_due;
 	int16_t *heard;            /* result pcm */
 	struct callrec *cr;        /* events, when ua_conf.events */
 	struct cmrc_result r;
@@ -148,7 +145,6 @@ int  cmrc_sdp_answer(struct mbuf **mbp, const struct pl *offer,
 
 /* ua.c */
 void ua_call_unlink(struct cmrc *c);
-void ua_uas_new(struct ua *ua, const struct sip_msg *msg);
 
 /* cmrc.c: the callee side's start */
 int  cmrc_incoming(struct ua *ua, const struct sip_msg *msg);
