@@ -98,6 +98,9 @@ static void rtp_figures(struct cmrc *c, size_t *n, bool tone_pcm)
 	if (tone_pcm)
 		r->tone_ms = r->tone_packets * 20;
 	r->gap_known = tone_last && far_first;
+	if (tone_last)
+		r->ms_last_tone = (int32_t)(((int64_t)tone_last -
+					     (int64_t)c->t0_us) / 1000);
 	if (r->gap_known)
 		r->gap_ms = (int32_t)(((int64_t)far_first -
 				       (int64_t)tone_last) / 1000);
@@ -198,7 +201,7 @@ void cmrc_done(void *arg)
 		http_figures(c, &n);
 	rtp_figures(c, &n, !http_heard);
 	if (!r->tone_packets)
-		r->ms_first_tone = -1;
+		r->ms_first_tone = r->ms_last_tone = -1;
 	r->sent_packets = rtpep_sent(c->ep);
 	r->pcm = c->heard;
 	r->npcm = n;

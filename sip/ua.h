@@ -113,6 +113,7 @@ struct cmrc_result {
 	unsigned updates;          /* UPDATEs with an offer, from the peer */
 	unsigned reinvites;        /* re-INVITEs with an offer */
 	int32_t ms_first_tone;     /* the first ringback/ringtone packet */
+	int32_t ms_last_tone;      /* ... and the last */
 	uint32_t tone_packets;
 	int32_t tone_lost;
 	double tone_jitter_ms;
