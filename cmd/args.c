@@ -264,3 +264,53 @@ bool args_log_level(enum log_lvl *lvl, const char *s, const char *cmd)
 		cmd, s);
 	return false;
 }
+
+
+/* --target: sip:ADDR:PORT (or sip:USER@ADDR:PORT, [V6ADDR] in brackets),
+ * ADDR an IP address of --sip's family.  The user agent asks no resolver
+ * (sip/ua.c): a host name, like a port over 65535, would only time out. */
+bool args_sip_target(const char *target, const struct sa *laddr)
+{
+	const char *hp = target + 4, *at, *colon, *p;
+	char host[64];
+	unsigned long port;
+	struct sa sa;
+	size_t hl;
+
+	if (strncmp(target, "sip:", 4))
+		return false;
+	at = strchr(hp, '@');
+	if (at)
+		hp = at + 1;
+
+	if (*hp == '[') {
+		colon = strchr(hp, ']');
+		if (!colon || colon[1] != ':')
+			return false;
+		++hp;
+		hl = (size_t)(colon - hp);
+		++colon;
+	}
+	else {
+		colon = strrchr(hp, ':');
+		if (!colon)
+			return false;
+		hl = (size_t)(colon - hp);
+	}
+	if (!hl || hl >= sizeof(host) || !colon[1] || strlen(colon + 1) > 5)
+		return false;
+	for (p = colon + 1; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+	}
+	port = strtoul(colon + 1, NULL, 10);
+	if (!port || port > 65535)
+		return false;
+
+	memcpy(host, hp, hl);
+	host[hl] = '\0';
+	if (sa_set_str(&sa, host, (uint16_t)port))
+		return false;
+
+	return sa_af(&sa) == sa_af(laddr);
+}

@@ -14,4 +14,8 @@ int  args_ports(uint16_t *lo, uint16_t *hi, const char *s);
 /* error|warn|info|debug; else a message naming cmd and 0 is false. */
 bool args_log_level(enum log_lvl *lvl, const char *s, const char *cmd);
 
+/* sip:ADDR:PORT (sip:USER@ADDR:PORT, [V6] in brackets), an address of
+ * laddr's family: what a user agent can send to without a resolver. */
+bool args_sip_target(const char *target, const struct sa *laddr);
+
 #endif

@@ -404,56 +404,6 @@ static int integer(const char *opt, const char *s, double lo, double hi,
 }
 
 
-/* --target: sip:ADDR:PORT (or sip:USER@ADDR:PORT, [V6ADDR] in brackets),
- * ADDR an IP address of --sip's family.  The user agent asks no resolver
- * (sip/ua.c): a host name, like a port over 65535, would only time out. */
-static bool target_ok(const char *target, const struct sa *laddr)
-{
-	const char *hp = target + 4, *at, *colon, *p;
-	char host[64];
-	unsigned long port;
-	struct sa sa;
-	size_t hl;
-
-	if (strncmp(target, "sip:", 4))
-		return false;
-	at = strchr(hp, '@');
-	if (at)
-		hp = at + 1;
-
-	if (*hp == '[') {
-		colon = strchr(hp, ']');
-		if (!colon || colon[1] != ':')
-			return false;
-		++hp;
-		hl = (size_t)(colon - hp);
-		++colon;
-	}
-	else {
-		colon = strrchr(hp, ':');
-		if (!colon)
-			return false;
-		hl = (size_t)(colon - hp);
-	}
-	if (!hl || hl >= sizeof(host) || !colon[1] || strlen(colon + 1) > 5)
-		return false;
-	for (p = colon + 1; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return false;
-	}
-	port = strtoul(colon + 1, NULL, 10);
-	if (!port || port > 65535)
-		return false;
-
-	memcpy(host, hp, hl);
-	host[hl] = '\0';
-	if (sa_set_str(&sa, host, (uint16_t)port))
-		return false;
-
-	return sa_af(&sa) == sa_af(laddr);
-}
-
-
 static bool user_ok(const char *s)
 {
 	size_t n = strlen(s);
@@ -626,7 +576,7 @@ int cmd_call(int argc, char *argv[])
 		return EXIT_USAGE;
 	}
 	if (strlen(target) >= sizeof(cc.registrar) ||
-	    !target_ok(target, &cc.uc.laddr)) {
+	    !args_sip_target(target, &cc.uc.laddr)) {
 		fprintf(stderr, "cmrlab call: --target: '%s' is not "
 			"sip:ADDR:PORT, ADDR an IP address of --sip's family "
 			"(no name is looked up)\n", target);

@@ -1,5 +1,5 @@
 /**
- * @file cmrlab.c  Command line: serve | call | demo | version
+ * @file cmrlab.c  Command line: serve | call | demo | conform | version
  *                  (docs/cli.md)
  *
  * Exit status: 0 success, 1 a failure at run time, 2 bad usage or
@@ -61,6 +61,7 @@ static void usage_main(FILE *f)
 		"  call      a CMR Client: call, or answer, in one mode\n"
 		"  demo      every delivery case in one process, with a "
 		"report\n"
+		"  conform   judge a CMR Server or Client, clause by clause\n"
 		"  version   print the version\n"
 		"\n"
 		"'cmrlab <command> --help' describes a command.\n");
@@ -495,6 +496,8 @@ int main(int argc, char *argv[])
 		return cmd_call(argc - 1, argv + 1);
 	if (!strcmp(cmd, "demo"))
 		return cmd_demo(argc - 1, argv + 1);
+	if (!strcmp(cmd, "conform"))
+		return cmd_conform(argc - 1, argv + 1);
 
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		if (argc > 2 && (!strcmp(argv[2], "--help") ||

@@ -41,6 +41,9 @@ static const char css[] =
 	"padding:1px 4px}\n"
 	".pass .badge{background:#1a7f37}\n"
 	".fail .badge{background:#c62828}\n"
+	".other .badge{background:#8a6d00}\n"
+	"pre.text{white-space:pre-wrap;font-size:12px;background:#f6f6f6;"
+	"padding:6px}\n"
 	"section.case{border-top:2px solid #ddd;margin-top:28px}\n"
 	"section.fail h2{color:#c62828}\n"
 	".verdict{font-weight:bold}\n"
@@ -152,6 +155,18 @@ static void print_head(FILE *f, const char *title, const char *date)
 }
 
 
+static const char *case_class(const struct report_case *c)
+{
+	return c->badge ? "other" : c->passed ? "pass" : "fail";
+}
+
+
+static const char *case_badge(const struct report_case *c)
+{
+	return c->badge ? c->badge : c->passed ? "PASS" : "FAIL";
+}
+
+
 static void print_summary(FILE *f, const struct report_case *cases,
 			  size_t n)
 {
@@ -169,12 +184,12 @@ static void print_summary(FILE *f, const struct report_case *cases,
 		const struct report_case *c = &cases[i];
 
 		fprintf(f, "<tr class=\"%s\"><td><a href=\"#",
-			c->passed ? "pass" : "fail");
+			case_class(c));
 		case_id(f, c);
 		fputs("\">", f);
 		report_escz(f, c->title ? c->title : c->id);
 		fprintf(f, "</a></td><td><span class=\"badge\">%s</span></td>"
-			"<td>", c->passed ? "PASS" : "FAIL");
+			"<td>", case_badge(c));
 		report_escz(f, c->verdict);
 		fputs("</td></tr>\n", f);
 	}
@@ -232,12 +247,17 @@ static void print_case(FILE *f, const struct report_case *c)
 {
 	fputs("<section id=\"", f);
 	case_id(f, c);
-	fprintf(f, "\" class=\"case %s\">\n<h2>", c->passed ? "pass" : "fail");
+	fprintf(f, "\" class=\"case %s\">\n<h2>", case_class(c));
 	report_escz(f, c->title ? c->title : c->id);
 	fprintf(f, "</h2>\n<p class=\"verdict\"><span class=\"badge\">%s"
-		"</span> ", c->passed ? "PASS" : "FAIL");
+		"</span> ", case_badge(c));
 	report_escz(f, c->verdict);
 	fputs("</p>\n", f);
+	if (c->text) {
+		fputs("<pre class=\"text\">", f);
+		report_escz(f, c->text);
+		fputs("</pre>\n", f);
+	}
 
 	fputs("<h3>SIP ladder</h3>\n", f);
 	if (c->nrows && c->rows)
@@ -247,6 +267,8 @@ static void print_case(FILE *f, const struct report_case *c)
 
 	print_figs(f, c);
 
+	if (c->no_audio)
+		goto out;
 	fputs("<h3>What the client received</h3>\n", f);
 	if (c->npcm && c->pcm)
 		report_svg_wave(f, c->pcm, c->npcm);
@@ -255,7 +277,7 @@ static void print_case(FILE *f, const struct report_case *c)
 
 	if (c->wavsz && c->wav)
 		print_audio(f, c->wav, c->wavsz);
-
+ out:
 	fputs("</section>\n", f);
 }
 

@@ -55,6 +55,12 @@ struct report_case {
 	size_t wavsz;
 	const char *cols[3];       /* the lifelines' names; NULL: "caller",
 				    * "cmrlab", "callee" */
+	const char *badge;         /* NULL: PASS or FAIL by passed; else
+				    * this (class "other"), e.g.
+				    * "INCONCLUSIVE" */
+	const char *text;          /* shown as it is under the verdict
+				    * (may be NULL) */
+	bool no_audio;             /* no "what the client received" */
 };
 
 /**

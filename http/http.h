@@ -11,6 +11,7 @@
 #define CMRLAB_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct sa;
 struct httpd;
@@ -32,5 +33,12 @@ int httpd_advertise(struct httpd *h, const struct sa *ip);
  *  "Authorization: Bearer TOKEN" (token copied; NULL or "" lifts the
  *  requirement).  /healthz, /metrics and /r/ID stay open. */
 int httpd_token_set(struct httpd *h, const char *token);
+
+/** Called once per request for a resource (/r/ID) with its answer: the
+ *  peer, the path without the query, the status and the bytes of the
+ *  body.  The conformance box sees by it what a device fetched. */
+typedef void (httpd_served_h)(const struct sa *peer, const char *path,
+			      unsigned status, uint64_t bytes, void *arg);
+void httpd_served_set(struct httpd *h, httpd_served_h *sh, void *arg);
 
 #endif

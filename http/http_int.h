@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <microhttpd.h>
 #include <re.h>
+#include "http/http.h"
 
 struct event;
 struct loop_watch;
@@ -26,6 +27,8 @@ struct httpd {
 	char *token;                /* the API's bearer token, or NULL */
 	char url[64];               /* "http://ADDR:PORT" */
 	uint64_t reqs[HTTPD_CLASSES];
+	httpd_served_h *servedh;    /* httpd_served_set() */
+	void *served_arg;
 };
 
 /* One request while its handler runs; nothing keeps it afterwards. */

@@ -488,6 +488,15 @@ int httpd_advertise(struct httpd *h, const struct sa *ip)
 }
 
 
+void httpd_served_set(struct httpd *h, httpd_served_h *sh, void *arg)
+{
+	if (!h)
+		return;
+	h->servedh = sh;
+	h->served_arg = arg;
+}
+
+
 int httpd_token_set(struct httpd *h, const char *token)
 {
 	char *t = NULL;

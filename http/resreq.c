@@ -261,12 +261,35 @@ static int hdrs_common(struct MHD_Response *resp, const struct resource *r)
 }
 
 
+/* httpd_served_set()'s handler, told of every answer to /r/ID. */
+static void served(struct httpreq *rq, unsigned code, size_t bytes)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct sa peer;
+	char path[128];
+	size_t n;
+
+	if (!rq->h->servedh)
+		return;
+	ci = MHD_get_connection_info(rq->conn,
+				     MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	sa_init(&peer, AF_UNSPEC);
+	if (ci && ci->client_addr)
+		(void)sa_set_sa(&peer, ci->client_addr);
+	n = strcspn(rq->url, "?");
+	(void)re_snprintf(path, sizeof(path), "%b", rq->url,
+			  n < sizeof(path) ? n : sizeof(path) - 1);
+	rq->h->servedh(&peer, path, code, bytes, rq->h->served_arg);
+}
+
+
 static void event_emit(struct httpreq *rq, const char *id, unsigned code,
 		       size_t bytes)
 {
 	struct callrec *cr;
 	const char *callid;
 
+	served(rq, code, bytes);
 	callid = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND,
 					     "call");
 	if (!callid)

@@ -398,8 +398,13 @@ static void trace_handler(bool tx, enum sip_transp tp, const struct sa *src,
 	if (!tx && rawin_is_probe(srv->rawin, pkt, len))
 		return;
 
-	sipcap_addrs(srv->cap, tx, tp, &s, &d, pkt, len, loop_now_ms());
-	(void)pcapw_udp(&s, &d, pkt, len);
+	if (srv->cap) {
+		sipcap_addrs(srv->cap, tx, tp, &s, &d, pkt, len,
+			     loop_now_ms());
+		(void)pcapw_udp(&s, &d, pkt, len);
+	}
+	if (srv->conf.traceh)
+		srv->conf.traceh(tx, &s, &d, pkt, len, srv->conf.trace_arg);
 }
 
 
@@ -513,7 +518,7 @@ int sipsrv_alloc(struct sipsrv **sp, const struct sipsrv_conf *conf)
 		goto out;
 	srv->ls.sip = srv->sip;
 
-	if (srv->cap)
+	if (srv->cap || srv->conf.traceh)
 		sip_set_trace_handler(srv->sip, trace_handler);
 
 	err = sipsrv_listen(srv);

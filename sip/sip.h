@@ -18,6 +18,11 @@ struct sipsrv_conf {
 				    * sipsrv_alloc makes it concrete */
 	unsigned max_calls;        /* 503 beyond this many live calls */
 	struct streamer *streamer; /* RTP for the AS mode; NULL: no RTP */
+	/* Every SIP message sent or received, as on the wire (the
+	 * conformance box judges a device by them); NULL: none. */
+	void (*traceh)(bool tx, const struct sa *src, const struct sa *dst,
+		       const uint8_t *pkt, size_t len, void *arg);
+	void *trace_arg;
 };
 
 typedef void (sipsrv_done_h)(void *arg);
