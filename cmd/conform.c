@@ -62,6 +62,10 @@ static void usage_conform(FILE *f)
 		"                       {user}, {mode} and {target} are "
 		"replaced (else the URI\n"
 		"                       is appended)\n"
+		"  --dut-answer COMMAND client: run by /bin/sh before each "
+		"ringtone run, to\n"
+		"                       register the device and answer one "
+		"call; the same {keys}\n"
 		"  --dut-contact URI    client: call the device there instead "
 		"of waiting for\n"
 		"                       its REGISTER\n"
@@ -133,6 +137,8 @@ static void settled(void *arg)
 {
 	struct conform *cf = arg;
 
+	if (cf->dut == CF_CLIENT)
+		conf_cli_reap(cf);
 	++cf->ri;
 	conf_next_run(cf);
 }
@@ -250,7 +256,7 @@ static void sig_handler(int sig)
 
 enum {
 	O_DUT = 256, O_TARGET, O_CALLER, O_CALLEE, O_LISTEN, O_DUT_USER,
-	O_DUT_DIAL, O_DUT_CONTACT, O_DIAL_LOG, O_WAIT, O_CASE, O_RUN,
+	O_DUT_DIAL, O_DUT_ANSWER, O_DUT_CONTACT, O_DIAL_LOG, O_WAIT, O_CASE, O_RUN,
 	O_LIST, O_MARKDOWN, O_JUNIT, O_JSON, O_HTML, O_PCAP,
 };
 
@@ -314,6 +320,7 @@ static int parse(struct conform *cf, int argc, char *argv[], bool *list,
 		{ "listen",      required_argument, NULL, O_LISTEN },
 		{ "dut-user",    required_argument, NULL, O_DUT_USER },
 		{ "dut-dial",    required_argument, NULL, O_DUT_DIAL },
+		{ "dut-answer",  required_argument, NULL, O_DUT_ANSWER },
 		{ "dut-contact", required_argument, NULL, O_DUT_CONTACT },
 		{ "dial-log",    required_argument, NULL, O_DIAL_LOG },
 		{ "wait",        required_argument, NULL, O_WAIT },
@@ -358,6 +365,7 @@ static int parse(struct conform *cf, int argc, char *argv[], bool *list,
 			break;
 		case O_LISTEN:      listen = optarg; break;
 		case O_DUT_DIAL:    cf->dut_dial = optarg; break;
+		case O_DUT_ANSWER:  cf->dut_answer = optarg; break;
 		case O_DUT_CONTACT: cf->dut_contact = optarg; break;
 		case O_DIAL_LOG:    cf->dial_log = optarg; break;
 		case O_WAIT:
@@ -433,9 +441,10 @@ static int parse(struct conform *cf, int argc, char *argv[], bool *list,
 			return CONF_EXIT_USAGE;
 		}
 		str_ncpy(cf->target, target, sizeof(cf->target));
-		if (cf->dut_dial || cf->dut_contact) {
-			fprintf(stderr, "cmrlab conform: --dut-dial and "
-				"--dut-contact are for --dut client\n");
+		if (cf->dut_dial || cf->dut_answer || cf->dut_contact) {
+			fprintf(stderr, "cmrlab conform: --dut-dial, "
+				"--dut-answer and --dut-contact are for --dut "
+				"client\n");
 			return CONF_EXIT_USAGE;
 		}
 	}
@@ -447,6 +456,11 @@ static int parse(struct conform *cf, int argc, char *argv[], bool *list,
 		}
 		if (args_addr(&cf->listen, listen, "--listen"))
 			return CONF_EXIT_USAGE;
+		if (cf->dut_contact && cf->dut_answer) {
+			fprintf(stderr, "cmrlab conform: --dut-contact or "
+				"--dut-answer, not both\n");
+			return CONF_EXIT_USAGE;
+		}
 		if (cf->dut_contact && (strncmp(cf->dut_contact, "sip:", 4) ||
 					strlen(cf->dut_contact) > 200)) {
 			fprintf(stderr, "cmrlab conform: --dut-contact: '%s' "
@@ -476,7 +490,7 @@ static void destroy(struct conform *cf)
 	tmr_cancel(&cf->tmr_limit);
 	tmr_cancel(&cf->tmr_poll);
 	if (cf->dut == CF_CLIENT)
-		conf_cli_stop(cf);
+		conf_cli_reap(cf);
 	cf->ca = mem_deref(cf->ca);
 	cf->caller = mem_deref(cf->caller);
 	cf->caller_noupd = mem_deref(cf->caller_noupd);
@@ -507,7 +521,7 @@ int cmd_conform(int argc, char *argv[])
 	str_ncpy(cf.callee_user, "bob", sizeof(cf.callee_user));
 	str_ncpy(cf.dut_user, "dut", sizeof(cf.dut_user));
 	cf.wait_ms = 30000;
-	cf.dial_pid = -1;
+	cf.dial_pid = cf.reap_pid = -1;
 	cf.tty = isatty(STDOUT_FILENO);
 	cf.color = cf.tty && !(getenv("NO_COLOR") && *getenv("NO_COLOR"));
 

@@ -174,14 +174,15 @@ int conf_cli_setup(struct conform *cf)
 }
 
 
-/* ---- the device's dial command -------------------------------------------- */
+/* ---- the device's commands -------------------------------------------- */
 
-static int dial_command(struct conform *cf, char **cmdp, const char *user,
-			const char *mode)
+/* The command line with its {keys} replaced (else the URI appended). */
+static int command(struct conform *cf, char **cmdp, const char *line,
+		   const char *user, const char *mode)
 {
 	char uri[128], target[96];
 	struct mbuf *mb = mbuf_alloc(256);
-	const char *p = cf->dut_dial;
+	const char *p = line;
 	bool used = false;
 	int err = 0;
 
@@ -222,13 +223,14 @@ static int dial_command(struct conform *cf, char **cmdp, const char *user,
 }
 
 
-static int dial(struct conform *cf, const char *user, const char *mode)
+static int spawn(struct conform *cf, const char *line, const char *user,
+		 const char *mode)
 {
 	char *cmd = NULL;
 	pid_t pid;
 	int err;
 
-	err = dial_command(cf, &cmd, user, mode);
+	err = command(cf, &cmd, line, user, mode);
 	if (err)
 		return err;
 
@@ -263,30 +265,39 @@ static int dial(struct conform *cf, const char *user, const char *mode)
 }
 
 
-/* Ends the dial command and whatever it started (its process group). */
+/* Ends the command and whatever it started (its process group): SIGTERM
+ * first, and the loop goes on (a user agent removes its registration on
+ * the way out); conf_cli_reap() makes sure of it before the next run. */
 void conf_cli_stop(struct conform *cf)
 {
-	pid_t pid = cf->dial_pid;
+	if (cf->dial_pid <= 0)
+		return;
+	(void)kill(-cf->dial_pid, SIGTERM);
+	cf->reap_pid = cf->dial_pid;
+	cf->dial_pid = -1;
+}
 
+
+void conf_cli_reap(struct conform *cf)
+{
+	pid_t pid = cf->reap_pid;
+
+	conf_cli_stop(cf);
+	pid = cf->reap_pid;
 	if (pid <= 0)
 		return;
-	cf->dial_pid = -1;
+	cf->reap_pid = -1;
 
-	if (waitpid(pid, NULL, WNOHANG) == pid)
-		goto group;
-	(void)kill(-pid, SIGTERM);
 	for (int i = 0; i < KILL_GRACE_MS / 20; i++) {
-		if (waitpid(pid, NULL, WNOHANG) == pid)
-			goto group;
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			/* what it left behind in its group goes too */
+			(void)kill(-pid, SIGKILL);
+			return;
+		}
 		(void)usleep(20000);
 	}
 	(void)kill(-pid, SIGKILL);
 	(void)waitpid(pid, NULL, 0);
-	return;
-
- group:
-	/* the command is gone; what it left behind in its group goes too */
-	(void)kill(-pid, SIGTERM);
 }
 
 
@@ -412,7 +423,8 @@ static void poll_register(void *arg)
 		call_device(cf);
 		return;
 	}
-	if (loop_now_ms() - cf->t_start >= cf->wait_ms) {
+	if (loop_now_ms() - (cf->dut_answer ? cf->t_run : cf->t_start) >=
+	    cf->wait_ms) {
 		(void)re_snprintf(run->why, sizeof(run->why), "the device did "
 				  "not register as %s within %u s",
 				  cf->dut_user, cf->wait_ms / 1000);
@@ -433,6 +445,23 @@ void conf_cli_start(struct conform *cf, struct cf_run *run)
 
 	if (!plays[k].callee) {
 		(void)ua_answer_set(cf->far, NULL, NULL, NULL);
+		if (cf->dut_answer) {
+			struct subscriber *s = table_subscriber(cf->table,
+								cf->dut_user);
+
+			/* the registration that counts is the command's */
+			if (s)
+				(void)subscriber_binding_remove_all(s);
+			err = spawn(cf, cf->dut_answer, cf->dut_user,
+				    plays[k].mode);
+			if (err) {
+				(void)re_snprintf(run->why, sizeof(run->why),
+						  "--dut-answer could not be "
+						  "run: %m", err);
+				end(cf);
+				return;
+			}
+		}
 		poll_register(cf);
 		return;
 	}
@@ -453,7 +482,7 @@ void conf_cli_start(struct conform *cf, struct cf_run *run)
 	conf.limit_ms = CONF_RUN_LIMIT_MS - 2000;
 	(void)ua_answer_set(cf->far, &conf, far_done, cf);
 
-	err = dial(cf, plays[k].callee, plays[k].mode);
+	err = spawn(cf, cf->dut_dial, plays[k].callee, plays[k].mode);
 	if (err) {
 		(void)re_snprintf(run->why, sizeof(run->why), "--dut-dial "
 				  "could not be run: %m", err);

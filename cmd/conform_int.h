@@ -37,6 +37,7 @@ struct conform {
 	struct sa listen;          /* --listen, client under test */
 	char dut_user[64];
 	const char *dut_dial;      /* --dut-dial COMMAND */
+	const char *dut_answer;    /* --dut-answer COMMAND */
 	const char *dut_contact;   /* --dut-contact URI */
 	uint32_t wait_ms;          /* for the DUT's REGISTER, its INVITE */
 	const char *pats[CONF_PATS_MAX];
@@ -68,7 +69,8 @@ struct conform {
 	struct tmr tmr;
 	struct tmr tmr_limit;
 	struct tmr tmr_poll;
-	pid_t dial_pid;
+	pid_t dial_pid;            /* --dut-dial or --dut-answer running */
+	pid_t reap_pid;            /* ... told to end */
 	struct cf_verdict_t *verdicts;
 	int ret;
 };
@@ -87,6 +89,7 @@ void conf_srv_start(struct conform *cf, struct cf_run *run);
 int  conf_cli_setup(struct conform *cf);
 void conf_cli_start(struct conform *cf, struct cf_run *run);
 void conf_cli_stop(struct conform *cf);
+void conf_cli_reap(struct conform *cf);
 
 /* conform_out.c */
 void conf_table_print(const struct conform *cf);

@@ -533,18 +533,18 @@ const struct cf_case cf_cases[] = {
 	/* ---- RFC rules under the client procedures --------------------- */
 	{ "RFC3262-RACK-CLI-01", "RFC 3262 4, 7.2", Q_PRACK " " Q_RACK,
 	  CF_CLIENT, "c-as-bt", CLI_UP,
-	  "the calling DUT acknowledges the reliable 183",
-	  "the box sends a reliable 183",
-	  "the DUT sends a PRACK whose RAck is the 183's RSeq, CSeq "
+	  "the calling DUT acknowledges the reliable 18x",
+	  "the box sends a reliable 18x with the early-session offer",
+	  "the DUT sends a PRACK whose RAck is the 18x's RSeq, CSeq "
 	  "number and method",
 	  { CK_HAS, "dut>rel18x", NULL, NULL },
 	  { { CK_RACK, "dut<PRACK", "dut>rel18x", NULL } } },
 
 	{ "RFC3262-RACK-CLI-02", "RFC 3262 4, 7.2", Q_PRACK " " Q_RACK,
 	  CF_CLIENT, "c-gw-bt", CLI_UP,
-	  "the calling DUT acknowledges the reliable 183 of gateway mode",
-	  "the box sends a reliable 183 with the SDP answer",
-	  "the DUT sends a PRACK whose RAck is the 183's RSeq, CSeq "
+	  "the calling DUT acknowledges the reliable 18x of gateway mode",
+	  "the box sends a reliable 18x with the SDP answer",
+	  "the DUT sends a PRACK whose RAck is the 18x's RSeq, CSeq "
 	  "number and method",
 	  { CK_HAS, "dut>rel18x", NULL, NULL },
 	  { { CK_RACK, "dut<PRACK", "dut>rel18x", NULL } } },
