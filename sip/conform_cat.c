@@ -478,7 +478,7 @@ const struct cf_case cf_cases[] = {
 	  "prepare for receiving the CMR Resource.", CF_CLIENT, "c-as-bt",
 	  CLI_UP " The DUT's INVITE supports 100rel and early-session.",
 	  "the calling DUT answers the early-session offer",
-	  "the box sends a reliable 183 with an early-session offer",
+	  "the box sends a reliable 18x with an early-session offer",
 	  "the DUT's PRACK carries an early-session SDP answer that "
 	  "accepts the stream",
 	  { CK_ES_OFFER, "dut>rel18x", NULL, NULL },
