@@ -160,12 +160,14 @@ static bool has_value(const struct hvals *hv, const struct pl *tok)
 }
 
 
-/* Whether the message's header holds every token of the comma list. */
+/* Whether the message's header holds every token of the comma list;
+ * the ones it lacks are written to e (if any). */
 static bool has_tokens(const struct sip_msg *m, const char *name,
-		       const struct pl *list)
+		       const struct pl *list, struct ev *e)
 {
 	struct hvals hv;
 	struct pl rest = *list, tok;
+	bool all = true;
 
 	hvals_get(&hv, m, name);
 	while (rest.l) {
@@ -173,15 +175,18 @@ static bool has_tokens(const struct sip_msg *m, const char *name,
 
 		tok.p = rest.p;
 		tok.l = c ? (size_t)(c - rest.p) : rest.l;
-		if (!has_value(&hv, &tok))
-			return false;
+		if (!has_value(&hv, &tok)) {
+			if (e)
+				ev_add(e, "%s%r", all ? "" : ", ", &tok);
+			all = false;
+		}
 		if (!c)
 			break;
 		rest.l -= (size_t)(c + 1 - rest.p);
 		rest.p = c + 1;
 	}
 
-	return true;
+	return all;
 }
 
 
@@ -429,7 +434,7 @@ static bool chk_tokens(struct ctx *x, bool none)
 
 	for (size_t i = 0; i < n; i++) {
 		const struct sip_msg *m = x->run->msgv[idx[i]].msg;
-		bool has = has_tokens(m, name, &list);
+		bool has = has_tokens(m, name, &list, NULL);
 
 		if (has != none) {
 			if (none)
@@ -454,8 +459,9 @@ static bool chk_tokens(struct ctx *x, bool none)
 
 	ev_msg(x->e, x->run, idx[0]);
 	ev_hdr(x->e, x->run->msgv[idx[0]].msg, name);
-	ev_add(x->e, "  lacks %r%s\n", &list, n > 1 ? " (and so do the "
-	       "others)" : "");
+	ev_add(x->e, "  lacks ");
+	(void)has_tokens(x->run->msgv[idx[0]].msg, name, &list, x->e);
+	ev_add(x->e, "%s\n", n > 1 ? " (and no other has them all)" : "");
 
 	return false;
 }

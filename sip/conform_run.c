@@ -286,8 +286,9 @@ static bool sel_match(const struct sel *s, const struct cf_msg *cm,
 		return false;
 	if (pl_strcmp(&m->cseq.met, s->method))
 		return false;
+	/* without the INVITE in the trace, every one is the INVITE's */
 	if (!strcmp(s->method, "INVITE") &&
-	    s->reinvite == (m->cseq.num == inv_cseq))
+	    s->reinvite == (!inv_cseq || m->cseq.num == inv_cseq))
 		return false;
 	if (s->rel && !sip_msg_xhdr(m, "RSeq"))
 		return false;
