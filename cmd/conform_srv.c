@@ -127,6 +127,18 @@ static void run_limit(void *arg)
 }
 
 
+static void reg_limit(void *arg)
+{
+	struct conform *cf = arg;
+	struct cf_run *run = &cf->runs[cf->ri];
+
+	(void)re_snprintf(run->why, sizeof(run->why), "no answer to the "
+			  "REGISTER of %s at %s within %u s", cf->callee_user,
+			  cf->target, cf->wait_ms / 1000);
+	conf_run_end(cf);
+}
+
+
 static unsigned play_of(const char *run)
 {
 	for (unsigned i = 0; i < ARRAY_SIZE(plays); i++) {
@@ -177,6 +189,7 @@ static void registered(int err, uint16_t scode, const char *reason,
 		return;
 	}
 	run->made = true;
+	tmr_start(&cf->tmr_limit, CONF_RUN_LIMIT_MS, run_limit, cf);
 }
 
 
@@ -193,7 +206,7 @@ void conf_srv_start(struct conform *cf, struct cf_run *run)
 	conf.limit_ms = CONF_RUN_LIMIT_MS - 2000;
 	(void)ua_answer_set(cf->callee, &conf, callee_done, cf);
 
-	tmr_start(&cf->tmr_limit, CONF_RUN_LIMIT_MS, run_limit, cf);
+	tmr_start(&cf->tmr_limit, cf->wait_ms, reg_limit, cf);
 	if (ua_register(cf->callee, cf->target, cf->callee_user, 3600,
 			registered, cf))
 		registered(EIO, 0, "not sent", cf);
