@@ -14,6 +14,7 @@ FUZZERS += tests/fuzz/fuzz_sipmsg.c
 FUZZERS += tests/fuzz/fuzz_sip.c
 FUZZERS += tests/fuzz/fuzz_fetch.c
 FUZZERS += tests/fuzz/fuzz_cmrc.c
+FUZZERS += tests/fuzz/fuzz_conform.c
 
 # Extra link flags of one harness, by its name.  fuzz_profile checks every
 # path that the profile parser opens (its sandbox).
