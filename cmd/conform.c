@@ -135,7 +135,7 @@ void conf_trace(bool tx, const struct sa *src, const struct sa *dst,
 static void finish(struct conform *cf);
 
 
-static void settled(void *arg)
+static void reaped(void *arg)
 {
 	struct conform *cf = arg;
 
@@ -143,6 +143,22 @@ static void settled(void *arg)
 		conf_cli_reap(cf);
 	++cf->ri;
 	conf_next_run(cf);
+}
+
+
+/* The run's messages have settled: a device's command is told to end
+ * now (it answered the BYE the box forwarded), and has one more settling
+ * time to remove its registration before it is reaped. */
+static void settled(void *arg)
+{
+	struct conform *cf = arg;
+
+	if (cf->dut == CF_CLIENT && cf->dial_pid > 0) {
+		conf_cli_stop(cf);
+		tmr_start(&cf->tmr, CONF_SETTLE_MS, reaped, cf);
+		return;
+	}
+	reaped(cf);
 }
 
 
@@ -155,8 +171,6 @@ void conf_run_end(struct conform *cf)
 	cf->ended = true;
 	tmr_cancel(&cf->tmr_limit);
 	tmr_cancel(&cf->tmr_poll);
-	if (cf->dut == CF_CLIENT)
-		conf_cli_stop(cf);
 	cf->ca = mem_deref(cf->ca);
 
 	printf("  %s: %s%s%s\n", run->id, run->made ? "made" : "not made",

@@ -521,13 +521,15 @@ const struct cf_case cf_cases[] = {
 	  "answer from CMR Server with a \"P-Early-Media: sendrecv\" "
 	  "header, calling party CMR Client SHALL prepare for receiving "
 	  "the media.", CF_CLIENT, "c-gw-bt",
-	  CLI_UP " The DUT's INVITE has P-Early-Media: supported.",
+	  CLI_UP " The DUT's INVITE has P-Early-Media: supported, and the "
+	  "box's reliable 18x with P-Early-Media: sendrecv was PRACKed (the "
+	  "box holds the far end's SDP back until then).",
 	  "the calling DUT keeps the early media session and moves to the "
 	  "far end's",
 	  "the box sends the SDP answer with P-Early-Media: sendrecv, "
 	  "then at the answer the far end's SDP",
 	  "the far end receives the DUT's RTP after the answer",
-	  { CK_HDRVAL, "dut>18x", NULL, "P-Early-Media:sendrecv" },
+	  { CK_HAS, "dut>2xx/PRACK", NULL, NULL },
 	  { { CK_FAR_MEDIA, NULL, NULL, "far" } } },
 
 	/* ---- RFC rules under the client procedures --------------------- */

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+import xml.etree.ElementTree as ET
 
 import cmrtest
 from cmrtest import Skip, check, free_port, info, kill_proc, spawn, test
@@ -137,6 +138,11 @@ def conform_server_reports(t):
         check(re.search(r"^%s +pass +" % re.escape(i), so, re.M),
               "%s not in the table as passed" % i)
 
+    suite = ET.parse(out["xml"]).getroot()
+    cases = suite.findall(".//testcase")
+    check(sorted(c.get("name") for c in cases) == sorted(server_ids) and
+          not suite.findall(".//failure"), "junit: %d testcases"
+          % len(cases))
     with open(out["json"]) as f:
         j = json.load(f)
     check(j["dut"] == "server" and j["totals"]["pass"] == len(server_ids),
