@@ -529,7 +529,7 @@ class Relay:
         self.mg.at(0.02, self._tick)
 
 
-# ---- the proxy ---------------------------------------------------------------
+# ---- the proxy --------------------------------------------------------------
 
 class Mangler:
     """The proxy (module docstring).  server_port: the CMR Server's SIP
@@ -769,10 +769,11 @@ class Mangler:
                                % v)
             return None
         pop_via(msg)
-        if not msg.values("Via"):
+        dest = via_dest(top_via(msg)) if msg.values("Via") else None
+        if dest is None or dest == (HOST, self.port):
             self.own_response(msg)
             return None
-        return via_dest(top_via(msg))
+        return dest
 
     def forward(self, msg, dest, party, rx):
         """Applies the rule's steps, then sends (or holds, or drops)."""
@@ -962,6 +963,9 @@ class Mangler:
         self.state[key] = True
         bad = Msg(msg.encode())
         bad.set("RAck", "%s %d %s" % (f[0], int(f[1]) + 7, f[2]))
+        # our Via alone: the callee's answer to it must end here, not
+        # go on to the server as the answer to its own PRACK
+        bad.remove("Via")
         self.send_own(bad, dest)
 
     def act_dup_sdp_port(self, msg, dest, party, how):
