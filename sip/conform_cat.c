@@ -271,11 +271,13 @@ const struct cf_case cf_cases[] = {
 	{ "CMR-GW-BT-SRV-04", "OMA CMR 1.1.1.10", "After that, CMR Server "
 	  "SHALL instruct CMR Resource Server to play the CMR Resource to "
 	  "calling party CMR Client.", CF_SERVER, "gw-bt",
-	  SRV_UP " The caller has the 18x with the SDP answer.",
+	  SRV_UP " The caller has the 18x with the SDP answer and "
+	  "P-Early-Media: sendrecv (a client plays early media only when "
+	  "it is authorised so).",
 	  "the CMR Resource plays to the caller's SDP address",
 	  "the 18x with the answer has been sent",
 	  "RTP reaches the caller's port before the final response",
-	  { CK_HAS, "caller<18x", NULL, NULL },
+	  { CK_HDRVAL, "caller<18x", NULL, "P-Early-Media:sendrecv" },
 	  { { CK_TONE, "caller<18x", NULL, "caller" } } },
 
 	{ "CMR-GW-BT-SRV-05", "OMA CMR 1.1.1.10", "If a final answer is "
@@ -291,13 +293,15 @@ const struct cf_case cf_cases[] = {
 	  { { CK_TONE_STOP, NULL, NULL, "caller" } } },
 
 	{ "CMR-GW-BT-SRV-06", "OMA CMR 1.1.1.10", Q_GW_FINAL, CF_SERVER,
-	  "gw-bt", SRV_UP " The caller allows UPDATE.",
+	  "gw-bt", SRV_UP " The caller allows UPDATE, and has PRACKed the "
+	  "reliable 18x before the callee answers (an UPDATE needs the "
+	  "early offer/answer complete, RFC 3311 5.1).",
 	  "the caller gets the callee's SDP in an UPDATE before the final "
 	  "answer",
 	  "the callee answers (200) with its SDP",
 	  "the caller receives an UPDATE whose SDP has the callee's "
 	  "connection address and ports, before the 200 (INVITE)",
-	  { CK_HAS, "callee>200/INVITE", NULL, NULL },
+	  { CK_BEFORE, "caller>PRACK", "callee>200/INVITE", NULL },
 	  { { CK_SAME_MEDIA, "caller<UPDATE", "callee>200/INVITE", NULL },
 	    { CK_BEFORE, "caller<UPDATE", "caller<200/INVITE", NULL } } },
 

@@ -140,14 +140,14 @@ static bool chk_rseq(struct cf_ctx *x)
 		if (i == 0) {
 			if (v < 1 || v > 0x7fffffffu) {
 				cf_ev_add(x->e, "  the first RSeq is not in "
-				       "1..2^31-1\n");
+					  "1..2^31-1\n");
 				return false;
 			}
 		}
 		else if (!(v == prev && m->scode == prev_code) &&
 			 v != prev + 1) {
 			cf_ev_add(x->e, "  RSeq %u after %u: neither a "
-			       "retransmission nor one higher\n", v, prev);
+				  "retransmission nor one higher\n", v, prev);
 			return false;
 		}
 		prev = v;
@@ -190,8 +190,8 @@ static bool chk_rack(struct cf_ctx *x)
 			cf_ev_hdr(x->e, p, "RAck");
 			if (b != r->cseq.num || pl_cmp(&met, &r->cseq.met)) {
 				cf_ev_add(x->e, "  the RAck is not RSeq %u, "
-				       "CSeq %u %r\n", rs, r->cseq.num,
-				       &r->cseq.met);
+					  "CSeq %u %r\n", rs, r->cseq.num,
+					  &r->cseq.met);
 				return false;
 			}
 			acked = true;
@@ -255,8 +255,8 @@ static bool chk_pem_valid(struct cf_ctx *x)
 			}
 			if (!good) {
 				cf_ev_add(x->e, "  \"%r\" is no value of RFC 5009"
-				       "%s\n", &hv.v[k], m->req ? "" :
-				       " for a response");
+					  "%s\n", &hv.v[k], m->req ? "" :
+					  " for a response");
 				return false;
 			}
 		}
@@ -319,8 +319,8 @@ void cf_judge(const struct cf_case *c, const struct cf_run *run,
 	if (!c || !run || !run->made) {
 		v->v = CF_INCONC;
 		cf_ev_add(&e, "the run %s could not be made: %s\n",
-		       c ? c->run : "?", run && run->why[0] ? run->why :
-		       "not run");
+			  c ? c->run : "?", run && run->why[0] ? run->why :
+			  "not run");
 		return;
 	}
 
@@ -330,7 +330,7 @@ void cf_judge(const struct cf_case *c, const struct cf_run *run,
 		if (!test_eval(run, &c->pre, &pe)) {
 			v->v = CF_INCONC;
 			cf_ev_add(&pe, "precondition not met: the run did not "
-			       "reach what this case is about\n");
+				  "reach what this case is about\n");
 			return;
 		}
 		/* what met the precondition is no evidence of the test */

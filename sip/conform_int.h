@@ -14,7 +14,7 @@
 #include "sip/conform.h"
 
 enum { SEL_MAX = 64, SDP_M_MAX = 8, SDP_PT_MAX = 16,
-       TONE_STOP_SLACK_MS = 100 };
+       TONE_STOP_SLACK_MS = 100, TONE_EARLY_SLACK_MS = 20 };
 
 /* The evidence being written. */
 struct cf_ev {

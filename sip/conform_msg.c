@@ -49,8 +49,8 @@ void cf_ev_msg(struct cf_ev *e, const struct cf_run *run, size_t i)
 	struct pl sl = start_line(cm->msg);
 
 	cf_ev_add(e, "+%u.%03us %s %s %r\n", cm->t_ms / 1000, cm->t_ms % 1000,
-	       cf_party_name((enum cf_party)cm->party),
-	       cm->rx ? "received" : "sent", &sl);
+		  cf_party_name((enum cf_party)cm->party),
+		  cm->rx ? "received" : "sent", &sl);
 }
 
 

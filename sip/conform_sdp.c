@@ -226,7 +226,7 @@ bool cf_chk_es_offer(struct cf_ctx *x)
 	cf_ev_hdr(x->e, x->run->msgv[idx[0]].msg, "Content-Type");
 	cf_ev_hdr(x->e, x->run->msgv[idx[0]].msg, "Content-Disposition");
 	cf_ev_add(x->e, "  no early-session SDP offer with a port in %s\n",
-	       x->t->sel);
+		  x->t->sel);
 
 	return false;
 }
@@ -241,7 +241,7 @@ bool cf_chk_answer(struct cf_ctx *x, bool early)
 
 	if (!cf_first_with_sdp(x->run, x->t->sel2, early, &io, &o)) {
 		cf_ev_add(x->e, "no %sSDP offer %s\n", early ? "early-session " :
-		       "", x->t->sel2);
+			  "", x->t->sel2);
 		return false;
 	}
 	if (!cf_first_with_sdp(x->run, x->t->sel, early, &ia, &a)) {
@@ -251,7 +251,7 @@ bool cf_chk_answer(struct cf_ctx *x, bool early)
 			cf_ev_msg(x->e, x->run, i);
 			cf_ev_hdr(x->e, x->run->msgv[i].msg, "Content-Type");
 			cf_ev_add(x->e, "  carries no %sSDP\n", early ?
-			       "early-session " : "");
+				  "early-session " : "");
 			return false;
 		}
 		return cf_none_of(x, x->t->sel);
@@ -337,7 +337,7 @@ bool cf_chk_oversion(struct cf_ctx *x)
 		cf_ev_add(x->e, "  the SDP changed but its version did not\n");
 	else
 		cf_ev_add(x->e, "  version %llu after %llu, not one higher\n",
-		       (unsigned long long)vb, (unsigned long long)va);
+			  (unsigned long long)vb, (unsigned long long)va);
 
 	return false;
 }
@@ -376,7 +376,7 @@ bool cf_chk_same_media(struct cf_ctx *x)
 
 		if (sa.m[k].port != sb.m[k].port || pl_cmp(&ca, &cb)) {
 			cf_ev_add(x->e, "  m-line %u: %r:%u is not %r:%u\n",
-			       k + 1, &ca, sa.m[k].port, &cb, sb.m[k].port);
+				  k + 1, &ca, sa.m[k].port, &cb, sb.m[k].port);
 			return false;
 		}
 	}
@@ -402,12 +402,12 @@ bool cf_chk_same_sdp(struct cf_ctx *x)
 			first = s;
 			fi = idx[i];
 			cf_ev_msg(x->e, x->run, fi);
-			cf_ev_sdp_lines(x->e, &s, "oc");
+			cf_ev_sdp_lines(x->e, &s, "ocm");
 			continue;
 		}
 		if (pl_cmp(&first, &s)) {
 			cf_ev_msg(x->e, x->run, idx[i]);
-			cf_ev_sdp_lines(x->e, &s, "oc");
+			cf_ev_sdp_lines(x->e, &s, "ocm");
 			cf_ev_add(x->e, "  another SDP than the first\n");
 			return false;
 		}
