@@ -43,7 +43,8 @@ enum cf_chk {
 	CK_HAS,        /* sel: a message was exchanged */
 	CK_TOKENS,     /* sel, arg "Hdr:tok,tok": one has every option tag */
 	CK_NOTOKEN,    /* sel, arg "Hdr:tok": none has it */
-	CK_HDRVAL,     /* sel, arg "Hdr:value": one has the header so */
+	CK_HDRVAL,     /* sel, arg "Hdr:value": one has the header so
+			* ("Hdr:": one has the header) */
 	CK_URL,        /* sel: one has Alert-Info <http://...> */
 	CK_ES_OFFER,   /* sel: one carries an early-session SDP offer */
 	CK_ES_ANSWER,  /* sel answers sel2's early-session offer */
@@ -51,6 +52,9 @@ enum cf_chk {
 	CK_NO_SDP,     /* sel: the first has no SDP */
 	CK_RSEQ,       /* sel: RSeq in range, +1 per new response */
 	CK_RACK,       /* sel (PRACKs) acknowledge sel2 (reliable 1xx) */
+	CK_PRACKED,    /* sel's first (a 2xx) comes after the PRACK (arg, a
+			* selector) of each reliable 1xx of sel2 before it
+			* that carried an SDP (RFC 3262 3) */
 	CK_BEFORE,     /* sel's first comes before sel2's first */
 	CK_OVERSION,   /* sel2's SDP follows sel's o= (RFC 3264 8) */
 	CK_SAME_MEDIA, /* sel's SDP has sel2's connection and ports */
@@ -122,6 +126,7 @@ struct cf_run {
 	char why[192];             /* if not, why */
 	struct cf_msg msgv[CF_MSGS_MAX];
 	size_t msgc;
+	size_t dropped;            /* messages past CF_MSGS_MAX, not kept */
 	struct cmrc_result res[CF_NPARTY];  /* pcm NULL */
 	bool has_res[CF_NPARTY];
 	struct cf_get getv[CF_GETS_MAX];
@@ -139,7 +144,8 @@ const char *cf_role_name(enum cf_role r);
 const struct cf_rundef *cf_rundef_find(const char *id);
 
 /** Adds a message to the run, decoded (a message libre cannot decode is
- *  left out); EOVERFLOW past CF_MSGS_MAX. */
+ *  left out); EOVERFLOW past CF_MSGS_MAX (counted in dropped: the
+ *  verdicts say so). */
 int  cf_run_add(struct cf_run *run, uint32_t t_ms, enum cf_party party,
 		bool rx, const uint8_t *pkt, size_t len);
 /** Frees the run's messages and empties it. */

@@ -353,7 +353,8 @@ const struct cf_case cf_cases[] = {
 	  "the callee answers (200)",
 	  "the caller's PRACK precedes the 200 (INVITE) it receives",
 	  { CK_HAS, "caller<rel18x", NULL, NULL },
-	  { { CK_BEFORE, "caller>PRACK", "caller<200/INVITE", NULL } } },
+	  { { CK_PRACKED, "caller<200/INVITE", "caller<rel18x",
+	      "caller>PRACK" } } },
 
 	{ "RFC3262-NO2XX-SRV-02", "RFC 3262 3", Q_NO2XX, CF_SERVER,
 	  "gw-bt", SRV_UP " The reliable 18x carries the SDP answer.",
@@ -361,7 +362,8 @@ const struct cf_case cf_cases[] = {
 	  "the callee answers (200)",
 	  "the caller's PRACK precedes the 200 (INVITE) it receives",
 	  { CK_HAS, "caller<rel18x", NULL, NULL },
-	  { { CK_BEFORE, "caller>PRACK", "caller<200/INVITE", NULL } } },
+	  { { CK_PRACKED, "caller<200/INVITE", "caller<rel18x",
+	      "caller>PRACK" } } },
 
 	{ "RFC3262-RACK-SRV-01", "RFC 3262 7.2", Q_RACK, CF_SERVER,
 	  "as-rt", SRV_UP " The callee sends a reliable 180.",
@@ -397,7 +399,7 @@ const struct cf_case cf_cases[] = {
 	  "the DUT sends early media to the caller",
 	  "each P-Early-Media value is one RFC 5009 defines for a "
 	  "response: sendrecv, sendonly, recvonly, inactive or gated",
-	  { CK_NONE, NULL, NULL, NULL },
+	  { CK_HDRVAL, "caller<*", NULL, "P-Early-Media:" },
 	  { { CK_PEM_VALID, "caller<*", NULL, NULL } } },
 
 	{ "RFC3311-UPD-SRV-01", "RFC 3311 5.1", "[...] a UA MUST NOT send "

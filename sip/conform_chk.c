@@ -81,10 +81,8 @@ static bool chk_hdrval(struct cf_ctx *x)
 
 	for (size_t i = 0; i < n; i++) {
 		const struct sip_msg *m = x->run->msgv[idx[i]].msg;
-		struct cf_hvals hv;
 
-		cf_hvals_get(&hv, m, name);
-		if (cf_has_value(&hv, &want)) {
+		if (cf_has_value(m, name, &want)) {
 			cf_ev_msg(x->e, x->run, idx[i]);
 			cf_ev_hdr(x->e, m, name);
 			return true;
@@ -92,7 +90,10 @@ static bool chk_hdrval(struct cf_ctx *x)
 	}
 	cf_ev_msg(x->e, x->run, idx[0]);
 	cf_ev_hdr(x->e, x->run->msgv[idx[0]].msg, name);
-	cf_ev_add(x->e, "  not %s: %r\n", name, &want);
+	if (want.l)
+		cf_ev_add(x->e, "  not %s: %r\n", name, &want);
+	else
+		cf_ev_add(x->e, "  no %s header in %s\n", name, x->t->sel);
 
 	return false;
 }
@@ -120,16 +121,24 @@ static bool chk_url(struct cf_ctx *x)
 }
 
 
+/* Whether two responses are of one early dialog and one request: the
+ * RSeq numbering is theirs (RFC 3262 3, erratum 4600). */
+static bool same_space(const struct sip_msg *a, const struct sip_msg *b)
+{
+	return !pl_cmp(&a->to.tag, &b->to.tag) && a->cseq.num == b->cseq.num;
+}
+
+
 static bool chk_rseq(struct cf_ctx *x)
 {
 	size_t idx[SEL_MAX], n = cf_select(x->run, x->t->sel, idx, SEL_MAX);
-	uint32_t prev = 0, v;
-	uint16_t prev_code = 0;
 
 	if (!n)
 		return cf_none_of(x, x->t->sel);
 	for (size_t i = 0; i < n; i++) {
 		const struct sip_msg *m = x->run->msgv[idx[i]].msg;
+		const struct sip_msg *pm = NULL;
+		uint32_t v, prev = 0;
 
 		cf_ev_msg(x->e, x->run, idx[i]);
 		cf_ev_hdr(x->e, m, "RSeq");
@@ -137,21 +146,26 @@ static bool chk_rseq(struct cf_ctx *x)
 			cf_ev_add(x->e, "  RSeq is not a number\n");
 			return false;
 		}
-		if (i == 0) {
+		/* the previous one of its dialog */
+		for (size_t k = i; k-- > 0 && !pm;) {
+			const struct sip_msg *o = x->run->msgv[idx[k]].msg;
+
+			if (same_space(o, m) && cf_rseq_of(o, &prev))
+				pm = o;
+		}
+		if (!pm) {
 			if (v < 1 || v > 0x7fffffffu) {
 				cf_ev_add(x->e, "  the first RSeq is not in "
 					  "1..2^31-1\n");
 				return false;
 			}
 		}
-		else if (!(v == prev && m->scode == prev_code) &&
-			 v != prev + 1) {
+		else if (!(v == prev && m->scode == pm->scode) &&
+			 (uint64_t)v != (uint64_t)prev + 1) {
 			cf_ev_add(x->e, "  RSeq %u after %u: neither a "
 				  "retransmission nor one higher\n", v, prev);
 			return false;
 		}
-		prev = v;
-		prev_code = m->scode;
 	}
 
 	return true;
@@ -163,8 +177,9 @@ static bool chk_rack(struct cf_ctx *x)
 	size_t pi[SEL_MAX], ri[SEL_MAX];
 	size_t np = cf_select(x->run, x->t->sel, pi, SEL_MAX);
 	size_t nr = cf_select(x->run, x->t->sel2, ri, SEL_MAX);
+	const struct sip_msg *lastm = NULL;
 	uint32_t last = 0;
-	bool ok = true;
+	bool ok = true, judged = false;
 
 	if (!nr)
 		return cf_none_of(x, x->t->sel2);
@@ -174,9 +189,12 @@ static bool chk_rack(struct cf_ctx *x)
 		uint32_t rs;
 		bool acked = false;
 
-		if (!cf_rseq_of(r, &rs) || (i && rs == last))
+		if (!cf_rseq_of(r, &rs) || (judged && rs == last &&
+					     same_space(r, lastm)))
 			continue;      /* a retransmission */
 		last = rs;
+		lastm = r;
+		judged = true;
 		cf_ev_msg(x->e, x->run, ri[i]);
 		cf_ev_hdr(x->e, r, "RSeq");
 		for (size_t k = 0; k < np; k++) {
@@ -184,7 +202,9 @@ static bool chk_rack(struct cf_ctx *x)
 			uint32_t a, b;
 			struct pl met;
 
-			if (!cf_rack_of(p, &a, &b, &met) || a != rs)
+			/* in the 1xx's early dialog (RFC 3262 4) */
+			if (!cf_rack_of(p, &a, &b, &met) || a != rs ||
+			    pl_cmp(&p->to.tag, &r->to.tag))
 				continue;
 			cf_ev_msg(x->e, x->run, pi[k]);
 			cf_ev_hdr(x->e, p, "RAck");
@@ -206,8 +226,79 @@ static bool chk_rack(struct cf_ctx *x)
 			ok = false;
 		}
 	}
+	if (!judged) {
+		cf_ev_msg(x->e, x->run, ri[0]);
+		cf_ev_hdr(x->e, x->run->msgv[ri[0]].msg, "RSeq");
+		cf_ev_add(x->e, "  no RSeq that is a number\n");
+		return false;
+	}
 
 	return ok;
+}
+
+
+/* RFC 3262 3: no 2xx while a reliable 1xx that carried a session
+ * description (of either disposition) is unacknowledged.  Each reliable
+ * 1xx counts, not only the first; one without an SDP may be overtaken by
+ * the 2xx.  One that arrives after the 2xx counts as well: the UAS sent
+ * it before (no new reliable 1xx after a final response), and it could
+ * not have been acknowledged; a retransmission of one the caller had
+ * acknowledged before the 2xx has its PRACK. */
+static bool chk_pracked(struct cf_ctx *x)
+{
+	size_t ri[SEL_MAX], pi[SEL_MAX], f;
+	size_t nr, np;
+	unsigned with_sdp = 0;
+
+	if (!cf_select(x->run, x->t->sel, &f, 1))
+		return cf_none_of(x, x->t->sel);
+	nr = cf_select(x->run, x->t->sel2, ri, SEL_MAX);
+	np = cf_select(x->run, x->t->arg, pi, SEL_MAX);
+
+	for (size_t i = 0; i < nr; i++) {
+		const struct sip_msg *r = x->run->msgv[ri[i]].msg;
+		struct pl s = cf_msg_sdp(r, false), es = cf_msg_sdp(r, true);
+		bool acked = false;
+		uint32_t rs;
+
+		if (!pl_isset(&s) && !pl_isset(&es))
+			continue;
+		++with_sdp;
+		if (!cf_rseq_of(r, &rs))
+			continue;      /* CK_RSEQ's to judge */
+		for (size_t k = 0; k < np && pi[k] < f && !acked; k++) {
+			const struct sip_msg *p = x->run->msgv[pi[k]].msg;
+			uint32_t a, b;
+			struct pl met;
+
+			acked = cf_rack_of(p, &a, &b, &met) && a == rs &&
+				b == r->cseq.num &&
+				!pl_cmp(&p->to.tag, &r->to.tag);
+			if (acked) {
+				cf_ev_msg(x->e, x->run, ri[i]);
+				cf_ev_msg(x->e, x->run, pi[k]);
+				cf_ev_hdr(x->e, p, "RAck");
+			}
+		}
+		if (!acked) {
+			cf_ev_msg(x->e, x->run, ri[i] < f ? ri[i] : f);
+			if (ri[i] < f)
+				cf_ev_hdr(x->e, r, "RSeq");
+			cf_ev_msg(x->e, x->run, ri[i] < f ? f : ri[i]);
+			if (ri[i] > f)
+				cf_ev_hdr(x->e, r, "RSeq");
+			cf_ev_add(x->e, "  %s came while RSeq %u, with an SDP, "
+				  "was not acknowledged\n", x->t->sel, rs);
+			return false;
+		}
+	}
+
+	cf_ev_msg(x->e, x->run, f);
+	if (!with_sdp)
+		cf_ev_add(x->e, "  no reliable provisional response with an "
+			  "SDP\n");
+
+	return true;
 }
 
 
@@ -230,35 +321,52 @@ static bool chk_before(struct cf_ctx *x)
 }
 
 
-static bool chk_pem_valid(struct cf_ctx *x)
+struct pem_scan {
+	unsigned seen;
+	struct pl bad;
+};
+
+
+/* Stops at the first value that is none of RFC 5009's. */
+static bool pem_bad(const struct sip_hdr *hdr, const struct sip_msg *m,
+		    void *arg)
 {
 	static const char *const ok[] = { "sendrecv", "sendonly", "recvonly",
 		"inactive", "gated" };
+	struct pem_scan *ps = arg;
+	bool good = m->req && !pl_strcasecmp(&hdr->val, "supported");
+
+	for (size_t j = 0; j < ARRAY_SIZE(ok); j++)
+		good |= !pl_strcasecmp(&hdr->val, ok[j]);
+	++ps->seen;
+	if (!good)
+		ps->bad = hdr->val;
+
+	return !good;
+}
+
+
+/* Every value of every message, however many there are. */
+static bool chk_pem_valid(struct cf_ctx *x)
+{
 	size_t idx[SEL_MAX], n = cf_select(x->run, x->t->sel, idx, SEL_MAX);
 	unsigned seen = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct sip_msg *m = x->run->msgv[idx[i]].msg;
-		struct cf_hvals hv;
+		struct pem_scan ps = { 0, PL_INIT };
+		bool bad = sip_msg_xhdr_apply(m, true, "P-Early-Media",
+					      pem_bad, &ps) != NULL;
 
-		cf_hvals_get(&hv, m, "P-Early-Media");
-		for (size_t k = 0; k < hv.n; k++) {
-			bool good = false;
-
-			for (size_t j = 0; j < ARRAY_SIZE(ok); j++)
-				good |= !pl_strcasecmp(&hv.v[k], ok[j]);
-			good |= m->req && !pl_strcasecmp(&hv.v[k],
-							"supported");
-			if (!seen++ || !good) {
-				cf_ev_msg(x->e, x->run, idx[i]);
-				cf_ev_hdr(x->e, m, "P-Early-Media");
-			}
-			if (!good) {
-				cf_ev_add(x->e, "  \"%r\" is no value of RFC 5009"
-					  "%s\n", &hv.v[k], m->req ? "" :
-					  " for a response");
-				return false;
-			}
+		if (ps.seen && (!seen || bad)) {
+			cf_ev_msg(x->e, x->run, idx[i]);
+			cf_ev_hdr(x->e, m, "P-Early-Media");
+		}
+		seen += ps.seen;
+		if (bad) {
+			cf_ev_add(x->e, "  \"%r\" is no value of RFC 5009%s\n",
+				  &ps.bad, m->req ? "" : " for a response");
+			return false;
 		}
 	}
 	if (!seen)
@@ -287,6 +395,7 @@ static bool test_eval(const struct cf_run *run, const struct cf_test *t,
 	case CK_NO_SDP:     return cf_chk_no_sdp(&x);
 	case CK_RSEQ:       return chk_rseq(&x);
 	case CK_RACK:       return chk_rack(&x);
+	case CK_PRACKED:    return chk_pracked(&x);
 	case CK_BEFORE:     return chk_before(&x);
 	case CK_OVERSION:   return cf_chk_oversion(&x);
 	case CK_SAME_MEDIA: return cf_chk_same_media(&x);
@@ -331,7 +440,7 @@ void cf_judge(const struct cf_case *c, const struct cf_run *run,
 			v->v = CF_INCONC;
 			cf_ev_add(&pe, "precondition not met: the run did not "
 				  "reach what this case is about\n");
-			return;
+			goto out;
 		}
 		/* what met the precondition is no evidence of the test */
 		e.p[0] = '\0';
@@ -345,5 +454,19 @@ void cf_judge(const struct cf_case *c, const struct cf_run *run,
 			v->v = CF_FAIL;
 			break;
 		}
+	}
+
+ out:
+	/* A device that flooded the run: what it sent later was not
+	 * judged, and the verdict must not look like it was. */
+	if (run->dropped) {
+		struct cf_ev te = { v->evidence, sizeof(v->evidence),
+				    strlen(v->evidence) };
+
+		if (te.n + 100 >= te.sz)
+			te.n = te.sz - 100;
+		cf_ev_add(&te, "\n(the trace keeps the first %u messages: %zu "
+			  "more were not kept)\n", (unsigned)CF_MSGS_MAX,
+			  run->dropped);
 	}
 }

@@ -13,7 +13,9 @@
 #include <re.h>
 #include "sip/conform.h"
 
-enum { SEL_MAX = 64, SDP_M_MAX = 8, SDP_PT_MAX = 16,
+/* A selector may pick every message of the trace: a device that sends
+ * many of one kind must not hide the last ones from a check. */
+enum { SEL_MAX = CF_MSGS_MAX, SDP_M_MAX = 8, SDP_PT_MAX = 16,
        TONE_STOP_SLACK_MS = 100, TONE_EARLY_SLACK_MS = 20 };
 
 /* The evidence being written. */
@@ -53,11 +55,10 @@ struct cf_ctx {
 void cf_ev_add(struct cf_ev *e, const char *fmt, ...);
 void cf_ev_msg(struct cf_ev *e, const struct cf_run *run, size_t i);
 void cf_ev_hdr(struct cf_ev *e, const struct sip_msg *m, const char *name);
-void cf_hvals_get(struct cf_hvals *hv, const struct sip_msg *m,
-		  const char *name);
 void cf_arg_split(const char *arg, char *name, size_t sz,
 		  struct pl *list);
-bool cf_has_value(const struct cf_hvals *hv, const struct pl *tok);
+bool cf_has_value(const struct sip_msg *m, const char *name,
+		  const struct pl *tok);
 bool cf_has_tokens(const struct sip_msg *m, const char *name,
 		   const struct pl *list, struct cf_ev *e);
 bool cf_url_of(const struct sip_msg *m, struct pl *url);

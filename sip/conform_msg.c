@@ -23,7 +23,15 @@ void cf_ev_add(struct cf_ev *e, const char *fmt, ...)
 	va_end(ap);
 	if (r < 0)
 		return;
-	e->n += (size_t)r < e->sz - e->n ? (size_t)r : e->sz - e->n - 1;
+	r = (size_t)r < e->sz - e->n ? r : (int)(e->sz - e->n - 1);
+
+	/* A NUL byte off the wire (a header, a reason phrase) would end the
+	 * evidence there, and what decided the case with it. */
+	for (char *p = e->p + e->n; p < e->p + e->n + r; p++) {
+		if (!*p)
+			*p = '?';
+	}
+	e->n += (size_t)r;
 }
 
 
@@ -84,9 +92,10 @@ static bool hval_collect(const struct sip_hdr *hdr, const struct sip_msg *m,
 }
 
 
-/* Every value of the header (comma lists split by libre). */
-void cf_hvals_get(struct cf_hvals *hv, const struct sip_msg *m,
-		  const char *name)
+/* The first values of the header (comma lists split by libre), for the
+ * evidence: a check asks cf_has_value(), which sees every one. */
+static void hvals_get(struct cf_hvals *hv, const struct sip_msg *m,
+		      const char *name)
 {
 	const char *c = compact(name);
 
@@ -101,7 +110,7 @@ void cf_ev_hdr(struct cf_ev *e, const struct sip_msg *m, const char *name)
 {
 	struct cf_hvals hv;
 
-	cf_hvals_get(&hv, m, name);
+	hvals_get(&hv, m, name);
 	if (!hv.n) {
 		cf_ev_add(e, "    (no %s header)\n", name);
 		return;
@@ -109,7 +118,7 @@ void cf_ev_hdr(struct cf_ev *e, const struct sip_msg *m, const char *name)
 	cf_ev_add(e, "    %s: ", name);
 	for (size_t i = 0; i < hv.n; i++)
 		cf_ev_add(e, "%s%r", i ? ", " : "", &hv.v[i]);
-	cf_ev_add(e, "\n");
+	cf_ev_add(e, "%s\n", hv.n == ARRAY_SIZE(hv.v) ? ", ..." : "");
 }
 
 
@@ -128,20 +137,42 @@ void cf_arg_split(const char *arg, char *name, size_t sz,
 }
 
 
-bool cf_has_value(const struct cf_hvals *hv, const struct pl *tok)
+struct hmatch {
+	const struct pl *tok;      /* NULL or empty: any value */
+	bool found;
+};
+
+
+static bool hval_match(const struct sip_hdr *hdr, const struct sip_msg *m,
+		       void *arg)
 {
-	for (size_t i = 0; i < hv->n; i++) {
-		struct pl v = hv->v[i];
+	struct hmatch *hm = arg;
+	struct pl v = hdr->val;
+	(void)m;
 
-		/* a value may carry parameters: "sendrecv;x=y" is not
-		 * "sendrecv" for a token list, but RFC 5009 has none */
-		while (v.l && (v.p[v.l - 1] == ' ' || v.p[v.l - 1] == '\t'))
-			--v.l;
-		if (!pl_casecmp(&v, tok))
-			return true;
-	}
+	/* a value may carry parameters: "sendrecv;x=y" is not
+	 * "sendrecv" for a token list, but RFC 5009 has none */
+	while (v.l && (v.p[v.l - 1] == ' ' || v.p[v.l - 1] == '\t'))
+		--v.l;
+	hm->found = !hm->tok || !hm->tok->l || !pl_casecmp(&v, hm->tok);
 
-	return false;
+	return hm->found;
+}
+
+
+/* Whether one value of the header (comma lists split by libre) is tok
+ * (empty: whether it has one), however many values it has. */
+bool cf_has_value(const struct sip_msg *m, const char *name,
+		  const struct pl *tok)
+{
+	struct hmatch hm = { tok, false };
+	const char *c = compact(name);
+
+	(void)sip_msg_xhdr_apply(m, true, name, hval_match, &hm);
+	if (!hm.found && c)
+		(void)sip_msg_xhdr_apply(m, true, c, hval_match, &hm);
+
+	return hm.found;
 }
 
 
@@ -150,17 +181,15 @@ bool cf_has_value(const struct cf_hvals *hv, const struct pl *tok)
 bool cf_has_tokens(const struct sip_msg *m, const char *name,
 		   const struct pl *list, struct cf_ev *e)
 {
-	struct cf_hvals hv;
 	struct pl rest = *list, tok;
 	bool all = true;
 
-	cf_hvals_get(&hv, m, name);
 	while (rest.l) {
 		const char *c = pl_strchr(&rest, ',');
 
 		tok.p = rest.p;
 		tok.l = c ? (size_t)(c - rest.p) : rest.l;
-		if (!cf_has_value(&hv, &tok)) {
+		if (!cf_has_value(m, name, &tok)) {
 			if (e)
 				cf_ev_add(e, "%s%r", all ? "" : ", ", &tok);
 			all = false;
@@ -175,21 +204,26 @@ bool cf_has_tokens(const struct sip_msg *m, const char *name,
 }
 
 
-/* The URL of the message's Alert-Info, if it is http(s). */
+static bool url_match(const struct sip_hdr *hdr, const struct sip_msg *m,
+		      void *arg)
+{
+	struct pl *url = arg;
+	(void)m;
+
+	if (re_regex(hdr->val.p, hdr->val.l, "<[^>]+>", url))
+		return false;
+
+	return (url->l > 7 && !strncasecmp(url->p, "http://", 7)) ||
+		(url->l > 8 && !strncasecmp(url->p, "https://", 8));
+}
+
+
+/* The URL of the message's Alert-Info, if it is http(s): the first such
+ * of its values, however many come before it. */
 bool cf_url_of(const struct sip_msg *m, struct pl *url)
 {
-	struct cf_hvals hv;
-
-	cf_hvals_get(&hv, m, "Alert-Info");
-	for (size_t i = 0; i < hv.n; i++) {
-		if (re_regex(hv.v[i].p, hv.v[i].l, "<[^>]+>", url))
-			continue;
-		if ((url->l > 7 && !strncasecmp(url->p, "http://", 7)) ||
-		    (url->l > 8 && !strncasecmp(url->p, "https://", 8)))
-			return true;
-	}
-
-	return false;
+	return sip_msg_xhdr_apply(m, true, "Alert-Info", url_match,
+				  url) != NULL;
 }
 
 

@@ -83,8 +83,10 @@ int cf_run_add(struct cf_run *run, uint32_t t_ms, enum cf_party party,
 
 	if (!run || !pkt || (unsigned)party >= CF_NPARTY)
 		return EINVAL;
-	if (run->msgc >= CF_MSGS_MAX)
+	if (run->msgc >= CF_MSGS_MAX) {
+		++run->dropped;
 		return EOVERFLOW;
+	}
 
 	mb = mbuf_alloc(len);
 	if (!mb)
@@ -249,23 +251,32 @@ bool cf_sel_valid(const char *sel)
 }
 
 
-/* The CSeq number of the party's initial INVITE, 0 if none. */
-static uint32_t initial_cseq(const struct cf_run *run, enum cf_party p)
+/* Whether the party's response is one to an initial INVITE (no To tag):
+ * the party may have sent it more than once, each time with a CSeq of
+ * its own (after a 420, 422 or 488).  Without any in the trace, every
+ * response is the INVITE's. */
+static bool to_initial(const struct cf_run *run, enum cf_party p,
+		       const struct sip_msg *rsp)
 {
+	bool any = false;
+
 	for (size_t i = 0; i < run->msgc; i++) {
 		const struct sip_msg *m = run->msgv[i].msg;
 
-		if (run->msgv[i].party == p && m->req &&
-		    !pl_strcmp(&m->met, "INVITE") && !pl_isset(&m->to.tag))
-			return m->cseq.num;
+		if (run->msgv[i].party != p || !m->req ||
+		    pl_strcmp(&m->met, "INVITE") || pl_isset(&m->to.tag))
+			continue;
+		if (m->cseq.num == rsp->cseq.num)
+			return true;
+		any = true;
 	}
 
-	return 0;
+	return !any;
 }
 
 
-static bool sel_match(const struct sel *s, const struct cf_msg *cm,
-		      uint32_t inv_cseq)
+static bool sel_match(const struct cf_run *run, const struct sel *s,
+		      const struct cf_msg *cm)
 {
 	const struct sip_msg *m = cm->msg;
 
@@ -286,9 +297,8 @@ static bool sel_match(const struct sel *s, const struct cf_msg *cm,
 		return false;
 	if (pl_strcmp(&m->cseq.met, s->method))
 		return false;
-	/* without the INVITE in the trace, every one is the INVITE's */
 	if (!strcmp(s->method, "INVITE") &&
-	    s->reinvite == (!inv_cseq || m->cseq.num == inv_cseq))
+	    s->reinvite == to_initial(run, s->party, m))
 		return false;
 	if (s->rel && !sip_msg_xhdr(m, "RSeq"))
 		return false;
@@ -301,15 +311,13 @@ size_t cf_select(const struct cf_run *run, const char *str, size_t *idx,
 		 size_t n)
 {
 	struct sel s;
-	uint32_t inv;
 	size_t k = 0;
 
 	if (!run || sel_parse(&s, str))
 		return 0;
 
-	inv = initial_cseq(run, s.party);
 	for (size_t i = 0; i < run->msgc; i++) {
-		if (!sel_match(&s, &run->msgv[i], inv))
+		if (!sel_match(run, &s, &run->msgv[i]))
 			continue;
 		if (k < n && idx)
 			idx[k] = i;

@@ -279,6 +279,7 @@ bool cf_chk_no_sdp(struct cf_ctx *x)
 {
 	size_t i;
 	const struct sip_msg *m;
+	struct body_view bv;
 	struct pl s, e;
 
 	if (!cf_select(x->run, x->t->sel, &i, 1))
@@ -289,6 +290,12 @@ bool cf_chk_no_sdp(struct cf_ctx *x)
 	cf_ev_msg(x->e, x->run, i);
 	cf_ev_hdr(x->e, m, "Content-Type");
 	cf_ev_add(x->e, "    Content-Length: %zu\n", mbuf_get_left(m->mb));
+	/* a body that does not parse (no or two Content-Types, a length
+	 * past its end) may well be an SDP: not "without SDP" */
+	if (body_parse(&bv, m)) {
+		cf_ev_add(x->e, "  carries a body the box cannot read\n");
+		return false;
+	}
 	if (pl_isset(&s) || pl_isset(&e)) {
 		cf_ev_sdp_lines(x->e, pl_isset(&s) ? &s : &e, "cm");
 		cf_ev_add(x->e, "  carries an SDP\n");

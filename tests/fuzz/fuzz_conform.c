@@ -16,7 +16,8 @@
  * NUL-terminated inside its buffer and holds no byte that a terminal
  * would take for a control sequence other than what came off the wire
  * (only the tab and line ends are added by the judge, so this checks
- * nothing of that); a case whose run was not made is inconclusive.
+ * nothing of that); the evidence is not empty; a case whose run was not
+ * made is inconclusive.
  */
 #include <string.h>
 #include <re.h>
@@ -100,6 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(v.v == CF_PASS || v.v == CF_FAIL ||
 			   v.v == CF_INCONC);
 		FUZZ_CHECK(memchr(v.evidence, '\0', sizeof(v.evidence)));
+		/* every verdict comes with what decided it */
+		FUZZ_CHECK(v.evidence[0] != '\0');
 	}
 
 	run->made = false;

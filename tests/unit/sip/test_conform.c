@@ -37,10 +37,12 @@
 	"a=recvonly\r\n"
 
 
-/* Adds one message: start line, CSeq, To tag, more header lines, body. */
-static void add(struct cf_run *run, uint32_t t, enum cf_party p, bool rx,
-		const char *start, const char *cseq, bool to_tag,
-		const char *hdrs, const char *ctype, const char *body)
+/* Adds one message: start line, CSeq, To tag (NULL: none), more header
+ * lines, body. */
+static void add_to(struct cf_run *run, uint32_t t, enum cf_party p,
+		   bool rx, const char *start, const char *cseq,
+		   const char *to_tag, const char *hdrs, const char *ctype,
+		   const char *body)
 {
 	char *text = NULL;
 
@@ -48,19 +50,30 @@ static void add(struct cf_run *run, uint32_t t, enum cf_party p, bool rx,
 		"%s\r\n"
 		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n"
 		"From: <sip:alice@h>;tag=a\r\n"
-		"To: <sip:bob@h>%s\r\n"
+		"To: <sip:bob@h>%s%s\r\n"
 		"Call-ID: x\r\n"
 		"CSeq: %s\r\n"
 		"%s"
 		"%s%s%s"
 		"Content-Length: %zu\r\n\r\n%s", start,
-		to_tag ? ";tag=b" : "", cseq, hdrs ? hdrs : "",
+		to_tag ? ";tag=" : "", to_tag ? to_tag : "", cseq,
+		hdrs ? hdrs : "",
 		ctype ? "Content-Type: " : "", ctype ? ctype : "",
 		ctype ? "\r\n" : "", body ? strlen(body) : (size_t)0,
 		body ? body : ""));
 	assert_int_equal(0, cf_run_add(run, t, p, rx, (uint8_t *)text,
 				       strlen(text)));
 	mem_deref(text);
+}
+
+
+/* Adds one message of the dialog with To tag "b" (or none). */
+static void add(struct cf_run *run, uint32_t t, enum cf_party p, bool rx,
+		const char *start, const char *cseq, bool to_tag,
+		const char *hdrs, const char *ctype, const char *body)
+{
+	add_to(run, t, p, rx, start, cseq, to_tag ? "b" : NULL, hdrs, ctype,
+	       body);
 }
 
 
@@ -185,6 +198,10 @@ static void test_catalogue(void **state)
 			if (t[k]->sel2 && !cf_sel_valid(t[k]->sel2))
 				fail_msg("%s: selector '%s'", c->id,
 					 t[k]->sel2);
+			if (t[k]->chk == CK_PRACKED &&
+			    !cf_sel_valid(t[k]->arg))
+				fail_msg("%s: selector '%s'", c->id,
+					 t[k]->arg);
 			/* the server's cases judge the box's caller and
 			 * callee, the client's the device and the far end */
 			if (t[k]->sel)
@@ -327,7 +344,8 @@ static void test_gateway(void **state)
 		  "17" },
 		{ "port",             "CMR-GW-BT-SRV-06", "5002 is not" },
 		{ "sdp-in-200",       "CMR-GW-BT-SRV-07", "carries an SDP" },
-		{ "2xx-before-prack", "RFC3262-NO2XX-SRV-02", "came before" },
+		{ "2xx-before-prack", "RFC3262-NO2XX-SRV-02", "was not "
+		  "acknowledged" },
 		{ "pem-supported",    "RFC5009-PEM-SRV-01", "\"supported\" is "
 		  "no value" },
 		{ "no-tone",          "CMR-GW-BT-SRV-04", "no RTP" },
@@ -535,6 +553,326 @@ static void test_evidence_bounded(void **state)
 }
 
 
+/* RFC 3262 section 3 forbids a 2xx only while a reliable 18x that carried
+ * a session description is unacknowledged: every such 18x counts, and an
+ * 18x without one does not. */
+static void test_no2xx_each_reliable(void **state)
+{
+	long mark = leakcheck_mark();
+	struct cf_run *run = mem_zalloc(sizeof(*run), NULL);
+	(void)state;
+
+	/* the 180 is acknowledged, the 183 with the SDP is not: broken */
+	run->made = true;
+	add(run, 0, CF_CALLER, false, "INVITE sip:bob@h SIP/2.0",
+	    "10 INVITE", false, "Supported: 100rel\r\n", "application/sdp",
+	    SDP_OFFER);
+	add(run, 5, CF_CALLER, true, "SIP/2.0 180 Ringing", "10 INVITE",
+	    true, "Require: 100rel\r\nRSeq: 1\r\n", NULL, NULL);
+	add(run, 6, CF_CALLER, false, "PRACK sip:bob@h SIP/2.0", "11 PRACK",
+	    true, "RAck: 1 10 INVITE\r\n", NULL, NULL);
+	add(run, 7, CF_CALLER, true, "SIP/2.0 200 OK", "11 PRACK", true,
+	    NULL, NULL, NULL);
+	add(run, 8, CF_CALLER, true, "SIP/2.0 183 Session Progress",
+	    "10 INVITE", true, "Require: 100rel\r\nRSeq: 2\r\n",
+	    "application/sdp", SDP_GW);
+	add(run, 9, CF_CALLER, true, "SIP/2.0 200 OK", "10 INVITE", true,
+	    NULL, NULL, NULL);
+	add(run, 10, CF_CALLER, false, "PRACK sip:bob@h SIP/2.0",
+	    "12 PRACK", true, "RAck: 2 10 INVITE\r\n", NULL, NULL);
+	assert_int_equal(CF_FAIL, judge("RFC3262-NO2XX-SRV-02", run,
+					"RSeq: 2"));
+	cf_run_reset(run);
+
+	/* a reliable 180 without SDP may be overtaken by the 200 */
+	run->made = true;
+	add(run, 0, CF_CALLER, false, "INVITE sip:bob@h SIP/2.0",
+	    "10 INVITE", false, "Supported: 100rel\r\n", "application/sdp",
+	    SDP_OFFER);
+	add(run, 5, CF_CALLER, true, "SIP/2.0 180 Ringing", "10 INVITE",
+	    true, "Require: 100rel\r\nRSeq: 1\r\n", NULL, NULL);
+	add(run, 6, CF_CALLER, true, "SIP/2.0 200 OK", "10 INVITE", true,
+	    NULL, "application/sdp", SDP_GW);
+	add(run, 7, CF_CALLER, false, "PRACK sip:bob@h SIP/2.0", "11 PRACK",
+	    true, "RAck: 1 10 INVITE\r\n", NULL, NULL);
+	assert_int_equal(CF_PASS, judge("RFC3262-NO2XX-SRV-01", run, NULL));
+	cf_run_reset(run);
+
+	/* the reliable 183 with the SDP arrives after the 200: the device
+	 * sent the 200 while it was unacknowledged */
+	run->made = true;
+	add(run, 0, CF_CALLER, false, "INVITE sip:bob@h SIP/2.0",
+	    "10 INVITE", false, "Supported: 100rel\r\n", "application/sdp",
+	    SDP_OFFER);
+	add(run, 6, CF_CALLER, true, "SIP/2.0 200 OK", "10 INVITE", true,
+	    NULL, NULL, NULL);
+	add(run, 7, CF_CALLER, true, "SIP/2.0 183 Session Progress",
+	    "10 INVITE", true, "Require: 100rel\r\nRSeq: 4\r\n",
+	    "application/sdp", SDP_GW);
+	add(run, 8, CF_CALLER, false, "PRACK sip:bob@h SIP/2.0", "11 PRACK",
+	    true, "RAck: 4 10 INVITE\r\n", NULL, NULL);
+	assert_int_equal(CF_FAIL, judge("RFC3262-NO2XX-SRV-01", run,
+					"RSeq 4, with an SDP"));
+	/* ... but a retransmission of one acknowledged before is fine */
+	cf_run_reset(run);
+	run->made = true;
+	add(run, 0, CF_CALLER, false, "INVITE sip:bob@h SIP/2.0",
+	    "10 INVITE", false, "Supported: 100rel\r\n", "application/sdp",
+	    SDP_OFFER);
+	add(run, 3, CF_CALLER, true, "SIP/2.0 183 Session Progress",
+	    "10 INVITE", true, "Require: 100rel\r\nRSeq: 4\r\n",
+	    "application/sdp", SDP_GW);
+	add(run, 4, CF_CALLER, false, "PRACK sip:bob@h SIP/2.0", "11 PRACK",
+	    true, "RAck: 4 10 INVITE\r\n", NULL, NULL);
+	add(run, 6, CF_CALLER, true, "SIP/2.0 200 OK", "10 INVITE", true,
+	    NULL, NULL, NULL);
+	add(run, 7, CF_CALLER, true, "SIP/2.0 183 Session Progress",
+	    "10 INVITE", true, "Require: 100rel\r\nRSeq: 4\r\n",
+	    "application/sdp", SDP_GW);
+	assert_int_equal(CF_PASS, judge("RFC3262-NO2XX-SRV-01", run, NULL));
+	cf_run_reset(run);
+
+	/* and the good gateway trace still passes, the broken one fails */
+	gw_trace(run, "");
+	assert_int_equal(CF_PASS, judge("RFC3262-NO2XX-SRV-02", run,
+					"RAck: 7 10 INVITE"));
+	cf_run_reset(run);
+	gw_trace(run, "2xx-before-prack");
+	assert_int_equal(CF_FAIL, judge("RFC3262-NO2XX-SRV-02", run,
+					"RSeq: 7"));
+	cf_run_reset(run);
+
+	mem_deref(run);
+	leakcheck_assert(mark);
+}
+
+
+/* A device that sends no P-Early-Media has none to judge: the missing
+ * header is CMR-GW-BT-SRV-02's failure, not a malformed value. */
+static void test_pem_absent(void **state)
+{
+	long mark = leakcheck_mark();
+	struct cf_run *run = mem_zalloc(sizeof(*run), NULL);
+	(void)state;
+
+	gw_trace(run, "pem");
+	assert_int_equal(CF_INCONC, judge("RFC5009-PEM-SRV-01", run,
+					  "precondition not met"));
+	cf_run_reset(run);
+	gw_trace(run, "pem-supported");
+	assert_int_equal(CF_FAIL, judge("RFC5009-PEM-SRV-01", run,
+					"\"supported\""));
+	cf_run_reset(run);
+
+	mem_deref(run);
+	leakcheck_assert(mark);
+}
+
+
+/* An option tag is found however many others the header lists. */
+static void test_many_tokens(void **state)
+{
+	long mark = leakcheck_mark();
+	struct cf_run *run = mem_zalloc(sizeof(*run), NULL);
+	(void)state;
+
+	run->made = true;
+	add(run, 0, CF_DUT, true, "INVITE sip:cmr-as@h SIP/2.0", "5 INVITE",
+	    false, "Supported: replaces, timer, path, gruu, outbound, "
+	    "norefersub, histinfo, tdialog, from-change, join, sec-agree, "
+	    "resource-priority, eventlist, answermode, recipient-list, "
+	    "multiple-refer, early-session\r\nk: 100rel\r\n",
+	    "application/sdp", SDP_OFFER);
+	assert_int_equal(CF_PASS, judge("CMR-AS-BT-CLI-01", run, NULL));
+	cf_run_reset(run);
+
+	mem_deref(run);
+	leakcheck_assert(mark);
+}
+
+
+/* A device that sends its INVITE again after a 4xx (420, 422, 488) gets
+ * its answers to the new one judged as the INVITE's, not a re-INVITE's. */
+static void test_invite_sent_again(void **state)
+{
+	long mark = leakcheck_mark();
+	struct cf_run *run = mem_zalloc(sizeof(*run), NULL);
+	size_t idx[4];
+	(void)state;
+
+	run->made = true;
+	add(run, 0, CF_DUT, true, "INVITE sip:cmr-http@h SIP/2.0",
+	    "1 INVITE", false, "Require: timer\r\n", "application/sdp",
+	    SDP_OFFER);
+	add(run, 1, CF_DUT, false, "SIP/2.0 420 Bad Extension", "1 INVITE",
+	    true, "Unsupported: timer\r\n", NULL, NULL);
+	add(run, 2, CF_DUT, true, "INVITE sip:cmr-http@h SIP/2.0",
+	    "2 INVITE", false, NULL, "application/sdp", SDP_OFFER);
+	add(run, 3, CF_DUT, false, "SIP/2.0 180 Ringing", "2 INVITE", true,
+	    "Alert-Info: <http://127.0.0.1:8080/r/ringback-default>\r\n",
+	    NULL, NULL);
+	run->getv[0].t_ms = 5;
+	str_ncpy(run->getv[0].path, "/r/ringback-default",
+		 sizeof(run->getv[0].path));
+	run->getv[0].status = 200;
+	run->getv[0].bytes = 1000;
+	run->getc = 1;
+	assert_int_equal(1, cf_select(run, "dut>18x", idx, 4));
+	assert_int_equal(0, cf_select(run, "dut>18x/reINVITE", idx, 4));
+	assert_int_equal(2, cf_select(run, "dut>4xx/INVITE", idx, 4) +
+			 cf_select(run, "dut>180/INVITE", idx, 4));
+	assert_int_equal(CF_PASS, judge("CMR-HTTP-BT-CLI-01", run,
+					"200, 1000 bytes"));
+	cf_run_reset(run);
+
+	mem_deref(run);
+	leakcheck_assert(mark);
+}
+
+
+/* "Without SDP": a body the box cannot read may be one. */
+static void test_no_sdp_unreadable(void **state)
+{
+	long mark = leakcheck_mark();
+	struct cf_run *run = mem_zalloc(sizeof(*run), NULL);
+	(void)state;
+
+	run->made = true;
+	add(run, 1, CF_CALLER, true, "UPDATE sip:alice@h SIP/2.0",
+	    "30 UPDATE", true, NULL, "application/sdp", SDP_GW_V18);
+	add(run, 2, CF_CALLER, false, "SIP/2.0 200 OK", "30 UPDATE", true,
+	    NULL, "application/sdp", SDP_OFFER);
+	/* two Content-Types: body_parse() gives up on it */
+	add(run, 3, CF_CALLER, true, "SIP/2.0 200 OK", "10 INVITE", true,
+	    "Content-Type: application/sdp\r\n", "application/sdp", SDP_GW);
+	assert_int_equal(CF_FAIL, judge("CMR-GW-BT-SRV-07", run,
+					"a body"));
+	cf_run_reset(run);
+
+	mem_deref(run);
+	leakcheck_assert(mark);
+}
+
+
+/* Every message a selector picks is judged, not only the first 64. */
+static void test_selector_whole(void **state)
+{
+	long mark = leakcheck_mark();
+	struct cf_run *run = mem_zalloc(sizeof(*run), NULL);
+	(void)state;
+
+	run->made = true;
+	add(run, 0, CF_CALLER, false, "INVITE sip:bob@h SIP/2.0", "1 INVITE",
+	    false, NULL, "application/sdp", SDP_OFFER);
+	for (int i = 0; i < 70; i++)
+		add(run, (uint32_t)i + 1, CF_CALLER, true,
+		    "SIP/2.0 180 Ringing", "1 INVITE", true, NULL, NULL,
+		    NULL);
+	add(run, 80, CF_CALLER, true, "SIP/2.0 183 Session Progress",
+	    "1 INVITE", true, "Require: 100rel\r\nRSeq: 1\r\n", NULL, NULL);
+	assert_int_equal(CF_FAIL, judge("RFC3261-EXT-SRV-01", run,
+					"has 100rel"));
+	cf_run_reset(run);
+
+	mem_deref(run);
+	leakcheck_assert(mark);
+}
+
+
+/* A NUL byte off the wire does not cut the evidence short; a trace that
+ * was full says so. */
+static void test_evidence_whole(void **state)
+{
+	static const char m[] = "SIP/2.0 200 O\0K\r\nVia: SIP/2.0/UDP h;"
+		"branch=z9hG4bKx\r\nFrom: <sip:a@h>;tag=a\r\nTo: <sip:b@h>;"
+		"tag=b\r\nCall-ID: x\r\nCSeq: 10 INVITE\r\n"
+		"Content-Length: 0\r\n\r\n";
+	long mark = leakcheck_mark();
+	struct cf_run *run = mem_zalloc(sizeof(*run), NULL);
+	(void)state;
+
+	run->made = true;
+	add(run, 0, CF_CALLER, false, "INVITE sip:bob@h SIP/2.0",
+	    "10 INVITE", false, "Supported: 100rel\r\n", "application/sdp",
+	    SDP_OFFER);
+	add(run, 5, CF_CALLER, true, "SIP/2.0 183 Session Progress",
+	    "10 INVITE", true, "Require: 100rel\r\nRSeq: 1\r\n",
+	    "application/sdp", SDP_GW);
+	assert_int_equal(0, cf_run_add(run, 6, CF_CALLER, true,
+				       (const uint8_t *)m, sizeof(m) - 1));
+	add(run, 7, CF_CALLER, false, "PRACK sip:bob@h SIP/2.0", "11 PRACK",
+	    true, "RAck: 1 10 INVITE\r\n", NULL, NULL);
+	assert_int_equal(CF_FAIL, judge("RFC3262-NO2XX-SRV-01", run,
+					"RSeq 1"));
+	cf_run_reset(run);
+
+	run->made = true;
+	for (int i = 0; i < CF_MSGS_MAX + 3; i++) {
+		static const char o[] = "OPTIONS sip:h SIP/2.0\r\nVia: SIP/2.0"
+			"/UDP h;branch=z9hG4bKx\r\nFrom: <sip:a@h>;tag=1\r\n"
+			"To: <sip:b@h>\r\nCall-ID: y\r\nCSeq: 1 OPTIONS\r\n"
+			"Content-Length: 0\r\n\r\n";
+
+		(void)cf_run_add(run, (uint32_t)i, CF_CALLER, true,
+				 (const uint8_t *)o, sizeof(o) - 1);
+	}
+	assert_int_equal(CF_FAIL, judge("CMR-HTTP-BT-SRV-01", run,
+					"3 more were not kept"));
+	cf_run_reset(run);
+
+	mem_deref(run);
+	leakcheck_assert(mark);
+}
+
+/* RFC 3262 3 (erratum 4600) and 4 (erratum 4603): the RSeq numbering is
+ * per early dialog; each dialog's reliable 18x gets its own PRACK. */
+static void test_rseq_per_dialog(void **state)
+{
+	long mark = leakcheck_mark();
+	struct cf_run *run = mem_zalloc(sizeof(*run), NULL);
+	(void)state;
+
+	run->made = true;
+	add(run, 0, CF_CALLEE, true, "INVITE sip:bob@h SIP/2.0", "20 INVITE",
+	    false, NULL, "application/sdp", SDP_GW);
+	add_to(run, 1, CF_CALLER, true, "SIP/2.0 183 Session Progress",
+	       "10 INVITE", "as", "Require: 100rel\r\nRSeq: 100\r\n",
+	       NULL, NULL);
+	add_to(run, 2, CF_CALLER, true, "SIP/2.0 180 Ringing", "10 INVITE",
+	       "b", "Require: 100rel\r\nRSeq: 5\r\n", NULL, NULL);
+	add_to(run, 3, CF_CALLER, true, "SIP/2.0 180 Ringing", "10 INVITE",
+	       "b", "Require: 100rel\r\nRSeq: 6\r\n", NULL, NULL);
+	add_to(run, 4, CF_CALLER, true, "SIP/2.0 183 Session Progress",
+	       "10 INVITE", "as", "Require: 100rel\r\nRSeq: 101\r\n",
+	       NULL, NULL);
+	assert_int_equal(CF_PASS, judge("RFC3262-RSEQ-SRV-01", run, NULL));
+	add_to(run, 5, CF_CALLER, true, "SIP/2.0 183 Session Progress",
+	       "10 INVITE", "as", "Require: 100rel\r\nRSeq: 103\r\n",
+	       NULL, NULL);
+	assert_int_equal(CF_FAIL, judge("RFC3262-RSEQ-SRV-01", run,
+					"RSeq 103 after 101"));
+	cf_run_reset(run);
+
+	/* two early dialogs, both RSeq 1: one PRACK is not both */
+	run->made = true;
+	add_to(run, 1, CF_CALLEE, false, "SIP/2.0 180 Ringing", "20 INVITE",
+	       "b", "Require: 100rel\r\nRSeq: 1\r\n", NULL, NULL);
+	add_to(run, 2, CF_CALLEE, false, "SIP/2.0 180 Ringing", "20 INVITE",
+	       "c", "Require: 100rel\r\nRSeq: 1\r\n", NULL, NULL);
+	add_to(run, 3, CF_CALLEE, true, "PRACK sip:bob@h SIP/2.0",
+	       "21 PRACK", "b", "RAck: 1 20 INVITE\r\n", NULL, NULL);
+	assert_int_equal(CF_FAIL, judge("RFC3262-RACK-SRV-01", run,
+					"no PRACK acknowledges RSeq 1"));
+	add_to(run, 4, CF_CALLEE, true, "PRACK sip:bob@h SIP/2.0",
+	       "22 PRACK", "c", "RAck: 1 20 INVITE\r\n", NULL, NULL);
+	assert_int_equal(CF_PASS, judge("RFC3262-RACK-SRV-01", run, NULL));
+	cf_run_reset(run);
+
+	mem_deref(run);
+	leakcheck_assert(mark);
+}
+
+
 /* libre's first decoding and printing set up what they keep for good;
  * that happens here, before any test's leak mark. */
 static int group_setup(void **state)
@@ -566,6 +904,14 @@ int main(void)
 		cmocka_unit_test(test_as),
 		cmocka_unit_test(test_http),
 		cmocka_unit_test(test_evidence_bounded),
+		cmocka_unit_test(test_no2xx_each_reliable),
+		cmocka_unit_test(test_pem_absent),
+		cmocka_unit_test(test_many_tokens),
+		cmocka_unit_test(test_invite_sent_again),
+		cmocka_unit_test(test_no_sdp_unreadable),
+		cmocka_unit_test(test_selector_whole),
+		cmocka_unit_test(test_evidence_whole),
+		cmocka_unit_test(test_rseq_per_dialog),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);
