@@ -254,6 +254,15 @@ static int spawn(struct conform *cf, const char *line, const char *user,
 			(void)dup2(out, STDOUT_FILENO);
 			(void)dup2(out, STDERR_FILENO);
 		}
+		/* Nothing of the box's but the three: its SIP, HTTP and RTP
+		 * sockets and the capture would outlive it in a device that
+		 * stays up (the next box could not bind --listen). */
+		if (close_range(3, ~0U, 0)) {
+			long max = sysconf(_SC_OPEN_MAX);
+
+			for (int fd = 3; fd < (max > 0 ? max : 1024); fd++)
+				(void)close(fd);
+		}
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
@@ -288,14 +297,23 @@ void conf_cli_reap(struct conform *cf)
 		return;
 	cf->reap_pid = -1;
 
+	/* The group is signalled while its leader is not reaped: until
+	 * then no other process can have the leader's id as its group's. */
 	for (int i = 0; i < KILL_GRACE_MS / 20; i++) {
-		if (waitpid(pid, NULL, WNOHANG) == pid) {
-			/* what it left behind in its group goes too */
-			(void)kill(-pid, SIGKILL);
-			return;
+		siginfo_t si;
+
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)pid, &si,
+			   WEXITED | WNOHANG | WNOWAIT)) {
+			if (errno == ECHILD)
+				return;        /* not ours any more */
+		}
+		else if (si.si_pid == pid) {
+			break;
 		}
 		(void)usleep(20000);
 	}
+	/* what it left behind in its group goes too */
 	(void)kill(-pid, SIGKILL);
 	(void)waitpid(pid, NULL, 0);
 }
