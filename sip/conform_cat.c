@@ -70,9 +70,10 @@ const size_t cf_nruns = sizeof(cf_runs) / sizeof(cf_runs[0]);
 	"towards the calling party CMR Client."
 #define Q_RSEQ "The value of the header field for the first reliable " \
 	"provisional response in a transaction MUST be between 1 and " \
-	"2**31 - 1. [...] Each subsequent reliable provisional response " \
-	"for the same request MUST have an RSeq value one higher than the " \
-	"value of the previous one."
+	"2**31 - 1. [...] The value of the RSeq in each subsequent " \
+	"reliable provisional response for the same request MUST be " \
+	"greater by exactly one. RSeq numbers MUST NOT wrap around. " \
+	"[Erratum 4600: the numbering is per early dialog.]"
 #define Q_NO2XX "A UAS MAY send a final response to the initial request " \
 	"before having received PRACKs for all unacknowledged reliable " \
 	"provisional responses, unless the final response is 2xx and any " \
@@ -86,7 +87,8 @@ const size_t cf_nruns = sizeof(cf_runs) / sizeof(cf_runs[0]);
 #define Q_PRACK "If a provisional response is received for an initial " \
 	"request, and that response contains a Require header field " \
 	"containing the option tag 100rel, the response is to be sent " \
-	"reliably. [...] The UAC MUST send a PRACK request for it."
+	"reliably. [...] Assuming the response is to be transmitted " \
+	"reliably, the UAC MUST create a new request with method PRACK."
 #define Q_OVERSION "When issuing an offer that modifies the session, the " \
 	"\"o=\" line of the new SDP MUST be identical to that in the " \
 	"previous SDP, except that the version in the origin field MUST " \
@@ -402,15 +404,17 @@ const struct cf_case cf_cases[] = {
 	  { CK_HDRVAL, "caller<*", NULL, "P-Early-Media:" },
 	  { { CK_PEM_VALID, "caller<*", NULL, NULL } } },
 
-	{ "RFC3311-UPD-SRV-01", "RFC 3311 5.1", "[...] a UA MUST NOT send "
-	  "an UPDATE with an offer if it has not yet received an answer to "
-	  "an offer it sent [...] the initial offer/answer has to be "
-	  "completed (with the answer in a reliable provisional response "
-	  "and its PRACK) before an UPDATE.", CF_SERVER, "gw-bt",
+	{ "RFC3311-UPD-SRV-01", "RFC 3311 5.1", "[In substance:] an UPDATE "
+	  "with an offer may be sent in an early dialog only once the "
+	  "offer/answer exchange of the INVITE is complete: the answer sent "
+	  "in a reliable provisional response, and that response "
+	  "acknowledged by its PRACK; and never while an offer of either "
+	  "side is unanswered.", CF_SERVER, "gw-bt",
 	  SRV_UP " The caller allows UPDATE.",
 	  "the UPDATE comes after the early offer/answer is complete",
 	  "the callee answers (200)",
-	  "the caller receives the 200 (PRACK) before the UPDATE",
+	  "the caller has the 200 of its PRACK before the UPDATE (the box "
+	  "reads the exchange as complete when the PRACK's transaction is)",
 	  { CK_HAS, "caller<UPDATE", NULL, NULL },
 	  { { CK_BEFORE, "caller<200/PRACK", "caller<UPDATE", NULL } } },
 
@@ -434,11 +438,12 @@ const struct cf_case cf_cases[] = {
 	  "[...] the UAC MUST treat the first session description it "
 	  "receives as the answer, and MUST ignore any session "
 	  "descriptions in subsequent responses to the initial INVITE.",
-	  CF_SERVER, "gw-bt", SRV_UP,
+	  CF_SERVER, "gw-bt", SRV_UP " An 18x has answered the caller's "
+	  "offer.",
 	  "every 18x repeats the one answer the caller has",
 	  "the DUT sends provisional responses with SDP",
 	  "the SDP of every 18x the caller receives is the same",
-	  { CK_NONE, NULL, NULL, NULL },
+	  { CK_SDP_ANSWER, "caller<18x", "caller>INVITE", NULL },
 	  { { CK_SAME_SDP, "caller<18x", NULL, NULL } } },
 
 	/* ---- 1.1.1.4 HTTP mode, CMR Client ----------------------------- */
