@@ -537,8 +537,8 @@ int cmd_conform(int argc, char *argv[])
 	str_ncpy(cf.dut_user, "dut", sizeof(cf.dut_user));
 	cf.wait_ms = 30000;
 	cf.dial_pid = cf.reap_pid = -1;
-	cf.tty = isatty(STDOUT_FILENO);
-	cf.color = cf.tty && !(getenv("NO_COLOR") && *getenv("NO_COLOR"));
+	cf.color = isatty(STDOUT_FILENO) &&
+		!(getenv("NO_COLOR") && *getenv("NO_COLOR"));
 
 	if (libre_init())
 		return 1;

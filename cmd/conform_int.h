@@ -45,7 +45,7 @@ struct conform {
 	const char *runpats[CONF_PATS_MAX];
 	size_t nrunpats;
 	const char *junit, *json, *html, *pcap, *dial_log;
-	bool color, tty, verbose;
+	bool color, verbose;          /* colour: a terminal, no NO_COLOR */
 
 	/* the box */
 	struct ua *caller, *caller_noupd, *callee, *far;
