@@ -125,22 +125,31 @@ def kill_all():
 _handed_out = set()
 
 
+# Listening ports come from 10000-19999: below the kernel's ephemeral
+# range (32768-60999 by default), where every connect() and every socket
+# bound to port 0 by this suite, by sipp or by the servers' own clients
+# takes its number, and below the server's default RTP range (20000-29999).
+# A number picked in the ephemeral range could be taken by such a socket
+# between the check here and the server's bind ("Address already in use").
+PORT_LO, PORT_HI = 10000, 19999
+
+
 def free_port():
     """A port number free for both UDP and TCP on 127.0.0.1 right now.
 
-    The TCP socket is bound to port 0 and the UDP socket to the same
-    number; both are closed before the number is returned.  Numbers are
-    never handed out twice in one run, so two servers of the same test
-    cannot collide with each other.
+    A random number of PORT_LO..PORT_HI is bound with TCP and UDP; both
+    sockets are closed before the number is returned.  Numbers are never
+    handed out twice in one run, so two servers of the same test cannot
+    collide with each other.
     """
-    for _ in range(200):
+    for _ in range(400):
+        port = random.randint(PORT_LO, PORT_HI)
+        if port in _handed_out:
+            continue
         t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            t.bind((HOST, 0))
-            port = t.getsockname()[1]
-            if port in _handed_out:
-                continue
+            t.bind((HOST, port))
             u.bind((HOST, port))
         except OSError:
             continue
@@ -156,7 +165,7 @@ def free_udp_block(n=4, lo=30000):
     """n consecutive free UDP ports (sipp's media port and its neighbours),
     starting at an even number from lo up."""
     for _ in range(200):
-        base = random.randrange(lo, 60000, 2)
+        base = random.randrange(lo, 32768 - n, 2)
         if any(base + i in _handed_out for i in range(n)):
             continue
         socks = []
