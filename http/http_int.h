@@ -109,10 +109,15 @@ bool resreq_id_valid(const char *id);
 enum MHD_Result resreq_handle(struct httpreq *rq, const char *id);
 
 
-/* ---- API, metrics, health (api.c) ------------------------------------- */
+/* ---- API and health (api.c) ------------------------------------------ */
 
 enum MHD_Result api_handle(struct httpreq *rq, enum httpd_route route,
 			   const char *id);
+
+
+/* ---- /metrics (metrics.c) --------------------------------------------- */
+
+enum MHD_Result metrics_handle(struct httpreq *rq);
 
 
 /* ---- the client's pure parts (fetch_parse.c) -------------------------- */
