@@ -43,6 +43,7 @@ struct serve {
 	struct httpd *httpd;
 	struct streamer *streamer;
 	struct reload *reload;       /* the profile, loaded off the loop */
+	struct state *state;         /* the API's changes (--state DIR) */
 	int load_err;                /* of the load at start-up */
 	char load_msg[512];
 	struct event *sig_int, *sig_term, *sig_hup, *hard_stop;
@@ -107,8 +108,8 @@ static void usage_serve(FILE *f)
 		"received to a pcap\n"
 		"                       file, one UDP packet each (TCP "
 		"messages too)\n"
-		"  --state DIR          directory for state kept across "
-		"starts\n"
+		"  --state DIR          keep the API's changes in DIR and "
+		"load them at start\n"
 		"  --log-level LEVEL    error|warn|info|debug (default "
 		"info)\n"
 		"  --max-calls N        live calls before 503 (default "
@@ -144,6 +145,12 @@ static void shutdown_done(void *arg)
 static void loaded(int err, struct table *t, const char *msg, void *arg)
 {
 	struct serve *sv = arg;
+
+	/* The API's changes go onto every table before it goes live. */
+	if (!err && state_apply(sv->state, t)) {
+		err = ENOMEM;
+		msg = "out of memory putting the API's changes on the profile";
+	}
 
 	if (!table_live()) {
 		sv->load_err = err;
@@ -213,6 +220,18 @@ static int serve_run(struct serve *sv)
 	struct sipsrv_conf conf;
 	int ret = 1;
 
+	/* The API's changes of earlier runs, before the profile they go
+	 * onto; their WAV resources are converted here, before the ready
+	 * line, as nothing else runs yet. */
+	if (state_alloc(&sv->state, sv->state_dir))
+		goto out;
+	if (state_load(sv->state, media_reload_prep, NULL, sv->load_msg,
+		       sizeof(sv->load_msg))) {
+		fprintf(stderr, "cmrlab: --state: %s\n", sv->load_msg);
+		ret = EXIT_USAGE;
+		goto out;
+	}
+
 	/* The profile and its media load the way a SIGHUP loads them, off
 	 * the loop; nothing else is on the loop yet, so wait for it here. */
 	if (reload_alloc(&sv->reload, sv->profile, media_reload_prep,
@@ -243,13 +262,6 @@ static int serve_run(struct serve *sv)
 		}
 	}
 
-	if (sv->state_dir && mkdir(sv->state_dir, 0755) && errno != EEXIST) {
-		fprintf(stderr, "cmrlab: --state: cannot create '%s': %s\n",
-			sv->state_dir, strerror(errno));
-		ret = EXIT_USAGE;
-		goto out;
-	}
-
 	if (httpd_alloc(&sv->httpd, &sv->http_addr)) {
 		fprintf(stderr, "cmrlab: cannot listen for HTTP on %s\n",
 			"the --http address");
@@ -257,6 +269,7 @@ static int serve_run(struct serve *sv)
 	}
 	if (sa_isset(&sv->advertise, SA_ADDR))
 		(void)httpd_advertise(sv->httpd, &sv->advertise);
+	(void)httpd_state_set(sv->httpd, sv->state, media_reload_prep, NULL);
 	/* Before the loop runs, so no request is ever answered without it. */
 	if (sv->token[0] && httpd_token_set(sv->httpd, sv->token)) {
 		fprintf(stderr, "cmrlab: out of memory\n");
@@ -332,6 +345,7 @@ static int serve_run(struct serve *sv)
 	sv->sip = mem_deref(sv->sip);
 	sv->streamer = mem_deref(sv->streamer);
 	sv->httpd = mem_deref(sv->httpd);
+	sv->state = mem_deref(sv->state);
 	table_live_set(NULL);
 	evlog_reset();
 	evlog_close();

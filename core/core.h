@@ -188,6 +188,20 @@ int  pcapw_tcp(const struct sa *src, const struct sa *dst, uint32_t seq,
 	       uint32_t ack, uint8_t flags, const uint8_t *data, size_t len);
 
 
+/* ---- ids, media types, contacts (ids.c) ------------------------------- */
+
+enum { ID_LEN_MAX = 64 };
+
+/** [A-Za-z0-9._-]{1,64}, not only dots: it names a URL path and a file. */
+bool id_resource_valid(const char *id);
+/** A subscriber or caller id: [A-Za-z0-9._~+-]{1,64}. */
+bool id_user_valid(const char *id);
+/** TYPE/SUBTYPE of RFC 6838 restricted names, no parameters. */
+bool id_mime_valid(const char *type);
+/** A sip: or sips: URI with a host, no white space. */
+bool id_contact_valid(const char *uri);
+
+
 /* ---- the table (table.c, subscriber.c, binding.c) --------------------- */
 
 enum cmr_mode { MODE_AUTO = 0, MODE_HTTP, MODE_AS, MODE_GATEWAY, MODE_OFF,
@@ -295,6 +309,27 @@ const struct binding *subscriber_binding_find(const struct subscriber *s,
 /** Drops expired bindings of every subscriber; returns how many. */
 unsigned table_bindings_expire(struct table *t, uint64_t now);
 
+/* Changes through the HTTP API (and core/state.c's replay of them). */
+/** Makes the subscriber spec->id of t like spec (mode, assignments,
+ *  password, contacts, rules), adding it when missing; its bindings stay.
+ *  *createdp: whether it was added. */
+int  table_subscriber_put(struct table *t, const struct subscriber *spec,
+			  bool *createdp);
+/** Copies everything but the id and the bindings of src into dst; on
+ *  failure dst is unchanged. */
+int  subscriber_assign(struct subscriber *dst, const struct subscriber *src);
+/** Takes subscriber id (and its bindings) out of t; false when absent. */
+bool table_subscriber_remove(struct table *t, const char *id);
+/** The subscriber's id when it assigns resource resid, in any direction
+ *  or rule, else NULL. */
+const char *subscriber_uses(const struct subscriber *s, const char *resid);
+/** Puts r into t (replacing one of the same id), sharing its bytes and
+ *  frames. */
+int  table_resource_link(struct table *t, const struct resource *r);
+/** Takes resource id out of t; false when absent.  References to it (a
+ *  response being sent, a stream) keep it alive. */
+bool table_resource_remove(struct table *t, const char *id);
+
 /** The live table that SIP and HTTP read; replaced whole on SIGHUP.
  *  table_live_set takes a reference and drops the previous one. */
 struct table *table_live(void);
@@ -355,11 +390,76 @@ bool reload_busy(const struct reload *r);
 bool reload_queued(const struct reload *r);
 
 
+/* ---- the API's changes over the profile (state.c, state_file.c) ------- */
+
+/*
+ * Subscribers and resources put and ids deleted through the HTTP API, kept
+ * apart from the profile and put onto every table that goes live (at
+ * start and after each SIGHUP).  With a folder, every change is written
+ * there before it is made (DIR/state.json, replaced atomically, and
+ * DIR/res/ for the resources' bytes) and read back by state_load().
+ */
+struct state;
+struct odict;
+
+/** What was wrong with a request's input: the field and a message. */
+struct state_err {
+	const char *field;
+	const char *msg;
+};
+
+/** dir NULL: the changes are kept in memory only. */
+int  state_alloc(struct state **stp, const char *dir);
+const char *state_dir(const struct state *st);
+/** Reads DIR/state.json and its resource files, runs prep on the
+ *  resources read (on the calling thread, job NULL), and removes files
+ *  no state names.  A missing state.json is an empty state.  0, or an
+ *  errno with "FILE: message" in msg. */
+int  state_load(struct state *st, reload_prep_h *prep, void *arg,
+		char *msg, size_t msgsz);
+/** Puts every change onto t: deletions first, then resources, then
+ *  subscribers. */
+int  state_apply(const struct state *st, struct table *t);
+bool state_empty(const struct state *st);
+/** Each writes the state with the change first, then makes it in the
+ *  overlay (the live table is the caller's); an errno when the write
+ *  failed, and nothing changed. */
+int  state_subscriber_put(struct state *st, const struct subscriber *spec);
+int  state_subscriber_delete(struct state *st, const char *id);
+/** file: the resource's bytes in the folder (state_blob_write), or NULL
+ *  without a folder. */
+int  state_resource_put(struct state *st, const struct resource *r,
+			const char *file);
+int  state_resource_delete(struct state *st, const char *id);
+
+/** A subscriber from a JSON object (the API's PUT body, a state.json
+ *  entry): made in scratch under id, every field checked; EINVAL with
+ *  the field and why in e. */
+int  state_spec_decode(struct table *scratch, const char *id,
+		       const struct odict *o, struct subscriber **sp,
+		       struct state_err *e);
+/** The subscriber's members into o: with the password when secret (the
+ *  state file), else with "password_set" (the API). */
+int  state_spec_encode(struct odict *o, const struct subscriber *s,
+		       bool secret);
+
+/** On the loop: a new file name for the bytes of resource id. */
+int  state_blob_name(struct state *st, const char *id, char *buf,
+		     size_t sz);
+/** On any thread: writes the bytes to DIR/res/NAME atomically and
+ *  durably (temporary file, fsync, rename, fsync of the folder). */
+int  state_blob_write(const char *dir, const char *name, const uint8_t *p,
+		      size_t n);
+
+
 /* ---- built-in audio (tones.c) ----------------------------------------- */
 
 /** Adds ringback-default and ringtone-default (WAV, 8 kHz mono 16 bit,
  *  >= 5 s) to the table. */
 int tones_add_builtin(struct table *t);
+/** Whether a Content-Type names a WAV file (audio/wav, audio/x-wav,
+ *  audio/wave, any case, parameters ignored). */
+bool wav_type(const char *type);
 /** Duration in ms of a RIFF/WAVE buffer, 0 if it is not one. */
 uint32_t wav_duration_ms(const uint8_t *data, size_t size);
 

@@ -18,7 +18,6 @@
 enum {
 	RANGE_DIGITS_MAX = 9,                  /* fits in 32 bits */
 	RANGE_MAX = 100000,                    /* numbers in one range */
-	MIME_PART_MAX = 127,
 	LIMIT_MAX_S = 86400,                   /* a day */
 };
 
@@ -36,78 +35,6 @@ typedef int (id_h)(struct parser *p, const char *id, void *arg);
 
 
 /* ---- values ------------------------------------------------------------- */
-
-static bool is_alnum(char c)
-{
-	return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') ||
-		('0' <= c && c <= '9');
-}
-
-
-/* Same rule as the table's: resource ids end up in URLs and file names. */
-static bool resid_valid(const char *id)
-{
-	size_t i, l = strlen(id);
-
-	if (l < 1 || l > ID_MAX)
-		return false;
-
-	for (i = 0; i < l; i++) {
-		if (!is_alnum(id[i]) && !strchr("._-", id[i]))
-			return false;
-	}
-
-	return true;
-}
-
-
-/* Subscriber and caller ids are SIP user parts; the profile allows the
- * ones that need no escaping in a URI, which covers names and numbers
- * including E.164 ("+4930...").  '=' and '"' would be ambiguous here. */
-static bool userid_valid(const char *id)
-{
-	size_t i, l = strlen(id);
-
-	if (l < 1 || l > ID_MAX)
-		return false;
-
-	for (i = 0; i < l; i++) {
-		if (!is_alnum(id[i]) && !strchr("._~+-", id[i]))
-			return false;
-	}
-
-	return true;
-}
-
-
-/* RFC 6838 restricted-name characters on both sides of the slash. */
-static bool mime_part_valid(const char *s, size_t l)
-{
-	size_t i;
-
-	if (l < 1 || l > MIME_PART_MAX || !is_alnum(s[0]))
-		return false;
-
-	for (i = 0; i < l; i++) {
-		if (!is_alnum(s[i]) && !strchr("!#$&^_.+-", s[i]))
-			return false;
-	}
-
-	return true;
-}
-
-
-static bool mime_valid(const char *type)
-{
-	const char *slash = strchr(type, '/');
-
-	if (!slash)
-		return false;
-
-	return mime_part_valid(type, (size_t)(slash - type)) &&
-		mime_part_valid(slash + 1, strlen(slash + 1));
-}
-
 
 static const char *mime_from_name(const char *file)
 {
@@ -133,24 +60,6 @@ static const char *mime_from_name(const char *file)
 	}
 
 	return "application/octet-stream";
-}
-
-
-/* A static contact must be a SIP URI that the router can send to. */
-static bool contact_valid(const char *uri)
-{
-	struct uri u;
-	struct pl pl;
-
-	if (strpbrk(uri, " \t"))
-		return false;
-
-	pl_set_str(&pl, uri);
-	if (uri_decode(&u, &pl))
-		return false;
-
-	return (0 == pl_strcasecmp(&u.scheme, "sip") ||
-		0 == pl_strcasecmp(&u.scheme, "sips")) && pl_isset(&u.host);
 }
 
 
@@ -189,7 +98,7 @@ static int idspec_parse(struct parser *p, const char *s,
 	memset(spec, 0, sizeof(*spec));
 
 	if (!dash || strspn(s, "0123456789-") != strlen(s)) {
-		if (!userid_valid(s))
+		if (!id_user_valid(s))
 			return profile_fail(p, "bad subscriber id '%s' (1 to"
 					    " %d of A-Z a-z 0-9 . _ ~ + -)", s,
 					    ID_MAX);
@@ -245,7 +154,7 @@ static int ref_add(struct parser *p, const char *key, const char *id)
 {
 	struct ref *r;
 
-	if (!resid_valid(id))
+	if (!id_resource_valid(id))
 		return profile_fail(p, "bad resource id '%s' in %s= (1 to %d"
 				    " of A-Z a-z 0-9 . _ -)", id, key, ID_MAX);
 
@@ -374,7 +283,7 @@ int profile_do_subscriber(struct parser *p)
 		const struct tok *tok = &p->tokv[i];
 
 		if (0 == strcmp(tok->key, "contact") &&
-		    !contact_valid(tok->val))
+		    !id_contact_valid(tok->val))
 			return profile_fail(p, "bad contact '%s' (expected a"
 					    " sip: or sips: URI)", tok->val);
 	}
@@ -402,7 +311,7 @@ int profile_do_resource(struct parser *p)
 				    resource_usage);
 
 	id = p->tokv[1].val;
-	if (!resid_valid(id))
+	if (!id_resource_valid(id))
 		return profile_fail(p, "bad resource id '%s' (1 to %d of A-Z"
 				    " a-z 0-9 . _ -)", id, ID_MAX);
 
@@ -416,7 +325,7 @@ int profile_do_resource(struct parser *p)
 		return profile_fail(p, "resource '%s' needs file=PATH", id);
 
 	type = profile_value(p, "type");
-	if (type && !mime_valid(type))
+	if (type && !id_mime_valid(type))
 		return profile_fail(p, "bad type '%s' (expected TYPE/SUBTYPE,"
 				    " e.g. audio/wav)", type);
 	if (!type)
@@ -540,7 +449,7 @@ int profile_do_rule(struct parser *p)
 	if (!a.from)
 		return profile_fail(p, "rule needs from=CALLER (usage: %s)",
 				    rule_usage);
-	if (!userid_valid(a.from))
+	if (!id_user_valid(a.from))
 		return profile_fail(p, "bad caller '%s' in from= (1 to %d of"
 				    " A-Z a-z 0-9 . _ ~ + -)", a.from, ID_MAX);
 	if (!a.cmr[DIR_BT] && !a.cmr[DIR_RT])

@@ -432,3 +432,159 @@ const char *subscriber_contact(const struct subscriber *s, unsigned i)
 
 	return le ? ((struct contact *)le->data)->uri : NULL;
 }
+
+
+/* ---- changes through the API -------------------------------------------- */
+
+int subscriber_assign(struct subscriber *dst, const struct subscriber *src)
+{
+	char *cmr[2] = { NULL, NULL }, *pw = NULL;
+	struct list contacts = LIST_INIT, rules = LIST_INIT;
+	struct le *le;
+	int err = 0;
+
+	if (!dst || !src || dst == src)
+		return EINVAL;
+
+	/* Everything is copied first, so that a failure leaves dst as it
+	 * was; then it is swapped in. */
+	if (src->cmr[DIR_BT])
+		err |= str_dup(&cmr[DIR_BT], src->cmr[DIR_BT]);
+	if (src->cmr[DIR_RT])
+		err |= str_dup(&cmr[DIR_RT], src->cmr[DIR_RT]);
+	if (src->password)
+		err |= str_dup(&pw, src->password);
+
+	LIST_FOREACH(&src->contacts, le) {
+		const struct contact *c = le->data;
+		struct contact *n;
+
+		if (err)
+			break;
+		n = mem_zalloc(sizeof(*n), contact_destructor);
+		if (!n || str_dup(&n->uri, c->uri)) {
+			mem_deref(n);
+			err = ENOMEM;
+			break;
+		}
+		list_append(&contacts, &n->le, n);
+	}
+
+	LIST_FOREACH(&src->rules, le) {
+		const struct rule *r = le->data;
+		struct rule *n;
+
+		if (err)
+			break;
+		n = mem_zalloc(sizeof(*n), rule_destructor);
+		if (!n || str_dup(&n->caller, r->caller) ||
+		    (r->res[DIR_BT] && str_dup(&n->res[DIR_BT],
+					       r->res[DIR_BT])) ||
+		    (r->res[DIR_RT] && str_dup(&n->res[DIR_RT],
+					       r->res[DIR_RT]))) {
+			mem_deref(n);
+			err = ENOMEM;
+			break;
+		}
+		list_append(&rules, &n->le, n);
+	}
+
+	if (err) {
+		mem_deref(cmr[DIR_BT]);
+		mem_deref(cmr[DIR_RT]);
+		mem_deref(pw);
+		list_flush(&contacts);
+		list_flush(&rules);
+		return ENOMEM;
+	}
+
+	dst->mode = src->mode;
+	dst->plain = src->plain;
+	mem_deref(dst->cmr[DIR_BT]);
+	mem_deref(dst->cmr[DIR_RT]);
+	mem_deref(dst->password);
+	dst->cmr[DIR_BT] = cmr[DIR_BT];
+	dst->cmr[DIR_RT] = cmr[DIR_RT];
+	dst->password = pw;
+	list_flush(&dst->contacts);
+	list_flush(&dst->rules);
+	dst->contacts = contacts;
+	dst->rules = rules;
+
+	/* The lists were copied by value: their elements still point back
+	 * at the local list heads. */
+	LIST_FOREACH(&dst->contacts, le)
+		le->list = &dst->contacts;
+	LIST_FOREACH(&dst->rules, le)
+		le->list = &dst->rules;
+
+	return 0;
+}
+
+
+int table_subscriber_put(struct table *t, const struct subscriber *spec,
+			 bool *createdp)
+{
+	struct subscriber *s;
+	bool created = false;
+	int err;
+
+	if (!t || !spec)
+		return EINVAL;
+
+	s = table_subscriber(t, spec->id);
+	if (!s) {
+		err = table_subscriber_add(t, spec->id, &s);
+		if (err)
+			return err;
+		created = true;
+	}
+
+	err = subscriber_assign(s, spec);
+	if (err && created)
+		mem_deref(s);
+	if (!err && createdp)
+		*createdp = created;
+
+	return err;
+}
+
+
+bool table_subscriber_remove(struct table *t, const char *id)
+{
+	struct subscriber *s = table_subscriber(t, id);
+
+	if (!s)
+		return false;
+
+	/* Out of the table now, even if someone holds a reference; the
+	 * hash's reference goes, and the bindings with the object. */
+	hash_unlink(&s->he);
+	list_unlink(&s->le);
+	mem_deref(s);
+
+	return true;
+}
+
+
+const char *subscriber_uses(const struct subscriber *s, const char *resid)
+{
+	const struct le *le;
+
+	if (!s || !resid)
+		return NULL;
+
+	if ((s->cmr[DIR_BT] && !strcmp(s->cmr[DIR_BT], resid)) ||
+	    (s->cmr[DIR_RT] && !strcmp(s->cmr[DIR_RT], resid)))
+		return s->id;
+
+	LIST_FOREACH(&s->rules, le) {
+		const struct rule *r = le->data;
+
+		if ((r->res[DIR_BT] && !strcmp(r->res[DIR_BT], resid)) ||
+		    (r->res[DIR_RT] && !strcmp(r->res[DIR_RT], resid)))
+			return s->id;
+	}
+
+	return NULL;
+}

@@ -24,7 +24,6 @@
 enum {
 	SUB_BUCKETS = 1024,
 	RES_BUCKETS = 64,
-	RESID_MAX = 64,
 	TYPE_MAX = 255,
 	HASH_CHUNK = 1 << 20,     /* bytes hashed between two cancel checks */
 };
@@ -105,30 +104,6 @@ static void resnode_destructor(void *data)
 }
 
 
-/* Resource ids become part of URLs (/r/ID) and of file names in the state
- * directory, so they are limited to characters that need no escaping in
- * either. */
-static bool resid_valid(const char *id)
-{
-	size_t l = strlen(id);
-	size_t i;
-
-	if (l < 1 || l > RESID_MAX)
-		return false;
-
-	for (i = 0; i < l; i++) {
-		char c = id[i];
-
-		if (!(('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') ||
-		      ('0' <= c && c <= '9') || c == '.' || c == '_' ||
-		      c == '-'))
-			return false;
-	}
-
-	return true;
-}
-
-
 /* The type goes verbatim into a Content-Type header: no control
  * characters, so it cannot end the header early. */
 static bool type_valid(const char *type)
@@ -205,10 +180,82 @@ struct resource *table_resource(const struct table *t, const char *id)
 }
 
 
+/* Puts node n into t under its id, in the place of a resource of that id
+ * if there is one. */
+static void resnode_insert(struct table *t, struct resnode *n)
+{
+	struct resnode *old = resnode_find(t, n->r.id);
+
+	/* Replacing takes the old one out of the table only; whoever holds
+	 * a reference to it (a response being sent) keeps it alive. */
+	if (old) {
+		list_insert_after(&t->resl, &old->le, &n->le, n);
+		hash_unlink(&old->he);
+		list_unlink(&old->le);
+		mem_deref(old);
+	}
+	else {
+		list_append(&t->resl, &n->le, n);
+	}
+	hash_append(t->resh, hash_joaat_str(n->r.id), &n->he, n);
+}
+
+
+int table_resource_link(struct table *t, const struct resource *r)
+{
+	struct resnode *n;
+	int err;
+
+	if (!t || !r)
+		return EINVAL;
+
+	n = mem_zalloc(sizeof(*n), resnode_destructor);
+	if (!n)
+		return ENOMEM;
+
+	err  = str_dup(&n->r.id, r->id);
+	err |= str_dup(&n->r.type, r->type);
+	if (err) {
+		mem_deref(n);
+		return ENOMEM;
+	}
+
+	/* The bytes and the frames are immutable once set: shared. */
+	n->r.data = mem_ref(r->data);
+	n->r.size = r->size;
+	n->r.media = mem_ref(r->media);
+	n->r.duration_ms = r->duration_ms;
+	memcpy(n->r.etag, r->etag, sizeof(n->r.etag));
+
+	resnode_insert(t, n);
+
+	return 0;
+}
+
+
+bool table_resource_remove(struct table *t, const char *id)
+{
+	struct resnode *n;
+
+	if (!t || !id)
+		return false;
+
+	n = resnode_find(t, id);
+	if (!n)
+		return false;
+
+	hash_unlink(&n->he);
+	list_unlink(&n->le);
+	mem_deref(n);
+
+	return true;
+}
+
+
 int table_resource_add(struct table *t, const char *id, const char *type,
 		       const uint8_t *data, size_t size)
 {
-	struct resnode *n, *old;
+	struct resnode *n;
 	uint64_t hash;
 	int err;
 
@@ -218,7 +265,7 @@ int table_resource_add(struct table *t, const char *id, const char *type,
 	if (!type)
 		type = "application/octet-stream";
 
-	if (!resid_valid(id) || !type_valid(type))
+	if (!id_resource_valid(id) || !type_valid(type))
 		return EINVAL;
 
 	n = mem_zalloc(sizeof(*n), resnode_destructor);
@@ -250,19 +297,7 @@ int table_resource_add(struct table *t, const char *id, const char *type,
 		       (unsigned long long)hash);
 	n->r.duration_ms = wav_duration_ms(n->r.data, size);
 
-	/* Replacing takes the old one out of the table only; whoever holds
-	 * a reference to it (a response being sent) keeps it alive. */
-	old = resnode_find(t, id);
-	if (old) {
-		list_insert_after(&t->resl, &old->le, &n->le, n);
-		hash_unlink(&old->he);
-		list_unlink(&old->le);
-		mem_deref(old);
-	}
-	else {
-		list_append(&t->resl, &n->le, n);
-	}
-	hash_append(t->resh, hash_joaat_str(id), &n->he, n);
+	resnode_insert(t, n);
 
  out:
 	if (err)

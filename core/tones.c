@@ -19,6 +19,7 @@
  */
 #include <math.h>
 #include <string.h>
+#include <strings.h>
 #include <re.h>
 #include "core.h"
 
@@ -414,6 +415,30 @@ int wav_parse(struct wav_info *wi, const uint8_t *data, size_t size)
 	*wi = w;
 
 	return 0;
+}
+
+
+/* The Content-Types a WAV file is served with; parameters after ';' do
+ * not change what the bytes are. */
+bool wav_type(const char *type)
+{
+	static const char *names[] = {
+		"audio/wav", "audio/x-wav", "audio/wave",
+	};
+	size_t len;
+
+	if (!type)
+		return false;
+
+	len = strcspn(type, "; \t");
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		if (strlen(names[i]) == len &&
+		    !strncasecmp(type, names[i], len))
+			return true;
+	}
+
+	return false;
 }
 
 

@@ -1,11 +1,12 @@
 /**
- * @file api.c  /api/v1 (read side) and /healthz
+ * @file api.c  /api/v1: routing by method, the read side, and /healthz
  *
- * Every answer is printed from the live table or the call event log at
- * the moment of the request; nothing is cached, so a reload or a new call
- * shows up in the next request.  Calls come from core's event stream,
- * never from SIP state.  Changing the table through PUT and DELETE is
- * not offered yet: those methods get 405 (docs/api.md).
+ * Every answer is made from the live table or the call event log at the
+ * moment of the request; nothing is cached, so a reload, an API change or
+ * a new call shows up in the next request.  Subscribers and resources are
+ * built as libre odicts and printed by its JSON encoder; calls come from
+ * core's event stream, never from SIP state.  PUT and DELETE are in
+ * api_put.c.
  */
 #include <string.h>
 #include <microhttpd.h>
@@ -14,38 +15,32 @@
 #include "http/http_int.h"
 
 
-/* Carries a printer through table_*_apply, which cannot return errors. */
-struct pctx {
-	struct re_printf *pf;
-	struct httpreq *rq;
-	int err;
-	bool first;
+enum {
+	HASH_SIZE = 16,
+	SUB_BODY_MAX = 64 << 10,        /* a subscriber's JSON */
 };
 
+#define RES_BODY_MAX ((size_t)64 << 20)   /* a resource's bytes */
 
-static int sub_print(struct re_printf *pf, const struct subscriber *s)
+static const char ALLOW_ITEM[] = "GET, HEAD, PUT, DELETE";
+
+
+/* ---- JSON of the table -------------------------------------------------- */
+
+int api_sub_encode(struct odict *o, const struct subscriber *s)
 {
 	const uint64_t now = loop_now_ms();
-	const char *pw = subscriber_password(s);
+	struct odict *arr = NULL;
 	int err;
 
-	err = re_hprintf(pf, "{\"id\":%H,\"mode\":%H,\"cmrbt\":%H,"
-			 "\"cmrt\":%H,\"password_set\":%s,\"contacts\":[",
-			 jsonw_str, subscriber_id(s),
-			 jsonw_str, cmr_mode_name(subscriber_mode(s)),
-			 jsonw_str, subscriber_cmr(s, DIR_BT, NULL),
-			 jsonw_str, subscriber_cmr(s, DIR_RT, NULL),
-			 pw && *pw ? "true" : "false");
-
-	for (unsigned i = 0; !err && i < subscriber_contact_count(s); i++)
-		err = re_hprintf(pf, "%s%H", i ? "," : "", jsonw_str,
-				 subscriber_contact(s, i));
-
+	err = state_spec_encode(o, s, false);
 	if (!err)
-		err = re_hprintf(pf, "],\"bindings\":[");
+		err = odict_alloc(&arr, HASH_SIZE);
 
 	for (unsigned i = 0; !err && i < subscriber_binding_count(s); i++) {
 		const struct binding *b = subscriber_binding(s, i);
+		struct odict *bo = NULL;
+		char key[16];
 		uint64_t left;
 
 		if (!b)
@@ -55,103 +50,176 @@ static int sub_print(struct re_printf *pf, const struct subscriber *s)
 		 * 0 s left. */
 		left = b->expires > now ? (b->expires - now + 999) / 1000 : 0;
 
-		err = re_hprintf(pf, "%s{\"uri\":%H,\"expires_in_s\":%llu}",
-				 i ? "," : "", jsonw_str, b->uri,
-				 (unsigned long long)left);
+		err = odict_alloc(&bo, 4);
+		if (err)
+			break;
+		(void)re_snprintf(key, sizeof(key), "%zu",
+				  odict_count(arr, false));
+		err |= odict_entry_add(bo, "uri", ODICT_STRING, b->uri);
+		err |= odict_entry_add(bo, "expires_in_s", ODICT_INT,
+				       (int64_t)left);
+		err |= odict_entry_add(arr, key, ODICT_OBJECT, bo);
+		mem_deref(bo);
 	}
 
 	if (!err)
-		err = re_hprintf(pf, "]}");
+		err = odict_entry_add(o, "bindings", ODICT_ARRAY, arr);
+	mem_deref(arr);
+
+	return err ? ENOMEM : 0;
+}
+
+
+int api_res_encode(struct odict *o, const struct resource *r,
+		   const char *base)
+{
+	char url[160];
+	int err = 0;
+
+	if (re_snprintf(url, sizeof(url), "%s/r/%s", base, r->id) < 0)
+		return ENOMEM;
+
+	err |= odict_entry_add(o, "id", ODICT_STRING, r->id);
+	err |= odict_entry_add(o, "type", ODICT_STRING, r->type);
+	err |= odict_entry_add(o, "bytes", ODICT_INT, (int64_t)r->size);
+	err |= odict_entry_add(o, "duration_ms", ODICT_INT,
+			       (int64_t)r->duration_ms);
+	err |= odict_entry_add(o, "url", ODICT_STRING, url);
+
+	return err ? ENOMEM : 0;
+}
+
+
+/* A JSON array printed from a list of objects, each made by its own
+ * odict (libre's encoder prints an object, never a bare array). */
+struct listctx {
+	struct re_printf *pf;
+	const char *base;
+	bool first;
+	int err;
+};
+
+
+static int item_print(struct listctx *lc, struct odict *o)
+{
+	int err;
+
+	err = re_hprintf(lc->pf, "%s%H", lc->first ? "" : ",",
+			 json_encode_odict, o);
+	lc->first = false;
 
 	return err;
 }
 
 
-static int res_print(struct re_printf *pf, const struct resource *r,
-		     const char *base)
+static bool sub_item(struct subscriber *s, void *arg)
 {
-	char url[160];
+	struct listctx *lc = arg;
+	struct odict *o = NULL;
 
-	if (re_snprintf(url, sizeof(url), "%s/r/%s", base, r->id) < 0)
-		return ENOMEM;
+	lc->err = odict_alloc(&o, HASH_SIZE);
+	if (!lc->err)
+		lc->err = api_sub_encode(o, s);
+	if (!lc->err)
+		lc->err = item_print(lc, o);
+	mem_deref(o);
 
-	return re_hprintf(pf, "{\"id\":%H,\"type\":%H,\"bytes\":%zu,"
-			  "\"duration_ms\":%u,\"url\":%H}",
-			  jsonw_str, r->id, jsonw_str, r->type, r->size,
-			  r->duration_ms, jsonw_str, url);
+	return lc->err != 0;
 }
 
 
-static bool sub_apply(struct subscriber *s, void *arg)
+static bool res_item(struct resource *r, void *arg)
 {
-	struct pctx *pc = arg;
+	struct listctx *lc = arg;
+	struct odict *o = NULL;
 
-	pc->err = re_hprintf(pc->pf, "%s%H", pc->first ? "" : ",",
-			     sub_print, s);
-	pc->first = false;
+	lc->err = odict_alloc(&o, HASH_SIZE);
+	if (!lc->err)
+		lc->err = api_res_encode(o, r, lc->base);
+	if (!lc->err)
+		lc->err = item_print(lc, o);
+	mem_deref(o);
 
-	return pc->err != 0;
-}
-
-
-static bool res_apply(struct resource *r, void *arg)
-{
-	struct pctx *pc = arg;
-
-	if (!pc->first)
-		pc->err = re_hprintf(pc->pf, ",");
-	if (!pc->err)
-		pc->err = res_print(pc->pf, r, httpd_req_base(pc->rq));
-	pc->first = false;
-
-	return pc->err != 0;
+	return lc->err != 0;
 }
 
 
 static int subs_print(struct re_printf *pf, struct httpreq *rq)
 {
-	struct pctx pc = { pf, rq, 0, true };
+	struct listctx lc = { pf, httpd_req_base(rq), true, 0 };
 	const struct table *t = table_live();
 	int err;
 
 	err = re_hprintf(pf, "[");
 	if (!err && t) {
-		(void)table_subscriber_apply(t, sub_apply, &pc);
-		err = pc.err;
+		(void)table_subscriber_apply(t, sub_item, &lc);
+		err = lc.err;
 	}
 
-	return err ? err : re_hprintf(pf, "]");
+	return err ? err : re_hprintf(pf, "]\n");
 }
 
 
 static int ress_print(struct re_printf *pf, struct httpreq *rq)
 {
-	struct pctx pc = { pf, rq, 0, true };
+	struct listctx lc = { pf, httpd_req_base(rq), true, 0 };
 	const struct table *t = table_live();
 	int err;
 
 	err = re_hprintf(pf, "[");
 	if (!err && t) {
-		(void)table_resource_apply(t, res_apply, &pc);
-		err = pc.err;
+		(void)table_resource_apply(t, res_item, &lc);
+		err = lc.err;
 	}
 
-	return err ? err : re_hprintf(pf, "]");
+	return err ? err : re_hprintf(pf, "]\n");
 }
 
 
-/* One resource and the base of its URL, for one %H. */
-struct resview {
-	const struct resource *r;
-	const char *base;
-};
-
-
-static int resview_print(struct re_printf *pf, const struct resview *v)
+/* Prints a handler into a new string and answers it. */
+static enum MHD_Result json_list(struct httpreq *rq,
+				 int (*ph)(struct re_printf *pf,
+					   struct httpreq *rq))
 {
-	return res_print(pf, v->r, v->base);
+	char *body = NULL;
+	int err;
+
+	err = re_sdprintf(&body, "%H", ph, rq);
+
+	return httpd_json(rq, 200, err, body);
 }
 
+
+enum MHD_Result api_sub_answer(struct httpreq *rq, unsigned code,
+			       const struct subscriber *s)
+{
+	struct MHD_Response *resp = NULL;
+	struct odict *o = NULL;
+
+	if (!odict_alloc(&o, HASH_SIZE) && !api_sub_encode(o, s))
+		resp = httpd_resp_odict(o);
+	mem_deref(o);
+
+	return httpd_send(rq, resp ? code : 500, resp ? resp :
+			  httpd_resp_mem(NULL, 0, NULL));
+}
+
+
+struct MHD_Response *api_res_resp(const struct resource *r,
+				  const char *base)
+{
+	struct MHD_Response *resp = NULL;
+	struct odict *o = NULL;
+
+	if (!odict_alloc(&o, HASH_SIZE) && !api_res_encode(o, r, base))
+		resp = httpd_resp_odict(o);
+	mem_deref(o);
+
+	return resp;
+}
+
+
+/* ---- routing ------------------------------------------------------------ */
 
 static enum MHD_Result healthz(struct httpreq *rq)
 {
@@ -165,30 +233,40 @@ static enum MHD_Result healthz(struct httpreq *rq)
 }
 
 
-/* Prints "%H\n" of a handler into a new string and answers it. */
-static enum MHD_Result json_list(struct httpreq *rq,
-				 int (*ph)(struct re_printf *pf,
-					   struct httpreq *rq))
+static bool changes(const struct httpreq *rq)
 {
-	char *body = NULL;
-	int err;
-
-	err = re_sdprintf(&body, "%H\n", ph, rq);
-
-	return httpd_json(rq, 200, err, body);
+	return !strcmp(rq->method, MHD_HTTP_METHOD_PUT) ||
+		!strcmp(rq->method, MHD_HTTP_METHOD_DELETE);
 }
 
 
-enum MHD_Result api_handle(struct httpreq *rq, enum httpd_route route,
-			   const char *id)
+size_t api_body_max(const struct httpreq *rq)
+{
+	if (!rq->h->state)
+		return 0;
+
+	switch (rq->route) {
+
+	case ROUTE_SUB:
+		return SUB_BODY_MAX;
+
+	case ROUTE_RESX:
+		return strcmp(rq->method, MHD_HTTP_METHOD_PUT) ?
+			SUB_BODY_MAX : RES_BODY_MAX;
+
+	default:
+		return 0;
+	}
+}
+
+
+static enum MHD_Result get_handle(struct httpreq *rq, enum httpd_route route,
+				  const char *id)
 {
 	const struct table *t = table_live();
 	struct callrec *cr;
 	char *body = NULL;
 	int err;
-
-	if (strcmp(rq->method, MHD_HTTP_METHOD_GET) && !rq->head)
-		return httpd_not_allowed(rq);
 
 	switch (route) {
 
@@ -214,15 +292,13 @@ enum MHD_Result api_handle(struct httpreq *rq, enum httpd_route route,
 
 	case ROUTE_SUB:
 		{
-			struct subscriber *s = NULL;
+			struct subscriber *s = t ? table_subscriber(t, id) :
+				NULL;
 
-			if (t)
-				s = table_subscriber(t, id);
 			if (!s)
 				return httpd_error(rq, 404,
 						   "no such subscriber", "id");
-			err = re_sdprintf(&body, "%H\n", sub_print, s);
-			return httpd_json(rq, 200, err, body);
+			return api_sub_answer(rq, 200, s);
 		}
 
 	case ROUTE_RESS:
@@ -230,18 +306,34 @@ enum MHD_Result api_handle(struct httpreq *rq, enum httpd_route route,
 
 	case ROUTE_RESX:
 		{
-			struct resview v = { NULL, httpd_req_base(rq) };
+			struct resource *r = t ? table_resource(t, id) : NULL;
 
-			if (t)
-				v.r = table_resource(t, id);
-			if (!v.r)
+			if (!r)
 				return httpd_error(rq, 404,
 						   "no such resource", "id");
-			err = re_sdprintf(&body, "%H\n", resview_print, &v);
-			return httpd_json(rq, 200, err, body);
+			return httpd_send(rq, 200, api_res_resp(
+						  r, httpd_req_base(rq)));
 		}
 
 	default:
 		return httpd_error(rq, 404, "not found", NULL);
 	}
+}
+
+
+enum MHD_Result api_handle(struct httpreq *rq, enum httpd_route route,
+			   const char *id)
+{
+	bool item = route == ROUTE_SUB || route == ROUTE_RESX;
+
+	if (!strcmp(rq->method, MHD_HTTP_METHOD_GET) || rq->head)
+		return get_handle(rq, route, id);
+
+	/* A request with a body comes here only once it has been read
+	 * (httpd.c); the collections and calls take no changes. */
+	if (item && rq->h->state && changes(rq) && rq->ctx)
+		return api_change(rq, route, id);
+
+	return httpd_not_allowed(rq, item && rq->h->state ? ALLOW_ITEM :
+				 NULL);
 }

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "core/core.h"
 
 struct sa;
 struct httpd;
@@ -33,6 +34,13 @@ int httpd_advertise(struct httpd *h, const struct sa *ip);
  *  "Authorization: Bearer TOKEN" (token copied; NULL or "" lifts the
  *  requirement).  /healthz, /metrics and /r/ID stay open. */
 int httpd_token_set(struct httpd *h, const char *token);
+
+/** The API's PUT and DELETE change the live table through st (kept by
+ *  the caller, who outlives the server); prep converts a resource put
+ *  (WAV to frames) on a job's thread, as a reload's does.  Without st
+ *  the API is read-only (PUT and DELETE get 405). */
+int httpd_state_set(struct httpd *h, struct state *st, reload_prep_h *prep,
+		    void *prep_arg);
 
 /** Called once per request for a resource (/r/ID) with its answer: the
  *  peer, the path without the query, the status and the bytes of the

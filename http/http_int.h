@@ -10,37 +10,11 @@
 #include <stdint.h>
 #include <microhttpd.h>
 #include <re.h>
+#include "core/core.h"
 #include "http/http.h"
 
 struct event;
 struct loop_watch;
-
-/* Status classes counted for /metrics: index status / 100 (1xx..5xx). */
-enum { HTTPD_CLASSES = 6 };
-
-struct httpd {
-	struct MHD_Daemon *mhd;
-	struct loop_watch *watch;   /* MHD's epoll fd on the loop */
-	struct event *tmr;          /* MHD's next timeout */
-	struct sa laddr;            /* as bound */
-	struct sa adv;              /* --advertise, or unset */
-	char *token;                /* the API's bearer token, or NULL */
-	char url[64];               /* "http://ADDR:PORT" */
-	uint64_t reqs[HTTPD_CLASSES];
-	httpd_served_h *servedh;    /* httpd_served_set() */
-	void *served_arg;
-};
-
-/* One request while its handler runs; nothing keeps it afterwards. */
-struct httpreq {
-	struct httpd *h;
-	struct MHD_Connection *conn;
-	const char *method;
-	const char *url;
-	bool head;                  /* HEAD: MHD sends the headers only */
-	char base[72];              /* httpd_req_base(), once computed */
-};
-
 
 /* ---- routing (httpd.c) ------------------------------------------------ */
 
@@ -56,6 +30,43 @@ enum httpd_route {
 	ROUTE_RESS,         /* /api/v1/resources */
 	ROUTE_RESX,         /* /api/v1/resources/ID */
 };
+
+/* Status classes counted for /metrics: index status / 100 (1xx..5xx). */
+enum { HTTPD_CLASSES = 6 };
+
+struct httpd {
+	struct MHD_Daemon *mhd;
+	struct loop_watch *watch;   /* MHD's epoll fd on the loop */
+	struct event *tmr;          /* MHD's next timeout */
+	struct sa laddr;            /* as bound */
+	struct sa adv;              /* --advertise, or unset */
+	char *token;                /* the API's bearer token, or NULL */
+	char url[64];               /* "http://ADDR:PORT" */
+	uint64_t reqs[HTTPD_CLASSES];
+	httpd_served_h *servedh;    /* httpd_served_set() */
+	void *served_arg;
+	struct list ctxl;           /* struct httpctx: PUT and DELETE */
+	bool resumed;               /* a deferred request has its answer */
+	struct state *state;        /* httpd_state_set() */
+	reload_prep_h *prep;        /* converts a resource put */
+	void *prep_arg;
+};
+
+struct httpctx;
+
+/* One request while its handler runs; nothing keeps it afterwards. */
+struct httpreq {
+	struct httpd *h;
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *url;
+	bool head;                  /* HEAD: MHD sends the headers only */
+	enum httpd_route route;
+	const char *id;             /* the route's ID, or NULL */
+	struct httpctx *ctx;        /* PUT, DELETE: the body and answer */
+	char base[72];              /* httpd_req_base(), once computed */
+};
+
 
 /** Maps a decoded path to a route; *idp points into url at the ID (or is
  *  NULL for routes without one). */
@@ -78,11 +89,25 @@ enum MHD_Result httpd_send(struct httpreq *rq, unsigned code,
  *  NULL when len is 0), with Content-Type type if not NULL. */
 struct MHD_Response *httpd_resp_mem(char *body, size_t len,
 				    const char *type);
+/** The body of a PUT or DELETE, all of it once the handler runs (NULL
+ *  when empty). */
+const uint8_t *httpd_body(const struct httpreq *rq, size_t *lenp);
+/** Suspends the request until httpd_answer(); pend (a mem object: the
+ *  handler's work) is released when the request ends or the server
+ *  stops, whichever comes first. */
+enum MHD_Result httpd_defer(struct httpreq *rq, void *pend);
+/** The answer of a deferred request (resp taken over). */
+void httpd_answer(struct httpctx *ctx, unsigned code,
+		  struct MHD_Response *resp);
+/** A response of one JSON document: the odict and a newline. */
+struct MHD_Response *httpd_resp_odict(const struct odict *o);
+/** {"error": msg, "field": field} (field may be NULL). */
+struct MHD_Response *httpd_resp_error(const char *msg, const char *field);
 /** {"error": msg, "field": field} (field may be NULL) with code. */
 enum MHD_Result httpd_error(struct httpreq *rq, unsigned code,
 			    const char *msg, const char *field);
-/** 405 with Allow: GET, HEAD. */
-enum MHD_Result httpd_not_allowed(struct httpreq *rq);
+/** 405 with Allow: allow (NULL: "GET, HEAD"). */
+enum MHD_Result httpd_not_allowed(struct httpreq *rq, const char *allow);
 /** Answers a mem string (taken over) as application/json, or 500 when
  *  printing it failed (err != 0). */
 enum MHD_Result httpd_json(struct httpreq *rq, unsigned code, int err,
@@ -112,6 +137,26 @@ enum MHD_Result resreq_handle(struct httpreq *rq, const char *id);
 /* ---- API and health (api.c) ------------------------------------------ */
 
 enum MHD_Result api_handle(struct httpreq *rq, enum httpd_route route,
+			   const char *id);
+/** The largest body the request's method and route take, 0 for none. */
+size_t api_body_max(const struct httpreq *rq);
+/** The members of a subscriber as the API shows it (with "bindings"). */
+int  api_sub_encode(struct odict *o, const struct subscriber *s);
+/** The members of a resource; its "url" on base. */
+int  api_res_encode(struct odict *o, const struct resource *r,
+		    const char *base);
+/** Answers the subscriber as the API shows it, with code. */
+enum MHD_Result api_sub_answer(struct httpreq *rq, unsigned code,
+			       const struct subscriber *s);
+/** A response of the resource as the API shows it, or NULL. */
+struct MHD_Response *api_res_resp(const struct resource *r,
+				  const char *base);
+
+
+/* ---- PUT and DELETE (api_put.c) --------------------------------------- */
+
+/** A PUT or DELETE of ROUTE_SUB or ROUTE_RESX, its body read. */
+enum MHD_Result api_change(struct httpreq *rq, enum httpd_route route,
 			   const char *id);
 
 

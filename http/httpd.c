@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -80,7 +81,11 @@ static void idle_h(void *arg)
 	MHD_UNSIGNED_LONG_LONG ms;
 	struct timeval tv;
 
-	if (MHD_get_timeout(h->mhd, &ms) != MHD_YES) {
+	if (h->resumed) {
+		h->resumed = false;
+		ms = 0;
+	}
+	else if (MHD_get_timeout(h->mhd, &ms) != MHD_YES) {
 		evtimer_del(h->tmr);
 		return;
 	}
@@ -200,19 +205,49 @@ enum MHD_Result httpd_json(struct httpreq *rq, unsigned code, int err,
 }
 
 
+/* An odict printed as one JSON document and a newline. */
+static int odict_print(struct re_printf *pf, const struct odict *o)
+{
+	return re_hprintf(pf, "%H\n", json_encode_odict, o);
+}
+
+
+struct MHD_Response *httpd_resp_odict(const struct odict *o)
+{
+	char *body = NULL;
+
+	if (re_sdprintf(&body, "%H", odict_print, o))
+		return NULL;
+
+	return httpd_resp_mem(body, str_len(body), "application/json");
+}
+
+
+struct MHD_Response *httpd_resp_error(const char *msg, const char *field)
+{
+	struct MHD_Response *resp = NULL;
+	struct odict *o = NULL;
+	int err;
+
+	err = odict_alloc(&o, 4);
+	if (err)
+		return NULL;
+
+	err = odict_entry_add(o, "error", ODICT_STRING, msg);
+	if (!err && field)
+		err = odict_entry_add(o, "field", ODICT_STRING, field);
+	if (!err)
+		resp = httpd_resp_odict(o);
+	mem_deref(o);
+
+	return resp;
+}
+
+
 enum MHD_Result httpd_error(struct httpreq *rq, unsigned code,
 			    const char *msg, const char *field)
 {
-	char *body = NULL;
-	int err;
-
-	if (field)
-		err = re_sdprintf(&body, "{\"error\":%H,\"field\":%H}\n",
-				  jsonw_str, msg, jsonw_str, field);
-	else
-		err = re_sdprintf(&body, "{\"error\":%H}\n", jsonw_str, msg);
-
-	return httpd_json(rq, code, err, body);
+	return httpd_send(rq, code, httpd_resp_error(msg, field));
 }
 
 
@@ -269,7 +304,6 @@ static enum MHD_Result unauthorized(struct httpreq *rq, int why)
 	const union MHD_ConnectionInfo *ci;
 	struct MHD_Response *resp;
 	const char *msg;
-	char *body = NULL;
 	struct sa peer;
 
 	switch (why) {
@@ -295,11 +329,7 @@ static enum MHD_Result unauthorized(struct httpreq *rq, int why)
 	LOGI(SUB_HTTP, "%s %s from %J: 401, %s", rq->method, rq->url, &peer,
 	     msg);
 
-	if (re_sdprintf(&body, "{\"error\":%H,\"field\":\"authorization\"}\n",
-			jsonw_str, msg))
-		return MHD_NO;
-
-	resp = httpd_resp_mem(body, str_len(body), "application/json");
+	resp = httpd_resp_error(msg, "authorization");
 	if (resp && MHD_add_response_header(resp,
 					    MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					    "Bearer realm=\"cmrlab\"")
@@ -321,22 +351,177 @@ static bool api_path(const char *url)
 }
 
 
-enum MHD_Result httpd_not_allowed(struct httpreq *rq)
+enum MHD_Result httpd_not_allowed(struct httpreq *rq, const char *allow)
 {
 	struct MHD_Response *resp;
-	char *body = NULL;
 
-	if (re_sdprintf(&body, "{\"error\":\"method not allowed\"}\n"))
-		return MHD_NO;
-
-	resp = httpd_resp_mem(body, str_len(body), "application/json");
+	resp = httpd_resp_error("method not allowed", NULL);
 	if (resp && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-					    "GET, HEAD") != MHD_YES) {
+					    allow ? allow : "GET, HEAD")
+	    != MHD_YES) {
 		MHD_destroy_response(resp);
 		resp = NULL;
 	}
 
 	return httpd_send(rq, 405, resp);
+}
+
+
+/* ---- requests with a body, and answers that come later ---------------- */
+
+/* The context of a PUT or DELETE under /api: its body as it arrives, and
+ * when its handler waits for work off the loop, the answer to come. */
+struct httpctx {
+	struct le le;               /* in httpd->ctxl */
+	struct httpd *h;
+	struct MHD_Connection *conn;
+	struct mbuf *body;
+	size_t max;                 /* the most the route takes */
+	bool too_big;
+	bool waiting;               /* suspended until httpd_answer() */
+	bool ready;                 /* the answer is in code and resp */
+	unsigned code;
+	struct MHD_Response *resp;
+	void *pend;                 /* the handler's work, released here */
+};
+
+
+static void ctx_destructor(void *arg)
+{
+	struct httpctx *ctx = arg;
+
+	list_unlink(&ctx->le);
+	/* The work first: mem_deref of a running job joins its thread. */
+	ctx->pend = mem_deref(ctx->pend);
+	mem_deref(ctx->body);
+	if (ctx->resp)
+		MHD_destroy_response(ctx->resp);
+}
+
+
+/* What a request without a context of its own has as MHD's con_cls
+ * after the first call. */
+static int seen;
+
+
+/* MHD is done with a connection's request: its context goes. */
+static void completed_h(void *cls, struct MHD_Connection *conn,
+			void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	(void)toe;
+
+	if (*con_cls && *con_cls != &seen)
+		mem_deref(*con_cls);
+	*con_cls = NULL;
+}
+
+
+enum MHD_Result httpd_defer(struct httpreq *rq, void *pend)
+{
+	struct httpctx *ctx = rq->ctx;
+
+	if (!ctx || ctx->waiting) {
+		mem_deref(pend);
+		return httpd_send(rq, 500, httpd_resp_mem(NULL, 0, NULL));
+	}
+
+	ctx->pend = pend;
+	ctx->waiting = true;
+	MHD_suspend_connection(ctx->conn);
+
+	return MHD_YES;
+}
+
+
+void httpd_answer(struct httpctx *ctx, unsigned code,
+		  struct MHD_Response *resp)
+{
+	if (!ctx || !ctx->waiting || ctx->ready) {
+		if (resp)
+			MHD_destroy_response(resp);
+		return;
+	}
+
+	ctx->code = code;
+	ctx->resp = resp;
+	ctx->ready = true;
+	/* MHD calls access_h again, which queues the answer, on its next
+	 * run; the resume itself wakes nothing here, and MHD_get_timeout()
+	 * does not know of it until then: idle_h runs MHD at once. */
+	MHD_resume_connection(ctx->conn);
+	ctx->h->resumed = true;
+}
+
+
+const uint8_t *httpd_body(const struct httpreq *rq, size_t *lenp)
+{
+	const struct httpctx *ctx = rq->ctx;
+
+	*lenp = ctx && ctx->body ? ctx->body->end : 0;
+
+	return *lenp ? ctx->body->buf : NULL;
+}
+
+
+/* The first call of a PUT or DELETE of a route that takes one: false
+ * when the route takes none (answered at once), else true with *retp:
+ * refused (413), or to be read to the end into a context of its own. */
+static bool body_begin(struct httpreq *rq, void **con_cls,
+		       enum MHD_Result *retp)
+{
+	struct httpctx *ctx;
+	const char *cl;
+	size_t max;
+
+	max = api_body_max(rq);
+	if (!max)
+		return false;
+
+	cl = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+					 MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl && *cl && strspn(cl, "0123456789") == strlen(cl) &&
+	    (strlen(cl) > 19 || strtoull(cl, NULL, 10) > max)) {
+		*retp = httpd_error(rq, 413, "the body is too large", "body");
+		return true;
+	}
+
+	ctx = mem_zalloc(sizeof(*ctx), ctx_destructor);
+	if (!ctx) {
+		*retp = MHD_NO;
+		return true;
+	}
+
+	ctx->h = rq->h;
+	ctx->conn = rq->conn;
+	ctx->max = max;
+	list_append(&rq->h->ctxl, &ctx->le, ctx);
+	*con_cls = ctx;
+	*retp = MHD_YES;
+
+	return true;
+}
+
+
+static int body_add(struct httpctx *ctx, const char *p, size_t n)
+{
+	if (ctx->too_big)
+		return 0;
+
+	if ((ctx->body ? ctx->body->end : 0) + n > ctx->max) {
+		ctx->too_big = true;
+		ctx->body = mem_deref(ctx->body);
+		return 0;
+	}
+
+	if (!ctx->body) {
+		ctx->body = mbuf_alloc(n > 4096 ? n : 4096);
+		if (!ctx->body)
+			return ENOMEM;
+	}
+
+	return mbuf_write_mem(ctx->body, (const uint8_t *)p, n);
 }
 
 
@@ -351,9 +536,11 @@ enum MHD_Result httpd_not_allowed(struct httpreq *rq)
  * in its buffer, calls again in a state where it refuses any response,
  * then closes with none.  Such a request is answered on the first call,
  * in place of the 100, and the connection closes after it.
- * Every other method is answered at once, before any body is read: no
- * route takes a body yet, and closing is the right end for an upload
- * nobody asked for.
+ * PUT and DELETE of the API's subscribers and resources are read to the
+ * end (up to the most their route takes, else 413) and then answered,
+ * at once or, when the handler defers, once its work is done.  Every
+ * other method is answered at once, before any body is read: closing is
+ * the right end for an upload nobody asked for.
  */
 /* An Expect header on a request that announces no body (RFC 9112
  * section 6.3): answered on the first call (see below). */
@@ -379,18 +566,49 @@ static enum MHD_Result access_h(void *cls, struct MHD_Connection *conn,
 				const char *version, const char *upload,
 				size_t *upload_size, void **con_cls)
 {
-	static int seen;
 	struct httpreq rq;
 	enum httpd_route route;
 	const char *id;
-	bool getlike;
+	bool getlike, bodied;
 	(void)version;
-	(void)upload;
 
 	getlike = !strcmp(method, MHD_HTTP_METHOD_GET) ||
 		!strcmp(method, MHD_HTTP_METHOD_HEAD);
+	bodied = !strcmp(method, MHD_HTTP_METHOD_PUT) ||
+		!strcmp(method, MHD_HTTP_METHOD_DELETE);
 
-	if (!*con_cls) {
+	memset(&rq, 0, sizeof(rq));
+	rq.h = cls;
+	rq.conn = conn;
+	rq.method = method;
+	rq.url = url;
+	rq.head = !strcmp(method, MHD_HTTP_METHOD_HEAD);
+	if (*con_cls && *con_cls != &seen)
+		rq.ctx = *con_cls;
+
+	if (rq.ctx) {
+		struct httpctx *ctx = rq.ctx;
+
+		if (ctx->ready) {
+			enum MHD_Result ret = httpd_send(&rq, ctx->code,
+							 ctx->resp);
+
+			ctx->resp = NULL;
+			return ret;
+		}
+		if (ctx->waiting)
+			return MHD_YES;
+		if (*upload_size) {
+			if (body_add(ctx, upload, *upload_size))
+				return MHD_NO;
+			*upload_size = 0;
+			return MHD_YES;
+		}
+		if (ctx->too_big)
+			return httpd_error(&rq, 413, "the body is too large",
+					   "body");
+	}
+	else if (!*con_cls) {
 		*con_cls = &seen;
 		if (getlike && !expect_without_body(conn))
 			return MHD_YES;
@@ -401,17 +619,10 @@ static enum MHD_Result access_h(void *cls, struct MHD_Connection *conn,
 		return MHD_YES;
 	}
 
-	rq.h = cls;
-	rq.conn = conn;
-	rq.method = method;
-	rq.url = url;
-	rq.head = !strcmp(method, MHD_HTTP_METHOD_HEAD);
-	rq.base[0] = '\0';
-
 	/* With a token, the API answers only those who show it, whatever
 	 * they ask for: 401 before 404 or 405.  /healthz, /metrics and the
 	 * resources that phones fetch from Alert-Info URLs stay open. */
-	if (rq.h->token && api_path(url)) {
+	if (!rq.ctx && rq.h->token && api_path(url)) {
 		int why = httpd_auth_check(
 			MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 				MHD_HTTP_HEADER_AUTHORIZATION),
@@ -422,6 +633,17 @@ static enum MHD_Result access_h(void *cls, struct MHD_Connection *conn,
 	}
 
 	route = httpd_route_parse(url, &id);
+	rq.route = route;
+	rq.id = id;
+
+	/* The first call of a PUT or DELETE that the route takes: read the
+	 * body first. */
+	if (bodied && !rq.ctx) {
+		enum MHD_Result ret;
+
+		if (body_begin(&rq, con_cls, &ret))
+			return ret;
+	}
 
 	switch (route) {
 
@@ -440,6 +662,7 @@ static enum MHD_Result access_h(void *cls, struct MHD_Connection *conn,
 static void destructor(void *arg)
 {
 	struct httpd *h = arg;
+	struct le *le;
 
 	loop_idle_remove(idle_h, h);
 
@@ -450,8 +673,24 @@ static void destructor(void *arg)
 	if (h->tmr)
 		event_free(h->tmr);
 
+	/* A suspended request cannot be stopped: its work is cancelled (and
+	 * its thread joined) and it is resumed, so that stopping the daemon
+	 * ends it and releases its context. */
+	LIST_FOREACH(&h->ctxl, le) {
+		struct httpctx *ctx = le->data;
+
+		if (!ctx->waiting || ctx->ready)
+			continue;
+		ctx->pend = mem_deref(ctx->pend);
+		ctx->ready = true;
+		ctx->code = 503;
+		MHD_resume_connection(ctx->conn);
+	}
+
 	if (h->mhd)
 		MHD_stop_daemon(h->mhd);
+
+	list_flush(&h->ctxl);
 
 	mem_deref(h->token);
 }
@@ -494,6 +733,20 @@ void httpd_served_set(struct httpd *h, httpd_served_h *sh, void *arg)
 		return;
 	h->servedh = sh;
 	h->served_arg = arg;
+}
+
+
+int httpd_state_set(struct httpd *h, struct state *st, reload_prep_h *prep,
+		    void *prep_arg)
+{
+	if (!h)
+		return EINVAL;
+
+	h->state = st;
+	h->prep = prep;
+	h->prep_arg = prep_arg;
+
+	return 0;
 }
 
 
@@ -548,7 +801,8 @@ const char *httpd_req_base(struct httpreq *rq)
 int httpd_alloc(struct httpd **hp, const struct sa *laddr)
 {
 	const union MHD_DaemonInfo *info;
-	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+		MHD_ALLOW_SUSPEND_RESUME;
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
 	struct httpd *h;
@@ -575,6 +829,7 @@ int httpd_alloc(struct httpd **hp, const struct sa *laddr)
 				  (unsigned int)CONN_TIMEOUT_S,
 				  MHD_OPTION_CONNECTION_LIMIT,
 				  (unsigned int)CONN_LIMIT,
+				  MHD_OPTION_NOTIFY_COMPLETED, completed_h, h,
 				  MHD_OPTION_END);
 	if (!h->mhd) {
 		err = errno ? errno : EADDRNOTAVAIL;

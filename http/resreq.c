@@ -364,7 +364,7 @@ enum MHD_Result resreq_handle(struct httpreq *rq, const char *id)
 	int err = 0;
 
 	if (strcmp(rq->method, MHD_HTTP_METHOD_GET) && !rq->head)
-		return httpd_not_allowed(rq);
+		return httpd_not_allowed(rq, NULL);
 
 	if (resreq_id_valid(id))
 		r = table_resource(table_live(), id);

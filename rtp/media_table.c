@@ -12,7 +12,6 @@
  * be called from any thread (core/log.c).
  */
 #include <string.h>
-#include <strings.h>
 #include <re.h>
 #include "core/core.h"
 #include "rtp/rtp.h"
@@ -26,37 +25,13 @@ struct attach {
 };
 
 
-/* The Content-Types a WAV file is served with; parameters after ';' do
- * not change what the bytes are. */
-static bool is_wav(const char *type)
-{
-	static const char *names[] = {
-		"audio/wav", "audio/x-wav", "audio/wave",
-	};
-	size_t len;
-
-	if (!type)
-		return false;
-
-	len = strcspn(type, "; \t");
-
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-		if (strlen(names[i]) == len &&
-		    !strncasecmp(type, names[i], len))
-			return true;
-	}
-
-	return false;
-}
-
-
 static bool attach_handler(struct resource *r, void *arg)
 {
 	struct attach *a = arg;
 	struct media *m = NULL;
 	int err;
 
-	if (r->media || !is_wav(r->type))
+	if (r->media || !wav_type(r->type))
 		return false;
 
 	err = media_convert(&m, r->data, r->size, a->job);
