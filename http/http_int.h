@@ -20,6 +20,7 @@ struct loop_watch;
 
 enum httpd_route {
 	ROUTE_NONE = 0,
+	ROUTE_PAGE,         /* / */
 	ROUTE_RES,          /* /r/ID */
 	ROUTE_HEALTHZ,      /* /healthz */
 	ROUTE_METRICS,      /* /metrics */
@@ -163,6 +164,14 @@ enum MHD_Result api_change(struct httpreq *rq, enum httpd_route route,
 /* ---- /metrics (metrics.c) --------------------------------------------- */
 
 enum MHD_Result metrics_handle(struct httpreq *rq);
+
+
+/* ---- the live page: / (page.c, page_html.c) --------------------------- */
+
+extern const char page_html[];      /* the document, NUL-terminated */
+extern const size_t page_html_len;  /* its length without the NUL */
+
+enum MHD_Result page_handle(struct httpreq *rq);
 
 
 /* ---- the client's pure parts (fetch_parse.c) -------------------------- */

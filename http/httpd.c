@@ -113,6 +113,8 @@ enum httpd_route httpd_route_parse(const char *url, const char **idp)
 	if (!url)
 		return ROUTE_NONE;
 
+	if (!strcmp(url, "/"))
+		return ROUTE_PAGE;
 	if (!strncmp(url, "/r/", 3)) {
 		*idp = url + 3;
 		return ROUTE_RES;
@@ -652,6 +654,9 @@ static enum MHD_Result access_h(void *cls, struct MHD_Connection *conn,
 
 	case ROUTE_RES:
 		return resreq_handle(&rq, id);
+
+	case ROUTE_PAGE:
+		return page_handle(&rq);
 
 	default:
 		return api_handle(&rq, route, id);

@@ -166,8 +166,12 @@ static void route_check(const char *url)
 	const char *id = url;
 	enum httpd_route r = httpd_route_parse(url, &id);
 
-	if (r == ROUTE_NONE || r == ROUTE_HEALTHZ || r == ROUTE_METRICS ||
-	    r == ROUTE_CALLS || r == ROUTE_SUBS || r == ROUTE_RESS) {
+	if (r == ROUTE_PAGE)
+		FUZZ_CHECK(!strcmp(url, "/"));
+
+	if (r == ROUTE_NONE || r == ROUTE_PAGE || r == ROUTE_HEALTHZ ||
+	    r == ROUTE_METRICS || r == ROUTE_CALLS || r == ROUTE_SUBS ||
+	    r == ROUTE_RESS) {
 		FUZZ_CHECK(id == NULL);
 		return;
 	}

@@ -31,6 +31,13 @@ Every run has a timeout.  Chromium starts in a session of its own
 group; when the run ends, in time or not, that group is killed, and no
 other process.
 
+LivePage(url, workdir) is the third run's way kept open over a page that
+a server serves and that changes while it is open (the server's live page
+at /): eval() and wait_for() evaluate JavaScript in it, errors() lists
+what the third run would report.  Loopback bypasses the dead proxy there
+(chromium's implicit rule, which FLAGS otherwise cancels with <-loopback>),
+so only the page's own server is reachable; every other host still is not.
+
 Only the Python standard library is used.  Run it by hand with
     python3 tests/integration/chromium.py PAGE.html [WORKDIR]
 which prints the result (without the DOM) as JSON and exits 1 when the
@@ -303,6 +310,120 @@ def _console_run(path, url, profile, err, timeout):
         _kill_group(p.pid)
         p.wait()
     return _cdp_errors(pipe.events), problem, time.monotonic() - t0
+
+
+class LivePage:
+    '''url open in headless chromium until close() (or the end of a with
+    block): the DevTools pipe with the Runtime, Log, Network and Page
+    domains on.  open() waits for the load event; eval(expr) is the value
+    of a JavaScript expression in the page (JSON-able values only);
+    wait_for(expr, timeout) polls it until it is truthy and returns it, or
+    raises TimeoutError with its last value; errors() lists error-level
+    console messages, exceptions and failed loads so far; stderr_findings
+    of chromium's stderr are in errors() after close().'''
+
+    FLAGS = [f for f in FLAGS if not f.startswith("--proxy-bypass-list")]
+
+    def __init__(self, url, workdir, timeout=RUN_TIMEOUT):
+        self.url, self.workdir, self.timeout = url, workdir, timeout
+        self.p = self.pipe = self.sess = None
+        self.err = None
+        self.late = []             # stderr findings, after close()
+
+    def __enter__(self):
+        return self.open()
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def _deadline(self):
+        return time.monotonic() + self.timeout
+
+    def open(self):
+        found = available()
+        if not found:
+            raise RuntimeError(found.why)
+        os.makedirs(self.workdir, exist_ok=True)
+        profile = tempfile.mkdtemp(prefix="chromium-live-", dir=self.workdir)
+        self.err = open(os.path.join(self.workdir, "live.stderr"), "w+")
+        to_r, to_w = os.pipe()
+        from_r, from_w = os.pipe()
+
+        def fds():
+            a, b = os.dup(to_r), os.dup(from_w)
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+
+        self.p = subprocess.Popen(
+            [found.path] + self.FLAGS + ["--user-data-dir=" + profile,
+                                         "--remote-debugging-pipe",
+                                         "about:blank"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=self.err, start_new_session=True, preexec_fn=fds,
+            close_fds=False)
+        os.close(to_r)
+        os.close(from_w)
+        self.pipe = _Pipe(to_w, from_r)
+        deadline = self._deadline()
+        tab = self.pipe.call("Target.createTarget", deadline,
+                             {"url": "about:blank"})["targetId"]
+        self.sess = self.pipe.call("Target.attachToTarget", deadline,
+                                   {"targetId": tab,
+                                    "flatten": True})["sessionId"]
+        for domain in ("Runtime", "Log", "Network", "Page"):
+            self.pipe.call(domain + ".enable", deadline, session=self.sess)
+        self.pipe.call("Page.navigate", deadline, {"url": self.url},
+                       session=self.sess)
+        while not any(e.get("method") == "Page.loadEventFired"
+                      for e in self.pipe.events):
+            msg = self.pipe.recv(deadline)
+            if msg is None:
+                raise TimeoutError("no load event within %.0f s"
+                                   % self.timeout)
+            self.pipe.events.append(msg)
+        return self
+
+    def eval(self, expr):
+        r = self.pipe.call("Runtime.evaluate", self._deadline(),
+                           {"expression": expr, "returnByValue": True},
+                           session=self.sess)
+        if "exceptionDetails" in r:
+            raise RuntimeError("%s: %s" % (expr, r["exceptionDetails"].get(
+                "exception", {}).get("description", r["exceptionDetails"])))
+        return r.get("result", {}).get("value")
+
+    def wait_for(self, expr, timeout, poll=0.1):
+        deadline = time.monotonic() + timeout
+        while True:
+            v = self.eval(expr)
+            if v:
+                return v
+            if time.monotonic() >= deadline:
+                raise TimeoutError("%s still %r after %.1f s"
+                                   % (expr, v, timeout))
+            time.sleep(poll)
+
+    def errors(self):
+        return _cdp_errors(self.pipe.events if self.pipe else []) + \
+            self.late
+
+    def close(self):
+        if self.p is None:
+            return
+        try:
+            self.pipe.send("Browser.close")
+            self.p.wait(5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        os.close(self.pipe.wfd)
+        os.close(self.pipe.rfd)
+        _kill_group(self.p.pid)
+        self.p.wait()
+        self.p = None
+        self.err.seek(0)
+        self.late = stderr_findings(self.err.read())
+        self.err.close()
 
 
 def check_page(html_path, workdir, timeout=RUN_TIMEOUT):

@@ -222,7 +222,9 @@ static void test_route(void **state)
 		{ "/API/v1/calls",            ROUTE_NONE,    NULL },
 		{ "/healthz/",                ROUTE_NONE,    NULL },
 		{ "/r",                       ROUTE_NONE,    NULL },
-		{ "/",                        ROUTE_NONE,    NULL },
+		{ "/",                        ROUTE_PAGE,    NULL },
+		{ "//",                       ROUTE_NONE,    NULL },
+		{ "/index.html",              ROUTE_NONE,    NULL },
 		{ "",                         ROUTE_NONE,    NULL },
 		{ NULL,                       ROUTE_NONE,    NULL },
 	};
