@@ -39,7 +39,7 @@ enum MHD_Result page_handle(struct httpreq *rq)
 	struct MHD_Response *resp;
 
 	if (strcmp(rq->method, MHD_HTTP_METHOD_GET) && !rq->head)
-		return httpd_not_allowed(rq);
+		return httpd_not_allowed(rq, NULL);
 
 	/* The document is a constant: MHD sends it from where it is. */
 	resp = MHD_create_response_from_buffer(page_html_len,
