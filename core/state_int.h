@@ -43,6 +43,15 @@ const char *state_file_of(const struct state *st, const char *id);
 /** Writes DIR/state.json as the state with ch made (nothing without a
  *  folder); 0 when it is in place. */
 int  state_commit(struct state *st, const struct state_change *ch);
+#define STATE_FILE "state.json"
+#define STATE_RES_DIR "res"
+
+/** Reads a whole regular file of at most max bytes into a mem buffer
+ *  (NUL-terminated, *lenp without it). */
+int  state_file_read(const char *path, size_t max, uint8_t **bufp,
+		     size_t *lenp);
+/** "DIR/res" into buf. */
+int  state_res_dir(const char *dir, char *buf, size_t sz);
 /** Removes DIR/res/FILE; a failure is logged only. */
 void state_file_unlink(const struct state *st, const char *file);
 
