@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 struct event_base;
+struct odict;
 struct re_printf;
 struct pl;
 struct sa;
@@ -152,6 +153,8 @@ struct callrec *evlog_call_find(const char *id);
 /** Prints the JSON array of live and recent calls. */
 int  evlog_calls_print(struct re_printf *pf, void *unused);
 int  evlog_call_print(struct re_printf *pf, const struct callrec *cr);
+/** The call's record as members of o (what the API shows). */
+int  evlog_call_encode(struct odict *o, const struct callrec *cr);
 unsigned evlog_live_count(void);
 uint64_t evlog_total_count(void);
 void     evlog_shed_note(void);

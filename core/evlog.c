@@ -322,46 +322,113 @@ struct callrec *evlog_call_find(const char *id)
 }
 
 
-int evlog_call_print(struct re_printf *pf, const struct callrec *cr)
+/* One event as an object: t_ms, what, and its own members, which were
+ * printed as JSON text when it happened and are read back here.  Text
+ * that libre's decoder does not take (it never should) is kept as a
+ * string under "raw", so nothing is lost. */
+static int event_encode(struct odict *arr, const struct event_rec *e)
 {
+	struct odict *o = NULL;
+	char key[16], *text = NULL;
+	int err;
+
+	if (e->extra && *e->extra &&
+	    !re_sdprintf(&text, "{\"t_ms\":%llu,\"what\":%H,%s}",
+			 (unsigned long long)e->t_ms, jsonw_str, e->what,
+			 e->extra) &&
+	    json_decode_odict(&o, 16, text, str_len(text), 8))
+		o = mem_deref(o);
+	mem_deref(text);
+
+	if (!o) {
+		err = odict_alloc(&o, 4);
+		if (err)
+			return err;
+		err |= odict_entry_add(o, "t_ms", ODICT_INT, (int64_t)e->t_ms);
+		err |= odict_entry_add(o, "what", ODICT_STRING, e->what);
+		if (e->extra && *e->extra)
+			err |= odict_entry_add(o, "raw", ODICT_STRING,
+					       e->extra);
+		if (err) {
+			mem_deref(o);
+			return ENOMEM;
+		}
+	}
+
+	(void)re_snprintf(key, sizeof(key), "%zu", odict_count(arr, false));
+	err = odict_entry_add(arr, key, ODICT_OBJECT, o);
+	mem_deref(o);
+
+	return err;
+}
+
+
+int evlog_call_encode(struct odict *o, const struct callrec *cr)
+{
+	struct odict *events = NULL;
+	char started[32];
 	uint64_t dur;
 	struct le *le;
+	int err;
+
+	if (!o || !cr)
+		return EINVAL;
+
+	dur = (cr->ended ? cr->end_ms : loop_now_ms()) - cr->start_ms;
+	(void)re_snprintf(started, sizeof(started), "%H", wall_print,
+			  &cr->start_wall);
+
+	err = odict_alloc(&events, 32);
+	for (le = list_head(&cr->events); le && !err; le = le->next)
+		err = event_encode(events, le->data);
+	if (err) {
+		mem_deref(events);
+		return err;
+	}
+
+	err |= odict_entry_add(o, "id", ODICT_STRING, cr->id);
+	err |= odict_entry_add(o, "callid", ODICT_STRING, cr->sip_callid);
+	err |= odict_entry_add(o, "caller", ODICT_STRING, cr->caller);
+	err |= odict_entry_add(o, "callee", ODICT_STRING, cr->callee);
+	err |= odict_entry_add(o, "state", ODICT_STRING, cr->state);
+	err |= odict_entry_add(o, "mode_bt", ODICT_STRING, cr->mode_bt);
+	err |= odict_entry_add(o, "mode_rt", ODICT_STRING, cr->mode_rt);
+	err |= odict_entry_add(o, "started", ODICT_STRING, started);
+	err |= odict_entry_add(o, "duration_ms", ODICT_INT, (int64_t)dur);
+	if (cr->ended && cr->end_why)
+		err |= odict_entry_add(o, "end", ODICT_STRING, cr->end_why);
+	else
+		err |= odict_entry_add(o, "end", ODICT_NULL);
+	err |= odict_entry_add(o, "events_dropped", ODICT_INT,
+			       (int64_t)cr->dropped);
+	err |= odict_entry_add(o, "events", ODICT_ARRAY, events);
+	mem_deref(events);
+
+	return err ? ENOMEM : 0;
+}
+
+
+int evlog_call_print(struct re_printf *pf, const struct callrec *cr)
+{
+	struct odict *o = NULL;
 	int err;
 
 	if (!cr)
 		return re_hprintf(pf, "null");
 
-	dur = (cr->ended ? cr->end_ms : loop_now_ms()) - cr->start_ms;
+	err = odict_alloc(&o, 16);
+	if (!err)
+		err = evlog_call_encode(o, cr);
+	if (!err)
+		err = json_encode_odict(pf, o);
+	mem_deref(o);
 
-	err = re_hprintf(pf, "{\"id\":\"%s\",\"callid\":%H,\"caller\":%H,"
-			 "\"callee\":%H,\"state\":%H,\"mode_bt\":%H,"
-			 "\"mode_rt\":%H,\"started\":\"%H\","
-			 "\"duration_ms\":%llu,\"end\":%H,"
-			 "\"events_dropped\":%u,\"events\":[",
-			 cr->id, jsonw_str, cr->sip_callid,
-			 jsonw_str, cr->caller, jsonw_str, cr->callee,
-			 jsonw_str, cr->state, jsonw_str, cr->mode_bt,
-			 jsonw_str, cr->mode_rt,
-			 wall_print, &cr->start_wall,
-			 (unsigned long long)dur,
-			 jsonw_str, cr->ended ? cr->end_why : NULL,
-			 cr->dropped);
-
-	for (le = list_head(&cr->events); le && !err; le = le->next) {
-		const struct event_rec *e = le->data;
-
-		err = re_hprintf(pf, "%s{\"t_ms\":%llu,\"what\":%H%s%s}",
-				 le == list_head(&cr->events) ? "" : ",",
-				 (unsigned long long)e->t_ms,
-				 jsonw_str, e->what,
-				 e->extra && *e->extra ? "," : "",
-				 e->extra ? e->extra : "");
-	}
-
-	return err | re_hprintf(pf, "]}");
+	return err;
 }
 
 
+/* An array of call objects: libre's encoder prints objects, not a bare
+ * array, so the brackets and commas are the only text written here. */
 int evlog_calls_print(struct re_printf *pf, void *unused)
 {
 	const struct list *lists[2] = { &el.live, &el.recent };

@@ -20,6 +20,19 @@
 
 /* ---- API, health, metrics --------------------------------------------- */
 
+/* A URL as libre's JSON encoder writes it: every '/' as "\/". */
+static int slash_print(struct re_printf *pf, const char *s)
+{
+	int err = 0;
+
+	for (; *s && !err; s++)
+		err = *s == '/' ? re_hprintf(pf, "\\/") :
+			re_hprintf(pf, "%c", *s);
+
+	return err;
+}
+
+
 static void test_api(void **state)
 {
 	struct env env;
@@ -41,12 +54,14 @@ static void test_api(void **state)
 	assert_int_equal(rep.code, 200);
 	assert_string_equal(hdr(&rep, "Content-Type"), "application/json");
 	assert_true(rep.blen > 2 && rep.body[0] == '[');
+	/* libre's JSON encoder writes '/' as "\/", as JSON allows. */
 	re_snprintf(want, sizeof(want), "{\"id\":\"t1\","
-		    "\"type\":\"text/plain\",\"bytes\":10,"
-		    "\"duration_ms\":0,\"url\":\"%s/r/t1\"}", url);
+		    "\"type\":\"text\\/plain\",\"bytes\":10,"
+		    "\"duration_ms\":0,\"url\":\"%H\\/r\\/t1\"}",
+		    slash_print, url);
 	assert_true(body_has(&rep, want));
 	assert_true(body_has(&rep, "\"id\":\"ringback-default\","
-			     "\"type\":\"audio/wav\",\"bytes\":96044,"
+			     "\"type\":\"audio\\/wav\",\"bytes\":96044,"
 			     "\"duration_ms\":6000"));
 	reply_reset(&rep);
 
