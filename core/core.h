@@ -114,6 +114,12 @@ void log_emit(enum log_sub sub, enum log_lvl lvl, const char *fmt, ...);
 int jsonw_str(struct re_printf *pf, const char *s);
 /** %H handler: same for a struct pl. */
 int jsonw_pl(struct re_printf *pf, const struct pl *pl);
+/** Whether the n bytes at p are exactly one JSON value (RFC 8259) with
+ *  white space around it, of well-formed UTF-8, no U+0000 in a string,
+ *  no member name twice in an object, nested at most maxdepth deep
+ *  (jsonchk.c).  libre's decoder is lenient; input is checked here
+ *  first. */
+bool json_strict(const char *p, size_t n, unsigned maxdepth);
 
 
 /* ---- text (text.c) ---------------------------------------------------- */

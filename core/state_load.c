@@ -175,6 +175,8 @@ static int load_doc(struct loadctx *lc, const char *text, size_t len)
 	}
 	if (!len || *text != '{')
 		return load_fail(lc, EINVAL, "not a JSON object");
+	if (!json_strict(text, len, JSON_DEPTH))
+		return load_fail(lc, EINVAL, "not valid JSON");
 
 	err = json_decode_odict(&o, HASH_SIZE, text, len, JSON_DEPTH);
 	if (err)

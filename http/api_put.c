@@ -59,7 +59,7 @@ static int body_object(struct odict **op, const uint8_t *p, size_t n)
 	if (i == n)
 		return odict_alloc(op, HASH_SIZE);
 
-	if (p[i] != '{' || memchr(p, '\0', n))
+	if (p[i] != '{' || !json_strict((const char *)p, n, JSON_DEPTH))
 		return EINVAL;
 
 	return json_decode_odict(op, HASH_SIZE, (const char *)p + i, n - i,
