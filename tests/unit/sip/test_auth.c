@@ -35,16 +35,21 @@ static void hexhash(char *out, const char *alg, const char *fmt, ...)
 }
 
 
-/* The response of RFC 7616 3.4.1 with qop=auth. */
+/* The response of RFC 7616 3.4.1 with the qop given, or RFC 2069's
+ * without one. */
 static void client_response(char out[65], const char *alg, const char *pass,
 			    const char *met, const char *uri,
-			    const char *nonce, const char *nc)
+			    const char *nonce, const char *nc, const char *qop)
 {
 	char ha1[65], ha2[65];
 
 	hexhash(ha1, alg, "dave:cmrlab:%s", pass);
 	hexhash(ha2, alg, "%s:%s", met, uri);
-	hexhash(out, alg, "%s:%s:%s:abc:auth:%s", ha1, nonce, nc, ha2);
+	if (*qop)
+		hexhash(out, alg, "%s:%s:%s:abc:%s:%s", ha1, nonce, nc, qop,
+			ha2);
+	else
+		hexhash(out, alg, "%s:%s:%s", ha1, nonce, ha2);
 }
 
 
@@ -86,7 +91,7 @@ static struct sip_msg *reg_with(const char *nonce, const struct creds *c)
 	struct sip_msg *msg;
 
 	client_response(resp, alg, c->pass ? c->pass : "s3cret",
-			"REGISTER", uri, nonce, nc);
+			"REGISTER", uri, nonce, nc, qop);
 	assert_int_equal(0, re_sdprintf(&line,
 		"%s: Digest username=\"%s\", realm=\"cmrlab\", "
 		"nonce=\"%s\", uri=\"%s\", response=\"%s\", "
@@ -210,7 +215,8 @@ static void test_nonce_count(void **state)
 	assert_int_equal(0, check(a, n, &(struct creds){.nc = "0000000b"},
 				  &stale));
 
-	/* nc and qop=auth go together; without either there is no count. */
+	/* nc and qop=auth go together; without either there is no count.
+	 * auth-int is not offered (the response here hashes no body). */
 	issue(a, n, now);
 	assert_int_equal(EAUTH, check(a, n, &(struct creds){.nc = ""},
 				      &stale));
@@ -343,15 +349,16 @@ static void test_malformed(void **state)
 	assert_int_equal(EAUTH, check_with(a, reg_hdr(
 		"Authorization: Digest username=\"dave\""), false, &stale));
 
-	/* A directive twice: which one was hashed? */
+	/* A directive twice, even with one value: which one was hashed? */
 	client_response(resp, "SHA-256", "s3cret", "REGISTER", "sip:cmrlab",
-			n, "00000001");
+			n, "00000001", "auth");
 	re_snprintf(line, sizeof(line), "Authorization: Digest "
 		    "username=\"dave\", realm=\"cmrlab\", nonce=\"%s\", "
 		    "uri=\"sip:cmrlab\", response=\"%s\", algorithm=SHA-256, "
-		    "qop=auth, nc=00000001, nc=00000002, cnonce=\"abc\"",
+		    "qop=auth, nc=00000001, nc=00000001, cnonce=\"abc\"",
 		    n, resp);
 	assert_int_equal(EAUTH, check_with(a, reg_hdr(line), false, &stale));
+
 	/* The same, once each, in another order and with quoted tokens and
 	 * an unknown directive, is good. */
 	re_snprintf(line, sizeof(line), "Authorization: Digest  "
@@ -360,6 +367,18 @@ static void test_malformed(void **state)
 		    "username=\"dave\", realm=\"cmrlab\", nonce=\"%s\", "
 		    "uri=\"sip:cmrlab\", response=\"%s\"", n, resp);
 	assert_int_equal(0, check_with(a, reg_hdr(line), false, &stale));
+
+	/* qop=auth without cnonce, hashed with an empty one (and a count
+	 * not used yet). */
+	hexhash(line, "SHA-256", "dave:cmrlab:s3cret");
+	hexhash(line + 100, "SHA-256", "REGISTER:sip:cmrlab");
+	hexhash(resp, "SHA-256", "%s:%s:00000002::auth:%s", line, n,
+		line + 100);
+	re_snprintf(line, sizeof(line), "Authorization: Digest "
+		    "username=\"dave\", realm=\"cmrlab\", nonce=\"%s\", "
+		    "uri=\"sip:cmrlab\", response=\"%s\", algorithm=SHA-256, "
+		    "qop=auth, nc=00000002", n, resp);
+	assert_int_equal(EAUTH, check_with(a, reg_hdr(line), false, &stale));
 
 	mem_deref(a);
 }
