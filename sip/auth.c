@@ -6,6 +6,9 @@
  * REGISTER (401, WWW-Authenticate) and its INVITEs (407,
  * Proxy-Authenticate).  The challenge offers SHA-256 first and MD5 second,
  * one header each (RFC 8760 2.4); the response names the one it used.
+ * serve --digest chooses the algorithms offered and their order: some
+ * clients answer only the first header, others refuse the challenge
+ * altogether when one header names an algorithm they lack.
  *
  * Every nonce issued is remembered with the highest nonce count accepted
  * for it, so a response is good once per count: a repeated or lower nc is
@@ -43,6 +46,8 @@ struct sipauth {
 	uint8_t secret[16];
 	uint32_t serial;           /* makes nonces of one second differ */
 	size_t max;
+	size_t algv[2];            /* offered, as indexes of algs[] */
+	size_t algc;
 };
 
 struct nonce {
@@ -53,7 +58,7 @@ struct nonce {
 	uint32_t nc;               /* highest count accepted, 0 for none */
 };
 
-/* The algorithms of a response, in the challenge's order. */
+/* The algorithms we know, in the default order of the challenge. */
 static const struct {
 	const char *name;
 	const EVP_MD *(*md)(void);
@@ -87,7 +92,64 @@ static void destructor(void *arg)
 }
 
 
-int sipauth_alloc(struct sipauth **ap, size_t max)
+static bool offered(const size_t *algv, size_t algc, size_t i)
+{
+	size_t k;
+
+	for (k = 0; k < algc; k++) {
+		if (algv[k] == i)
+			return true;
+	}
+
+	return false;
+}
+
+
+/* "SHA-256,MD5": the algorithms by name, each once, in that order. */
+static int algs_decode(size_t *algv, size_t *algc, const char *list)
+{
+	struct pl rest, name;
+	size_t i, n = 0;
+
+	if (!list || !*list)
+		return EINVAL;
+
+	pl_set_str(&rest, list);
+	while (rest.l) {
+		name.p = rest.p;
+		while (rest.l && *rest.p != ',')
+			pl_advance(&rest, 1);
+		name.l = rest.p - name.p;
+		/* A comma must have a name after it, too. */
+		if (rest.l == 1)
+			return EINVAL;
+		if (rest.l)
+			pl_advance(&rest, 1);
+
+		for (i = 0; i < ARRAY_SIZE(algs); i++) {
+			if (!pl_strcasecmp(&name, algs[i].name))
+				break;
+		}
+		if (i == ARRAY_SIZE(algs) || offered(algv, n, i))
+			return EINVAL;
+		algv[n++] = i;
+	}
+
+	*algc = n;
+
+	return n ? 0 : EINVAL;
+}
+
+
+int sipauth_algs_check(const char *list)
+{
+	size_t algv[2], algc;
+
+	return algs_decode(algv, &algc, list);
+}
+
+
+int sipauth_alloc(struct sipauth **ap, size_t max, const char *algs_list)
 {
 	struct sipauth *a;
 	int err;
@@ -98,6 +160,13 @@ int sipauth_alloc(struct sipauth **ap, size_t max)
 	a = mem_zalloc(sizeof(*a), destructor);
 	if (!a)
 		return ENOMEM;
+
+	err = algs_decode(a->algv, &a->algc, algs_list ? algs_list :
+			  "SHA-256,MD5");
+	if (err) {
+		mem_deref(a);
+		return err;
+	}
 
 	err = hash_alloc(&a->ht, NONCE_BUCKETS);
 	if (err) {
@@ -401,20 +470,23 @@ static bool cred_handler(const struct sip_hdr *hdr, const struct sip_msg *msg,
 }
 
 
-/* The algorithm a response names; MD5 when it names none (RFC 7616 3.4) */
-static const EVP_MD *cred_md(const struct cred *c)
+/* The algorithm a response names, MD5 when it names none (RFC 7616 3.4),
+ * if we offered it. */
+static const EVP_MD *cred_md(const struct sipauth *a, const struct cred *c)
 {
 	size_t i;
 
-	if (!pl_isset(&c->algorithm))
-		return EVP_md5();
-
 	for (i = 0; i < ARRAY_SIZE(algs); i++) {
-		if (!pl_strcasecmp(&c->algorithm, algs[i].name))
-			return algs[i].md();
+		if (pl_isset(&c->algorithm) ?
+		    !pl_strcasecmp(&c->algorithm, algs[i].name) :
+		    !strcmp(algs[i].name, "MD5"))
+			break;
 	}
 
-	return NULL;
+	if (i == ARRAY_SIZE(algs) || !offered(a->algv, a->algc, i))
+		return NULL;
+
+	return algs[i].md();
 }
 
 
@@ -496,7 +568,7 @@ int sipauth_check(struct sipauth *a, const struct sip_msg *msg,
 
 	/* We offer only qop=auth, which brings nc and cnonce along; a
 	 * response without them could be replayed at will. */
-	md = cred_md(&f.cred);
+	md = cred_md(a, &f.cred);
 	if (!md || pl_strcasecmp(&f.cred.qop, "auth") ||
 	    !pl_isset(&f.cred.cnonce) || nc_decode(&f.cred.nc, &nc))
 		return EAUTH;
@@ -534,6 +606,7 @@ int sipauth_check(struct sipauth *a, const struct sip_msg *msg,
 
 
 struct chall {
+	const struct sipauth *a;
 	const char *hname;
 	const char *nonce;
 	bool stale;
@@ -546,10 +619,11 @@ static int challenges_print(struct re_printf *pf, void *arg)
 	size_t i;
 	int err = 0;
 
-	for (i = 0; i < ARRAY_SIZE(algs) && !err; i++) {
+	for (i = 0; i < ch->a->algc && !err; i++) {
 		err = re_hprintf(pf, "%s: Digest realm=\"" REALM "\", "
 				 "nonce=\"%s\", algorithm=%s, qop=\"auth\"%s"
-				 "\r\n", ch->hname, ch->nonce, algs[i].name,
+				 "\r\n", ch->hname, ch->nonce,
+				 algs[ch->a->algv[i]].name,
 				 ch->stale ? ", stale=true" : "");
 	}
 
@@ -579,6 +653,7 @@ void sipauth_reply(struct sipsrv *srv, const struct sip_msg *msg,
 
 	/* One nonce for both challenges: whichever the client answers,
 	 * the nonce and its count are the same. */
+	ch.a = srv->auth;
 	ch.hname = proxy ? "Proxy-Authenticate" : "WWW-Authenticate";
 	ch.nonce = nonce;
 	ch.stale = stale;

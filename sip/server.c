@@ -501,7 +501,7 @@ int sipsrv_alloc(struct sipsrv **sp, const struct sipsrv_conf *conf)
 	if (err)
 		goto out;
 
-	err = sipauth_alloc(&srv->auth, 0);
+	err = sipauth_alloc(&srv->auth, 0, conf->digest);
 	if (err)
 		goto out;
 

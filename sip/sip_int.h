@@ -78,10 +78,11 @@ int  modehttp_alertinfo_print(struct re_printf *pf, const char *url);
 /* auth.c: digest authentication of subscribers with a password.
  * sipauth_check() answers 0 (proven), EAUTH (challenge again, with
  * *stale) or EBADMSG (the digest uri is not the Request-URI: 400);
- * sipauth_reply() sends that answer.  max 0: the default table size. */
+ * sipauth_reply() sends that answer.  max 0: the default table size;
+ * algs: as serve --digest, NULL: SHA-256,MD5. */
 struct sipauth;
 
-int  sipauth_alloc(struct sipauth **ap, size_t max);
+int  sipauth_alloc(struct sipauth **ap, size_t max, const char *algs);
 int  sipauth_check(struct sipauth *a, const struct sip_msg *msg,
 		   const char *user, const char *password, bool proxy,
 		   bool *stale);

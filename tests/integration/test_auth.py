@@ -7,7 +7,7 @@ import os
 import re
 
 from cmrtest import HOST, check, test
-from cmrtest_sip import SipClient, invite, new_id, register
+from cmrtest_sip import Sipp, SipClient, invite, new_id, register
 
 PASSWORD = "s3 cret"
 HASHES = {"SHA-256": hashlib.sha256, "MD5": hashlib.md5}
@@ -27,12 +27,12 @@ def digest(user, password, method, uri, nonce, alg="MD5", nc=1,
                              cnonce))
 
 
-def auth_server(t):
+def auth_server(t, extra=()):
     prof = os.path.join(t.tmp, "auth.profile")
     with open(prof, "w") as f:
         f.write("subscriber alice\nsubscriber bob\n"
                 "subscriber dave password=\"%s\"\n" % PASSWORD)
-    return t.server(profile=prof)
+    return t.server(profile=prof, extra=list(extra))
 
 
 def challenges(r, hname):
@@ -229,3 +229,34 @@ def digest_forged(t):
     r = reg(srv, contact, digest("dave", PASSWORD, "REGISTER", ruri, nonce,
                                  "SHA-256"))
     check(r.status == 200, "the nonce issued: %s" % r.first)
+
+
+@test
+def digest_offer(t):
+    """serve --digest: the challenges offer those algorithms in that order,
+    and a response by another is refused.  sipp 3.6 answers the first
+    challenge and knows only MD5: with MD5 first it registers."""
+    srv = auth_server(t, ["--digest", "MD5"])
+    ruri = "sip:%s:%d" % (HOST, srv.sip)
+    contact = ["<sip:dave@%s:41007>" % HOST]
+    r = register(srv, "dave", contact, 300, call_id=new_id("n"))
+    ch = challenges(r, "www-authenticate")
+    check([a for a, _ in ch] == ["MD5"], "--digest MD5: %r" % ch)
+    r = reg(srv, contact, digest("dave", PASSWORD, "REGISTER", ruri,
+                                 ch[0][1], "SHA-256"))
+    check(r.status == 401, "SHA-256 when only MD5 is offered: %s"
+          % r.first)
+    r = reg(srv, contact, digest("dave", PASSWORD, "REGISTER", ruri,
+                                 ch[0][1], "MD5"))
+    check(r.status == 200, "MD5 when offered: %s" % r.first)
+
+    srv = auth_server(t, ["--digest", "MD5,SHA-256"])
+    r = register(srv, "dave", [], None, call_id=new_id("n"))
+    ch = challenges(r, "www-authenticate")
+    check([a for a, _ in ch] == ["MD5", "SHA-256"],
+          "--digest MD5,SHA-256: %r" % ch)
+    sipp = Sipp(t.tmp, "uac_register_auth.xml", "sipp", service="dave",
+                remote="%s:%d" % (HOST, srv.sip),
+                args=["-au", "dave", "-ap", PASSWORD])
+    verdict = sipp.verdict(sipp.wait())
+    check(verdict is None, "sipp with [authentication]: %s" % verdict)

@@ -127,13 +127,19 @@ static int check(struct sipauth *a, const char *nonce,
 }
 
 
-static struct sipauth *auth_new(size_t max)
+static struct sipauth *auth_offering(size_t max, const char *algs)
 {
 	struct sipauth *a = NULL;
 
-	assert_int_equal(0, sipauth_alloc(&a, max));
+	assert_int_equal(0, sipauth_alloc(&a, max, algs));
 
 	return a;
+}
+
+
+static struct sipauth *auth_new(size_t max)
+{
+	return auth_offering(max, NULL);
 }
 
 
@@ -186,6 +192,46 @@ static void test_algorithms(void **state)
 
 	mem_deref(a);
 	leakcheck_assert(mark);
+}
+
+
+/* serve --digest: only what is offered is accepted. */
+static void test_offer(void **state)
+{
+	struct sipauth *a = auth_offering(0, "MD5");
+	struct sipauth *b = auth_offering(0, "sha-256");
+	struct sipauth *bad = NULL;
+	uint32_t now = (uint32_t)time(NULL);
+	char n[64];
+	bool stale;
+	(void)state;
+
+	issue(a, n, now);
+	assert_int_equal(EAUTH, check(a, n, &(struct creds){.alg = "SHA-256"},
+				      &stale));
+	assert_int_equal(0, check(a, n, &(struct creds){.alg = "MD5",
+				  .alg_param = ""}, &stale));
+	issue(b, n, now);
+	assert_int_equal(EAUTH, check(b, n, &(struct creds){.alg = "MD5"},
+				      &stale));
+	assert_int_equal(EAUTH, check(b, n, &(struct creds){.alg = "MD5",
+				      .alg_param = ""}, &stale));
+	assert_int_equal(0, check(b, n, &(struct creds){.alg = "SHA-256"},
+				  &stale));
+
+	assert_int_equal(0, sipauth_algs_check("MD5,SHA-256"));
+	assert_int_equal(0, sipauth_algs_check("sha-256"));
+	assert_int_equal(EINVAL, sipauth_algs_check(""));
+	assert_int_equal(EINVAL, sipauth_algs_check("MD5,"));
+	assert_int_equal(EINVAL, sipauth_algs_check(",MD5"));
+	assert_int_equal(EINVAL, sipauth_algs_check("MD5,md5"));
+	assert_int_equal(EINVAL, sipauth_algs_check("MD5-sess"));
+	assert_int_equal(EINVAL, sipauth_algs_check("MD5, SHA-256"));
+	assert_int_equal(EINVAL, sipauth_alloc(&bad, 0, "SHA-1"));
+	assert_null(bad);
+
+	mem_deref(b);
+	mem_deref(a);
 }
 
 
@@ -408,6 +454,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_algorithms),
+		cmocka_unit_test(test_offer),
 		cmocka_unit_test(test_nonce_count),
 		cmocka_unit_test(test_uri),
 		cmocka_unit_test(test_identity),
