@@ -4,11 +4,11 @@
  *
  * A subscriber whose profile sets a password must authenticate its
  * REGISTER (401, WWW-Authenticate) and its INVITEs (407,
- * Proxy-Authenticate).  The challenge offers SHA-256 first and MD5 second,
- * one header each (RFC 8760 2.4); the response names the one it used.
- * serve --digest chooses the algorithms offered and their order: some
- * clients answer only the first header, others refuse the challenge
- * altogether when one header names an algorithm they lack.
+ * Proxy-Authenticate).  By default the challenge offers SHA-256 first and
+ * MD5 second, one header each (RFC 8760 2.4); the response names the one
+ * it used.  serve --digest chooses the algorithms offered and their
+ * order: some clients answer only the first header, others refuse the
+ * challenge altogether when one header names an algorithm they lack.
  *
  * Every nonce issued is remembered with the highest nonce count accepted
  * for it, so a response is good once per count: a repeated or lower nc is
