@@ -4,7 +4,7 @@
 # TESTS (cmocka unit tests, each linked with every object but cmd/) and
 # FUZZERS (fuzz harnesses, linked the same way).
 
-PKGS     := libre librem libevent libmicrohttpd
+PKGS     := libre librem libevent libmicrohttpd libcrypto
 BUILD    ?= build
 CC       ?= cc
 CFLAGS   ?= -O2 -g
@@ -67,8 +67,8 @@ $(FUZZ_BINS): $(BUILD)/%: $(BUILD)/%.o $(FUZZ_MAIN) $(LIB_OBJS)
 
 # Every package the build and the tests need, installed non-interactively.
 DEB_PKGS := build-essential pkg-config libre-dev librem-dev libevent-dev \
-	    libmicrohttpd-dev libcmocka-dev sip-tester curl python3 binutils \
-	    iproute2 nftables clang libclang-rt-14-dev
+	    libmicrohttpd-dev libssl-dev libcmocka-dev sip-tester curl python3 \
+	    binutils iproute2 nftables clang libclang-rt-14-dev
 # Best-effort packages for the tests: the real phones of
 # tests/integration/test_phones.py, the browser that checks the demo's
 # report page (tests/integration/chromium.py) and tshark, which reads the

@@ -39,6 +39,7 @@ struct serve {
 	const char *token_file;
 	char token[TOKEN_MAX + 1];  /* the API's bearer token, or "" */
 	unsigned max_calls;
+	const char *digest;          /* --digest, or NULL */
 	struct sipsrv *sip;
 	struct httpd *httpd;
 	struct streamer *streamer;
@@ -114,6 +115,10 @@ static void usage_serve(FILE *f)
 		"info)\n"
 		"  --max-calls N        live calls before 503 (default "
 		"1000)\n"
+		"  --digest ALGS        digest algorithms offered to "
+		"subscribers with a\n"
+		"                       password, in order (default "
+		"SHA-256,MD5)\n"
 		"  -h, --help           this text\n");
 }
 
@@ -289,6 +294,7 @@ static int serve_run(struct serve *sv)
 	conf.http_laddr = *httpd_laddr(sv->httpd);
 	conf.streamer = sv->streamer;
 	conf.max_calls = sv->max_calls;
+	conf.digest = sv->digest;
 	/* sipsrv_alloc replaces a base on 0.0.0.0 or :: with one that names
 	 * a concrete address (the advertised one, or the first SIP
 	 * transport's); per call the B2BUA asks sipsrv_http_base(). */
@@ -358,7 +364,8 @@ static int serve_run(struct serve *sv)
 static int cmd_serve(int argc, char *argv[])
 {
 	enum { O_SIP = 256, O_HTTP, O_RTP, O_PROFILE, O_LOGJSON, O_PCAP,
-	       O_STATE, O_LEVEL, O_MAXCALLS, O_ADVERTISE, O_TOKEN };
+	       O_STATE, O_LEVEL, O_MAXCALLS, O_ADVERTISE, O_TOKEN,
+	       O_DIGEST };
 	static const struct option opts[] = {
 		{"sip",       required_argument, NULL, O_SIP},
 		{"http",      required_argument, NULL, O_HTTP},
@@ -371,6 +378,7 @@ static int cmd_serve(int argc, char *argv[])
 		{"max-calls", required_argument, NULL, O_MAXCALLS},
 		{"advertise", required_argument, NULL, O_ADVERTISE},
 		{"api-token-file", required_argument, NULL, O_TOKEN},
+		{"digest",    required_argument, NULL, O_DIGEST},
 		{"help",      no_argument,       NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -432,6 +440,16 @@ static int cmd_serve(int argc, char *argv[])
 			sv.max_calls = (unsigned)n;
 			break;
 		}
+
+		case O_DIGEST:
+			if (sipauth_algs_check(optarg)) {
+				fprintf(stderr, "cmrlab: --digest: '%s' is not "
+					"SHA-256 and/or MD5, comma-separated"
+					"\n", optarg);
+				return EXIT_USAGE;
+			}
+			sv.digest = optarg;
+			break;
 
 		case 'h':
 			usage_serve(stdout);

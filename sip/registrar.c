@@ -256,11 +256,13 @@ void registrar_handle(struct sipsrv *srv, const struct sip_msg *msg)
 	/* A subscriber with a password proves it first. */
 	s = table_subscriber_pl(t, &msg->to.uri.user);
 	if (s && subscriber_password(s) &&
-	    sipauth_check(msg, subscriber_id(s), subscriber_password(s),
-			  false, &stale)) {
-		LOGI(SUB_SIP, "registrar: %r from %J: 401 challenge",
-		     &msg->to.auri, &msg->src);
-		sipauth_challenge(srv, msg, false, stale);
+	    (err = sipauth_check(srv->auth, msg, subscriber_id(s),
+				 subscriber_password(s), false, &stale))) {
+		LOGI(SUB_SIP, "registrar: %r from %J: %s",
+		     &msg->to.auri, &msg->src, err == EBADMSG ?
+		     "400, digest uri is not the Request-URI" :
+		     "401 challenge");
+		sipauth_reply(srv, msg, false, err, stale);
 		return;
 	}
 

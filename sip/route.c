@@ -149,11 +149,13 @@ static bool invite_refused(struct sipsrv *srv, const struct sip_msg *msg,
 	/* A calling subscriber with a password proves it first. */
 	calling = table_subscriber_pl(table_live(), &msg->from.uri.user);
 	if (calling && subscriber_password(calling) &&
-	    sipauth_check(msg, subscriber_id(calling),
-			  subscriber_password(calling), true, &stale)) {
-		sipauth_challenge(srv, msg, true, stale);
-		evlog_event(cr, "rejected", "\"code\":407,"
-			    "\"reason\":\"authentication required\"");
+	    (err = sipauth_check(srv->auth, msg, subscriber_id(calling),
+				 subscriber_password(calling), true,
+				 &stale))) {
+		sipauth_reply(srv, msg, true, err, stale);
+		evlog_event(cr, "rejected", "\"code\":%u,"
+			    "\"reason\":\"authentication required\"",
+			    err == EBADMSG ? 400 : 407);
 		evlog_call_end(cr, "caller not authenticated");
 		return true;
 	}

@@ -426,6 +426,7 @@ static void destructor(void *arg)
 	mem_deref(srv->cap);
 	mem_deref(srv->dnsc);
 	mem_deref(srv->ls.legs);
+	mem_deref(srv->auth);
 }
 
 
@@ -497,6 +498,10 @@ int sipsrv_alloc(struct sipsrv **sp, const struct sipsrv_conf *conf)
 	srv->ls.arg = srv;
 	srv->ls.max_se = 7200;
 	err = hash_alloc(&srv->ls.legs, 4096);
+	if (err)
+		goto out;
+
+	err = sipauth_alloc(&srv->auth, 0, conf->digest);
 	if (err)
 		goto out;
 

@@ -17,6 +17,8 @@ struct sipsrv_conf {
 	char http_base[128];       /* "http://ADDR:PORT" for Alert-Info URLs;
 				    * sipsrv_alloc makes it concrete */
 	unsigned max_calls;        /* 503 beyond this many live calls */
+	const char *digest;        /* --digest: algorithms offered, in order;
+				    * NULL: SHA-256,MD5 */
 	struct streamer *streamer; /* RTP for the AS mode; NULL: no RTP */
 	/* Every SIP message sent or received, as on the wire (the
 	 * conformance box judges a device by them); NULL: none. */
@@ -28,6 +30,9 @@ struct sipsrv_conf {
 typedef void (sipsrv_done_h)(void *arg);
 
 int  sipsrv_alloc(struct sipsrv **sp, const struct sipsrv_conf *conf);
+/** 0 if list is good for --digest: SHA-256 and MD5, comma-separated, each
+ *  at most once, in the order the challenges offer them; else EINVAL. */
+int  sipauth_algs_check(const char *list);
 /** The bound UDP address (TCP is on the same port): the --sip address
  *  with its port, also when that is 0.0.0.0 or ::. */
 const struct sa *sipsrv_laddr(const struct sipsrv *s);

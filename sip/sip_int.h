@@ -75,12 +75,21 @@ int  modehttp_url(char *buf, size_t sz, const char *http_base,
 		  const char *resid, const char *callid);
 int  modehttp_alertinfo_print(struct re_printf *pf, const char *url);
 
-/* auth.c: digest authentication of subscribers with a password */
-int  sipauth_check(const struct sip_msg *msg, const char *user,
-		   const char *password, bool proxy, bool *stale);
-void sipauth_challenge(struct sipsrv *srv, const struct sip_msg *msg,
-		       bool proxy, bool stale);
-int  sipauth_nonce(char *buf, size_t sz, uint32_t t);
+/* auth.c: digest authentication of subscribers with a password.
+ * sipauth_check() answers 0 (proven), EAUTH (challenge again, with
+ * *stale) or EBADMSG (the digest uri is not the Request-URI: 400);
+ * sipauth_reply() sends that answer.  max 0: the default table size;
+ * algs: as serve --digest, NULL: SHA-256,MD5. */
+struct sipauth;
+
+int  sipauth_alloc(struct sipauth **ap, size_t max, const char *algs);
+int  sipauth_check(struct sipauth *a, const struct sip_msg *msg,
+		   const char *user, const char *password, bool proxy,
+		   bool *stale);
+void sipauth_reply(struct sipsrv *srv, const struct sip_msg *msg,
+		   bool proxy, int err, bool stale);
+int  sipauth_nonce(struct sipauth *a, char *buf, size_t sz, uint32_t t);
+size_t sipauth_count(const struct sipauth *a);
 
 /* gwsdp.c: gateway mode's media (its procedure: mode_gw.c) */
 struct gwmedia;
@@ -137,6 +146,7 @@ struct sipsrv {
 	uint64_t deadline;         /* shutdown gives up waiting then */
 	bool shutting_down;
 	struct rawin *rawin;       /* looks at datagrams before libre */
+	struct sipauth *auth;      /* digest nonces issued */
 };
 
 /* overload.c: load shedding.  overload_shed() answers a new INVITE 503

@@ -276,7 +276,7 @@ class Sipp:
     """One sipp process playing one scenario once."""
 
     def __init__(self, tmp, scenario, name, transport="udp", remote=None,
-                 service=None, keys=None):
+                 service=None, keys=None, args=()):
         self.tmp = tmp
         self.scenario = scenario
         self.name = name
@@ -299,6 +299,7 @@ class Sipp:
             cmd += ["-key", k, str(v)]
         if service:
             cmd += ["-s", service]
+        cmd += list(args)
         if remote:
             cmd.append(remote)
         self.cmd = cmd
