@@ -72,14 +72,16 @@ static void test_picked_port_taken_for_tcp(void **state)
 	int err;
 	(void)state;
 
-	/* The first two ports the kernel picks are taken for TCP: the
-	 * third set of transports stands, on a port of its own. */
+	/* The first two ports the kernel picks are taken for TCP: a later
+	 * set of transports stands, on a port of its own (the third, unless
+	 * the kernel's pick happens to be in use for TCP by someone else on
+	 * this machine, which costs one more try). */
 	tcp_refusals = 2;
 	tcp_calls = 0;
 	srv = server(0, &err);
 	assert_int_equal(0, err);
 	assert_non_null(srv);
-	assert_int_equal(3, tcp_calls);
+	assert_in_range(tcp_calls, 3, 16);
 	assert_int_not_equal(0, sa_port(sipsrv_laddr(srv)));
 	assert_int_not_equal(refused_port, sa_port(sipsrv_laddr(srv)));
 	mem_deref(srv);
