@@ -155,6 +155,27 @@ void evlog_call_modes(struct callrec *cr, const char *mode_bt,
 void evlog_event(struct callrec *cr, const char *what, const char *fmt,
 		 ...);
 void evlog_call_end(struct callrec *cr, const char *why);
+
+/** How a call ended, for /metrics.  A call whose caller got a 2xx is
+ *  answered whatever came after; otherwise what evlog_call_outcome() set
+ *  before the end, or failed. */
+enum evlog_outcome {
+	OUTCOME_NONE = 0,
+	OUTCOME_ANSWERED,
+	OUTCOME_REJECTED,      /* the callee's final >= 300 */
+	OUTCOME_REFUSED,       /* ours before any callee rang: 404, 480 ... */
+	OUTCOME_CANCELLED,     /* the caller's CANCEL */
+	OUTCOME_TIMEOUT,       /* ring time, or a transaction timed out */
+	OUTCOME_FAILED,
+	OUTCOME_MAX
+};
+void evlog_call_outcome(struct callrec *cr, enum evlog_outcome o);
+const char *evlog_outcome_name(enum evlog_outcome o);
+/** Ended calls counted by (mode_bt, mode_rt, outcome), one entry per
+ *  combination seen, i < evlog_ended_count(); false past the end. */
+unsigned evlog_ended_count(void);
+bool evlog_ended_get(unsigned i, const char **mode_bt, const char **mode_rt,
+		     const char **outcome, uint64_t *n);
 struct callrec *evlog_call_find(const char *id);
 /** Prints the JSON array of live and recent calls. */
 int  evlog_calls_print(struct re_printf *pf, void *unused);

@@ -17,6 +17,8 @@
 enum {
 	RECENT_MAX = 100,      /* finished calls kept for the API */
 	EVENTS_MAX = 256,      /* events kept per call (the file has all) */
+	ENDED_MAX = 128,       /* (mode_bt, mode_rt, outcome) combinations */
+	MODE_SZ = 12,
 };
 
 struct event_rec {
@@ -33,9 +35,10 @@ struct callrec {
 	char *caller;
 	char *callee;
 	char state[24];
-	char mode_bt[12];
-	char mode_rt[12];
+	char mode_bt[MODE_SZ];
+	char mode_rt[MODE_SZ];
 	char *end_why;
+	enum evlog_outcome outcome;  /* evlog_call_outcome(), or none */
 	uint64_t start_ms;     /* loop clock */
 	uint64_t start_wall;   /* ms since the epoch */
 	uint64_t end_ms;
@@ -43,6 +46,16 @@ struct callrec {
 	unsigned nevents;
 	unsigned dropped;
 	bool ended;
+};
+
+/* Ended calls by modes and outcome.  The modes come from short fixed
+ * lists (the policy's and the client's), so the combinations are few; a
+ * table that is full anyway counts the rest under "other". */
+struct ended_ent {
+	char mode_bt[MODE_SZ];
+	char mode_rt[MODE_SZ];
+	enum evlog_outcome outcome;
+	uint64_t n;
 };
 
 static struct {
@@ -54,6 +67,8 @@ static struct {
 	uint64_t shed;           /* INVITEs refused by load shedding */
 	unsigned nlive;          /* list_count() of each list, kept: */
 	unsigned nrecent;        /* they are read for every call */
+	struct ended_ent ended[ENDED_MAX];
+	unsigned nended;
 } el;
 
 
@@ -149,6 +164,8 @@ void evlog_reset(void)
 	el.nlive = 0;
 	el.nrecent = 0;
 	el.next_id = 0;
+	memset(el.ended, 0, sizeof(el.ended));
+	el.nended = 0;
 }
 
 
@@ -265,6 +282,101 @@ void evlog_event(struct callrec *cr, const char *what, const char *fmt, ...)
 }
 
 
+void evlog_call_outcome(struct callrec *cr, enum evlog_outcome o)
+{
+	if (cr && !cr->ended && o < OUTCOME_MAX)
+		cr->outcome = o;
+}
+
+
+const char *evlog_outcome_name(enum evlog_outcome o)
+{
+	switch (o) {
+
+	case OUTCOME_ANSWERED:  return "answered";
+	case OUTCOME_REJECTED:  return "rejected";
+	case OUTCOME_REFUSED:   return "refused";
+	case OUTCOME_CANCELLED: return "cancelled";
+	case OUTCOME_TIMEOUT:   return "timeout";
+	case OUTCOME_FAILED:    return "failed";
+	default:                return "none";
+	}
+}
+
+
+static struct ended_ent *ended_find(const char *bt, const char *rt,
+				    enum evlog_outcome o)
+{
+	for (unsigned i = 0; i < el.nended; i++) {
+		struct ended_ent *e = &el.ended[i];
+
+		if (e->outcome == o && !strcmp(e->mode_bt, bt) &&
+		    !strcmp(e->mode_rt, rt))
+			return e;
+	}
+
+	return NULL;
+}
+
+
+static void ended_count(const struct callrec *cr)
+{
+	enum evlog_outcome o = cr->outcome;
+	const char *bt = cr->mode_bt, *rt = cr->mode_rt;
+	struct ended_ent *e;
+
+	/* The caller had its 2xx: answered, however it ended later. */
+	if (!strcmp(cr->state, "answered") || !strcmp(cr->state, "confirmed"))
+		o = OUTCOME_ANSWERED;
+	else if (o == OUTCOME_NONE)
+		o = OUTCOME_FAILED;
+
+	/* The last OUTCOME_MAX entries are kept for "other", so there is
+	 * always room for it. */
+	e = ended_find(bt, rt, o);
+	if (!e && el.nended >= ENDED_MAX - OUTCOME_MAX) {
+		bt = rt = "other";
+		e = ended_find(bt, rt, o);
+	}
+	if (!e) {
+		e = &el.ended[el.nended++];
+		str_ncpy(e->mode_bt, bt, sizeof(e->mode_bt));
+		str_ncpy(e->mode_rt, rt, sizeof(e->mode_rt));
+		e->outcome = o;
+	}
+
+	++e->n;
+}
+
+
+unsigned evlog_ended_count(void)
+{
+	return el.nended;
+}
+
+
+bool evlog_ended_get(unsigned i, const char **mode_bt, const char **mode_rt,
+		     const char **outcome, uint64_t *n)
+{
+	const struct ended_ent *e;
+
+	if (i >= el.nended)
+		return false;
+
+	e = &el.ended[i];
+	if (mode_bt)
+		*mode_bt = e->mode_bt;
+	if (mode_rt)
+		*mode_rt = e->mode_rt;
+	if (outcome)
+		*outcome = evlog_outcome_name(e->outcome);
+	if (n)
+		*n = e->n;
+
+	return true;
+}
+
+
 void evlog_call_end(struct callrec *cr, const char *why)
 {
 	struct le *le;
@@ -272,6 +384,7 @@ void evlog_call_end(struct callrec *cr, const char *why)
 	if (!cr || cr->ended)
 		return;
 
+	ended_count(cr);
 	cr->ended = true;
 	cr->end_ms = loop_now_ms();
 	str_ncpy(cr->state, "ended", sizeof(cr->state));

@@ -34,6 +34,8 @@ enum httpd_route {
 
 /* Status classes counted for /metrics: index status / 100 (1xx..5xx). */
 enum { HTTPD_CLASSES = 6 };
+/* Resource answers (/r/ID) counted by status: index status - 100. */
+enum { HTTPD_DL_CODES = 500 };
 
 struct httpd {
 	struct MHD_Daemon *mhd;
@@ -44,6 +46,8 @@ struct httpd {
 	char *token;                /* the API's bearer token, or NULL */
 	char url[64];               /* "http://ADDR:PORT" */
 	uint64_t reqs[HTTPD_CLASSES];
+	uint64_t dl[HTTPD_DL_CODES];  /* resreq.c */
+	uint64_t dl_bytes;          /* body bytes of those answers */
 	httpd_served_h *servedh;    /* httpd_served_set() */
 	void *served_arg;
 	struct list ctxl;           /* struct httpctx: PUT and DELETE */
@@ -164,6 +168,9 @@ enum MHD_Result api_change(struct httpreq *rq, enum httpd_route route,
 /* ---- /metrics (metrics.c) --------------------------------------------- */
 
 enum MHD_Result metrics_handle(struct httpreq *rq);
+/** A label value as the text format writes it: backslash, double quote
+ *  and newline escaped (NULL prints nothing). */
+int metrics_label_print(struct re_printf *pf, const char *s);
 
 
 /* ---- the live page: / (page.c, page_html.c) --------------------------- */

@@ -261,6 +261,16 @@ static int hdrs_common(struct MHD_Response *resp, const struct resource *r)
 }
 
 
+/* Counted for /metrics: the answer's status and the body it queues (a
+ * client that hangs up early does not take all of it). */
+static void dl_count(struct httpreq *rq, unsigned code, size_t bytes)
+{
+	if (code >= 100 && code - 100 < HTTPD_DL_CODES)
+		++rq->h->dl[code - 100];
+	rq->h->dl_bytes += bytes;
+}
+
+
 /* httpd_served_set()'s handler, told of every answer to /r/ID. */
 static void served(struct httpreq *rq, unsigned code, size_t bytes)
 {
@@ -269,6 +279,7 @@ static void served(struct httpreq *rq, unsigned code, size_t bytes)
 	char path[128];
 	size_t n;
 
+	dl_count(rq, code, bytes);
 	if (!rq->h->servedh)
 		return;
 	ci = MHD_get_connection_info(rq->conn,
@@ -363,8 +374,10 @@ enum MHD_Result resreq_handle(struct httpreq *rq, const char *id)
 	unsigned code;
 	int err = 0;
 
-	if (strcmp(rq->method, MHD_HTTP_METHOD_GET) && !rq->head)
+	if (strcmp(rq->method, MHD_HTTP_METHOD_GET) && !rq->head) {
+		dl_count(rq, 405, 0);
 		return httpd_not_allowed(rq, NULL);
+	}
 
 	if (resreq_id_valid(id))
 		r = table_resource(table_live(), id);

@@ -81,6 +81,13 @@ int  streamer_alloc(struct streamer **sp, const struct sa *ip, uint16_t lo,
  *  or a concrete one for sockets bound to the unspecified address. */
 void streamer_announce_set(struct streamer *st, const struct sa *ip);
 unsigned streamer_active(const struct streamer *st);
+
+/** What every streamer of the process did, for /metrics. */
+struct streamer_totals {
+	unsigned running;             /* streams sending now */
+	uint64_t packets;             /* RTP packets sent, ever */
+};
+void streamer_totals_get(struct streamer_totals *t);
 /** For tests: RTCP sender report interval (default 5000 ms). */
 void streamer_set_rtcp_interval(struct streamer *st, uint32_t ms);
 /** While on and pcapw_active(): every RTP and RTCP packet a stream sends

@@ -107,6 +107,11 @@ struct stream {
 };
 
 
+/* Every streamer of the process, for /metrics: there is one per process,
+ * and the figures stay when it is freed and another is made. */
+static struct streamer_totals totals;
+
+
 /* The RTP clock (8 kHz) of this run at clock time now (us). */
 static uint32_t ts_at(const struct stream *s, uint64_t now)
 {
@@ -218,6 +223,7 @@ static void halt(struct stream *s)
 	struct streamer *st = s->st;
 
 	s->running = false;
+	--totals.running;
 	sched_remove(&st->q, &s->ent);
 	s->m = mem_deref(s->m);
 
@@ -326,6 +332,7 @@ static void pump(struct stream *s, uint64_t now)
 		s->seq += (uint16_t)sent;
 		s->stats.packets += (uint32_t)sent;
 		s->stats.octets += (uint32_t)sent * MEDIA_FRAME_SAMPLES;
+		totals.packets += (uint64_t)sent;
 
 		LOGD(SUB_RTP, "stream %08x: %d packet(s) to %J, frame %u",
 		     s->ssrc, sent, &s->dst, s->k);
@@ -511,6 +518,13 @@ int streamer_alloc(struct streamer **sp, const struct sa *ip, uint16_t lo,
 unsigned streamer_active(const struct streamer *st)
 {
 	return st ? st->q.n : 0;
+}
+
+
+void streamer_totals_get(struct streamer_totals *t)
+{
+	if (t)
+		*t = totals;
 }
 
 
@@ -736,6 +750,7 @@ int stream_start(struct stream *s, struct media *m, uint8_t pt,
 	s->marker = true;
 	s->rtcp_next = now;
 	s->running = true;
+	++totals.running;
 
 	LOGD(SUB_RTP, "stream %08x: %s to %J from %J", s->ssrc,
 	     pt == MEDIA_PT_PCMU ? "PCMU" : "PCMA", dst, &s->laddr);
@@ -749,6 +764,7 @@ int stream_start(struct stream *s, struct media *m, uint8_t pt,
 	err = sched_add(&st->q, &s->ent, due_of(s));
 	if (err) {
 		s->running = false;
+		--totals.running;
 		s->m = mem_deref(s->m);
 		return err;
 	}

@@ -372,6 +372,7 @@ static void a_cancelh(struct leg *leg, void *arg)
 	(void)leg;
 
 	evlog_event(call->cr, "cancelled", "\"by\":\"caller\"");
+	evlog_call_outcome(call->cr, OUTCOME_CANCELLED);
 	call_end(call, 487, "caller cancelled");
 }
 
@@ -398,12 +399,15 @@ static void endh(struct leg *leg, int err, const char *why, void *arg)
 	if (caller && !call->a->final) {
 		evlog_event(call->cr, "prack-timeout", "\"rseq\":%u",
 			    call->a->rseq);
+		evlog_call_outcome(call->cr, OUTCOME_TIMEOUT);
 		call_end(call, 504, "no PRACK from the caller");
 		return;
 	}
 
 	if (caller && !call->a->acked)
 		evlog_event(call->cr, "no-ack", NULL);
+	if (err == ETIMEDOUT)
+		evlog_call_outcome(call->cr, OUTCOME_TIMEOUT);
 
 	re_snprintf(buf, sizeof(buf), "%s: %s", caller ? "caller" : "callee",
 		    why);
@@ -525,6 +529,7 @@ void call_ring_over(void *arg)
 
 	evlog_event(call->cr, "limit", "\"limit\":\"ring time\","
 		    "\"seconds\":%u", call->ring_s);
+	evlog_call_outcome(call->cr, OUTCOME_TIMEOUT);
 	call_end(call, 408, "maximum ring time");
 }
 

@@ -83,6 +83,13 @@ static void blegs_failed(struct call *call)
 		reason = "Server Internal Error";
 	}
 
+	/* A final response of the callee's is its answer; one we made for
+	 * it says the INVITE went nowhere. */
+	evlog_call_outcome(call->cr, !best ? OUTCOME_FAILED :
+			   best->remote ? OUTCOME_REJECTED :
+			   best->final == 408 ? OUTCOME_TIMEOUT :
+			   OUTCOME_FAILED);
+
 	call_streams_stop(call, "final response");
 	(void)uas_reject(call->a, scode, reason,
 			 scode < 400 && best ? best->contacts : NULL);
@@ -141,6 +148,7 @@ static void b_failh(struct uac *c, int err, const struct sip_msg *msg,
 	}
 	else {
 		b->final = msg->scode;
+		b->remote = true;
 		if (pl_isset(&msg->reason))
 			(void)pl_strdup(&b->reason, &msg->reason);
 		else

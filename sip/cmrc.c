@@ -110,8 +110,14 @@ static void destructor(void *arg)
 	mem_deref(c->lsdp);
 	mem_deref(c->early_mb);
 	mem_deref(c->heard);
-	if (c->cr)
+	if (c->cr) {
+		/* Our own call has no B2BUA states: its final tells. */
+		evlog_call_outcome(c->cr, c->r.final >= 200 &&
+				   c->r.final < 300 ? OUTCOME_ANSWERED :
+				   c->r.final >= 300 ? OUTCOME_REJECTED :
+				   OUTCOME_FAILED);
 		evlog_call_end(c->cr, c->r.reason[0] ? c->r.reason : "freed");
+	}
 	mem_deref(c->cr);
 }
 

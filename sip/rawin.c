@@ -88,6 +88,8 @@ static bool recv_handler(struct sa *src, struct mbuf *mb, void *arg)
 	rawin_reply_addr(mb, src, &dst);
 
 	/* libre traces what it decodes and sends; these two it never sees. */
+	sipstat_count(false, mbuf_buf(mb), mbuf_get_left(mb));
+	sipstat_count(true, mbuf_buf(out), mbuf_get_left(out));
 	if (pcapw_active() && !udp_local_get(r->us, &laddr)) {
 		(void)pcapw_udp(src, &laddr, mbuf_buf(mb), mbuf_get_left(mb));
 		(void)pcapw_udp(&laddr, &dst, mbuf_buf(out),

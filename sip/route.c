@@ -53,6 +53,7 @@ static void reject(struct sipsrv *srv, const struct sip_msg *msg,
 		    jsonw_str, why);
 	evlog_event(cr, "rejected", "\"code\":%u,\"reason\":%H", scode,
 		    jsonw_str, reason);
+	evlog_call_outcome(cr, OUTCOME_REFUSED);
 	evlog_call_end(cr, why);
 }
 
@@ -156,6 +157,7 @@ static bool invite_refused(struct sipsrv *srv, const struct sip_msg *msg,
 		evlog_event(cr, "rejected", "\"code\":%u,"
 			    "\"reason\":\"authentication required\"",
 			    err == EBADMSG ? 400 : 407);
+		evlog_call_outcome(cr, OUTCOME_REFUSED);
 		evlog_call_end(cr, "caller not authenticated");
 		return true;
 	}
@@ -170,6 +172,7 @@ static bool invite_refused(struct sipsrv *srv, const struct sip_msg *msg,
 				  "Content-Length: 0\r\n\r\n");
 		evlog_event(cr, "rejected", "\"code\":415,"
 			    "\"reason\":\"unsupported body\"");
+		evlog_call_outcome(cr, OUTCOME_REFUSED);
 		evlog_call_end(cr, "unsupported body");
 		return true;
 	}
@@ -192,6 +195,7 @@ static bool invite_refused(struct sipsrv *srv, const struct sip_msg *msg,
 				  "Content-Length: 0\r\n\r\n");
 		evlog_event(cr, "rejected", "\"code\":503,"
 			    "\"reason\":\"call limit\"");
+		evlog_call_outcome(cr, OUTCOME_REFUSED);
 		evlog_call_end(cr, "call limit reached");
 		return true;
 	}

@@ -386,6 +386,7 @@ static void expire_handler(void *arg)
  * without reassembly, and the capture is there to show the SIP exchange,
  * not TCP segments.  The ports of a TCP packet are its connection's:
  * sipcap.c (srv->cap) corrects the destination libre gives a response.
+ * Every message is counted for /metrics first (sipstat.c).
  */
 static void trace_handler(bool tx, enum sip_transp tp, const struct sa *src,
 			  const struct sa *dst, const uint8_t *pkt,
@@ -397,6 +398,8 @@ static void trace_handler(bool tx, enum sip_transp tp, const struct sa *src,
 	/* Our own start-up probe (rawin.c) is no traffic. */
 	if (!tx && rawin_is_probe(srv->rawin, pkt, len))
 		return;
+
+	sipstat_count(tx, pkt, len);
 
 	if (srv->cap) {
 		sipcap_addrs(srv->cap, tx, tp, &s, &d, pkt, len,
@@ -523,8 +526,8 @@ int sipsrv_alloc(struct sipsrv **sp, const struct sipsrv_conf *conf)
 		goto out;
 	srv->ls.sip = srv->sip;
 
-	if (srv->cap || srv->conf.traceh)
-		sip_set_trace_handler(srv->sip, trace_handler);
+	/* Always: /metrics counts what passes here. */
+	sip_set_trace_handler(srv->sip, trace_handler);
 
 	err = sipsrv_listen(srv);
 	if (err)

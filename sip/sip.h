@@ -43,4 +43,29 @@ const struct sa *sipsrv_primary(const struct sipsrv *s);
  *  transaction of ours is pending any more. */
 void sipsrv_shutdown(struct sipsrv *s, sipsrv_done_h *doneh, void *arg);
 
+
+/* ---- messages counted for /metrics (sipstat.c) ------------------------ */
+
+/* The methods counted by name; the last index is "other". */
+enum { SIPSTAT_METHODS = 15 };
+
+enum sipstat_kind {
+	SIPSTAT_NONE = 0,
+	SIPSTAT_REQUEST,
+	SIPSTAT_RESPONSE,
+};
+
+/** A message's start line: a request (*methodp: its index) or a response
+ *  with a code of 100-699 (*scodep); SIPSTAT_NONE for anything else. */
+enum sipstat_kind sipstat_classify(const uint8_t *pkt, size_t len,
+				   unsigned *methodp, uint16_t *scodep);
+/** Counts one message the server sent (tx) or received. */
+void sipstat_count(bool tx, const uint8_t *pkt, size_t len);
+/** "INVITE" ... "other" for 0 .. SIPSTAT_METHODS - 1, else NULL. */
+const char *sipstat_method_name(unsigned i);
+uint64_t sipstat_requests(bool tx, unsigned method);
+/** The responses with status code scode (100-699; 0 outside). */
+uint64_t sipstat_responses(bool tx, uint16_t scode);
+void sipstat_reset(void);
+
 #endif

@@ -383,6 +383,7 @@ struct bleg {
 	struct call *call;
 	struct uac *uac;
 	uint16_t final;
+	bool remote;               /* final is the callee's, not ours */
 	char *reason;
 	char *contacts;            /* "Contact: ..." lines of a 3xx */
 };
