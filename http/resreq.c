@@ -289,8 +289,9 @@ static void served(struct httpreq *rq, unsigned code, size_t bytes)
 }
 
 
-/* The call a validly signed request names, or NULL: only a URL the
- * server handed out may add an event to a call (core/urlsign.c). */
+/* Tells the served hook, and the call callid of a validly signed URL
+ * (NULL: none) its event: only a URL the server handed out may add one
+ * (core/urlsign.c). */
 static void event_emit(struct httpreq *rq, const char *id,
 		       const char *callid, unsigned code, size_t bytes)
 {
