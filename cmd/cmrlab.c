@@ -16,6 +16,7 @@
 #include <microhttpd.h>
 #include <re.h>
 #include "core/core.h"
+#include "core/urlsign.h"
 #include "sip/sip.h"
 #include "http/http.h"
 #include "rtp/rtp.h"
@@ -119,6 +120,10 @@ static void usage_serve(FILE *f)
 		"subscribers with a\n"
 		"                       password, in order (default "
 		"SHA-256,MD5)\n"
+		"  --url-ttl S          seconds a signed resource URL stays "
+		"valid, 1..86400\n"
+		"                       (default: 300, or the call's ring "
+		"limit + 60 if longer)\n"
 		"  -h, --help           this text\n");
 }
 
@@ -365,7 +370,7 @@ static int cmd_serve(int argc, char *argv[])
 {
 	enum { O_SIP = 256, O_HTTP, O_RTP, O_PROFILE, O_LOGJSON, O_PCAP,
 	       O_STATE, O_LEVEL, O_MAXCALLS, O_ADVERTISE, O_TOKEN,
-	       O_DIGEST };
+	       O_DIGEST, O_URLTTL };
 	static const struct option opts[] = {
 		{"sip",       required_argument, NULL, O_SIP},
 		{"http",      required_argument, NULL, O_HTTP},
@@ -379,6 +384,7 @@ static int cmd_serve(int argc, char *argv[])
 		{"advertise", required_argument, NULL, O_ADVERTISE},
 		{"api-token-file", required_argument, NULL, O_TOKEN},
 		{"digest",    required_argument, NULL, O_DIGEST},
+		{"url-ttl",   required_argument, NULL, O_URLTTL},
 		{"help",      no_argument,       NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -450,6 +456,21 @@ static int cmd_serve(int argc, char *argv[])
 			}
 			sv.digest = optarg;
 			break;
+
+		case O_URLTTL: {
+			char *end = NULL;
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (!*optarg || *end || n < 1 ||
+			    n > URLSIGN_TTL_MAX) {
+				fprintf(stderr, "cmrlab: --url-ttl: '%s' is "
+					"not a number in 1..%u\n", optarg,
+					URLSIGN_TTL_MAX);
+				return EXIT_USAGE;
+			}
+			urlsign_ttl_set((uint32_t)n);
+			break;
+		}
 
 		case 'h':
 			usage_serve(stdout);

@@ -11,12 +11,18 @@
  * Conditional and range requests follow RFC 9110: If-None-Match first
  * (section 13.2.2), then Range, which applies to GET only; a Range this
  * server does not understand is ignored and the whole body is sent.
+ *
+ * Who may fetch, and which fetches become a call's events, is decided
+ * first (access_check): a URL signed for a call, or an unsigned one from
+ * where the listener lets it.
  */
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <microhttpd.h>
 #include <re.h>
 #include "core/core.h"
+#include "core/urlsign.h"
 #include "http/http_int.h"
 
 enum { ID_MAX = 64 };
@@ -294,15 +300,15 @@ static void served(struct httpreq *rq, unsigned code, size_t bytes)
 }
 
 
-static void event_emit(struct httpreq *rq, const char *id, unsigned code,
-		       size_t bytes)
+/* Tells the served hook, and the call callid of a validly signed URL
+ * (NULL: none) its event: only a URL the server handed out may add one
+ * (core/urlsign.c). */
+static void event_emit(struct httpreq *rq, const char *id,
+		       const char *callid, unsigned code, size_t bytes)
 {
 	struct callrec *cr;
-	const char *callid;
 
 	served(rq, code, bytes);
-	callid = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND,
-					     "call");
 	if (!callid)
 		return;
 
@@ -313,6 +319,86 @@ static void event_emit(struct httpreq *rq, const char *id, unsigned code,
 	evlog_event(cr, "resource-fetched",
 		    "\"resource\":%H,\"status\":%u,\"bytes\":%zu",
 		    jsonw_str, id, code, bytes);
+}
+
+
+static const char *query(struct httpreq *rq, const char *key)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND,
+					   key);
+}
+
+
+/* 127.0.0.0/8 and ::1: only this host can reach the listener. */
+static bool laddr_loopback(const struct sa *sa)
+{
+	static const uint8_t one[16] = { [15] = 1 };
+	uint8_t a6[16];
+
+	if (sa_af(sa) == AF_INET)
+		return (sa_in(sa) >> 24) == 127;
+
+	if (sa_af(sa) == AF_INET6) {
+		sa_in6(sa, a6);
+		return !memcmp(a6, one, sizeof(a6));
+	}
+
+	return false;
+}
+
+
+/*
+ * Who may fetch.  A signed URL (exp or sig in the query) is checked and,
+ * valid, names the call its fetch is recorded for (*callidp).  An
+ * unsigned one records nothing; it is open on a loopback listener (the
+ * API's "url" fields, the tests) and elsewhere needs the API's token, so
+ * the network at large fetches only what a call handed out.  Returns 0,
+ * or the 403 already queued in *resultp.
+ */
+static int access_check(struct httpreq *rq, const char *id,
+			const char **callidp, enum MHD_Result *resultp)
+{
+	const char *callid = query(rq, "call");
+	const char *exp = query(rq, "exp");
+	const char *sig = query(rq, "sig");
+	const char *authz;
+	int err;
+
+	*callidp = NULL;
+
+	if (exp || sig) {
+		err = urlsign_verify(id, callid, exp, sig,
+				     (uint64_t)time(NULL));
+		if (err == ETIMEDOUT) {
+			served(rq, 403, 0);
+			*resultp = httpd_error(rq, 403, "the URL has expired",
+					       "exp");
+			return err;
+		}
+		if (err) {
+			served(rq, 403, 0);
+			*resultp = httpd_error(rq, 403, "the URL's signature "
+					       "does not match", "sig");
+			return err;
+		}
+
+		*callidp = callid;
+		return 0;
+	}
+
+	if (laddr_loopback(&rq->h->laddr))
+		return 0;
+
+	authz = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+					    MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!httpd_auth_check(authz, rq->h->token))
+		return 0;
+
+	served(rq, 403, 0);
+	*resultp = httpd_error(rq, 403, "an unsigned resource URL needs "
+			       "'Authorization: Bearer TOKEN' here", "sig");
+
+	return EACCES;
 }
 
 
@@ -369,6 +455,8 @@ enum MHD_Result resreq_handle(struct httpreq *rq, const char *id)
 {
 	struct MHD_Response *resp;
 	const struct resource *r = NULL;
+	enum MHD_Result result;
+	const char *callid;
 	char crange[80];
 	uint64_t off, len;
 	unsigned code;
@@ -379,11 +467,14 @@ enum MHD_Result resreq_handle(struct httpreq *rq, const char *id)
 		return httpd_not_allowed(rq, NULL);
 	}
 
+	if (access_check(rq, id, &callid, &result))
+		return result;
+
 	if (resreq_id_valid(id))
 		r = table_resource(table_live(), id);
 
 	if (!r) {
-		event_emit(rq, id, 404, 0);
+		event_emit(rq, id, callid, 404, 0);
 		return httpd_error(rq, 404, "not found", NULL);
 	}
 
@@ -441,7 +532,7 @@ enum MHD_Result resreq_handle(struct httpreq *rq, const char *id)
 		return httpd_send(rq, code, NULL);
 	}
 
-	event_emit(rq, id, code, rq->head ? 0 : (size_t)len);
+	event_emit(rq, id, callid, code, rq->head ? 0 : (size_t)len);
 
 	return httpd_send(rq, code, resp);
 }

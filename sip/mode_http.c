@@ -7,9 +7,13 @@
  * the called party.  RFC 3261 section 20.4 gives Alert-Info's syntax (the
  * angle brackets are mandatory); RFC 7462 allows it in any non-100
  * provisional response, not only in 180.
+ *
+ * The URL names the call and is signed with an expiry, so its fetch can
+ * be told apart from anyone else's and recorded as the call's event.
  */
 #include <string.h>
 #include <re.h>
+#include "core/urlsign.h"
 #include "sip/sip_int.h"
 
 
@@ -36,15 +40,30 @@ static int query_print(struct re_printf *pf, const char *s)
 
 
 int modehttp_url(char *buf, size_t sz, const char *http_base,
-		 const char *resid, const char *callid)
+		 const char *resid, const char *callid, uint64_t exp)
 {
-	int n;
+	char sig[URLSIGN_HEX + 1];
+	int n, err;
 
 	if (!buf || !sz || !http_base || !resid || !*resid)
 		return EINVAL;
 
-	n = re_snprintf(buf, sz, "%s/r/%H%s%H", http_base, query_print,
-			resid, callid ? "?call=" : "", query_print, callid);
+	if (!callid) {
+		n = re_snprintf(buf, sz, "%s/r/%H", http_base, query_print,
+				resid);
+		goto out;
+	}
+
+	/* The fetch of a URL that names a call becomes one of the call's
+	 * events: only a URL signed here may do that (core/urlsign.c). */
+	err = urlsign_sign(sig, sizeof(sig), resid, callid, exp);
+	if (err)
+		return err;
+
+	n = re_snprintf(buf, sz, "%s/r/%H?call=%H&exp=%llu&sig=%s",
+			http_base, query_print, resid, query_print, callid,
+			(unsigned long long)exp, sig);
+ out:
 	if (n < 0 || (size_t)n >= sz - 1)
 		return ENAMETOOLONG;
 

@@ -10,6 +10,7 @@
  */
 #include <string.h>
 #include <re.h>
+#include "core/urlsign.h"
 #include "sip/sip_int.h"
 
 enum { MAX_TARGETS = 8 };
@@ -62,6 +63,7 @@ static void cmr_choose(struct call *call, const struct subscriber *callee,
 		       const char *caller)
 {
 	const char *id = evlog_call_id(call->cr);
+	uint64_t exp = urlsign_expiry(call->ring_s);
 	char base[128];
 	struct streamer *st = call->srv->conf.streamer;
 	int err;
@@ -105,7 +107,7 @@ static void cmr_choose(struct call *call, const struct subscriber *callee,
 	    (sipsrv_http_base(call->srv, &call->msg->dst, base,
 			      sizeof(base)) ||
 	     modehttp_url(call->url_bt, sizeof(call->url_bt), base,
-			  call->bt.resid, id))) {
+			  call->bt.resid, id, exp))) {
 		call->url_bt[0] = '\0';
 		if (call->bt.mode == MODE_HTTP) {
 			call->bt.mode = MODE_OFF;
@@ -114,7 +116,8 @@ static void cmr_choose(struct call *call, const struct subscriber *callee,
 	}
 	if (call->rt.mode == MODE_HTTP &&
 	    modehttp_url(call->url_rt, sizeof(call->url_rt),
-			 call->srv->conf.http_base, call->rt.resid, id)) {
+			 call->srv->conf.http_base, call->rt.resid, id,
+			 exp)) {
 		call->rt.mode = MODE_OFF;
 		call->rt_ops[0] = NULL;
 	}

@@ -71,8 +71,10 @@ bool modeas_caller_supports(const struct sip_msg *invite);
 bool modeas_callee_supports(const struct sip_msg *rsp);
 
 /* mode_http.c: HTTP mode, clauses 1.1.1.3 and 1.1.1.4 */
+/* callid NULL: "BASE/r/ID"; else the signed "BASE/r/ID?call=CALLID&exp=
+ * EXP&sig=HEX" (urlsign.h), valid until exp (UNIX seconds). */
 int  modehttp_url(char *buf, size_t sz, const char *http_base,
-		  const char *resid, const char *callid);
+		  const char *resid, const char *callid, uint64_t exp);
 int  modehttp_alertinfo_print(struct re_printf *pf, const char *url);
 
 /* auth.c: digest authentication of subscribers with a password.

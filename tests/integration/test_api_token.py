@@ -1,5 +1,6 @@
 """--api-token-file: off loopback the API needs "Authorization: Bearer
-TOKEN" (and the option itself); /healthz, /metrics and /r/ID stay open."""
+TOKEN" (and the option itself); /healthz, /metrics and signed /r/ID URLs
+stay open."""
 
 import json
 import os
@@ -86,8 +87,8 @@ def api_token_wildcard(t):
     """serve --http 0.0.0.0:PORT --api-token-file F (first line ending
     in CRLF, a second line ignored): over 127.0.0.1 /api/v1/calls is 401
     without the token, with a wrong one or another scheme, and 200 with
-    it (the scheme in any case); /healthz, /metrics and /r/ID need
-    nothing."""
+    it (the scheme in any case); /healthz and /metrics need nothing, an
+    unsigned /r/ID the token."""
     f = token_file(t, (TOKEN + "\r\nsecond line, ignored\n").encode())
     srv = bound_server(t, "0.0.0.0", f)
     base = "http://%s:%d" % (HOST, srv.http)
@@ -111,7 +112,13 @@ def api_token_wildcard(t):
     check(check_200(base + "/healthz") == b"ok\n", "/healthz body")
     check(b"cmrlab_http_requests_total" in check_200(base + "/metrics"),
           "/metrics body")
-    check(check_200(base + "/r/ringback-default")[:4] == b"RIFF",
+    # Off loopback an unsigned /r/ID needs the token too; the signed URLs
+    # of calls do not (test_signed_url.py).
+    st, _, _ = get(base + "/r/ringback-default")
+    check(st == 403, "unsigned /r/ringback-default without the token: "
+          "%d, expected 403" % st)
+    check(check_200(base + "/r/ringback-default",
+                    "Bearer " + TOKEN)[:4] == b"RIFF",
           "/r/ringback-default is not a WAV file")
 
 

@@ -155,7 +155,7 @@ def demo_report_in_chromium(t):
 
 # The server's INVITE to the callee of the first case, and no other
 # message: its ringtone URL names the server's first call.
-DROP_C1 = "ringtone-default?call=c1>"
+DROP_C1 = "ringtone-default?call=c1&"
 
 
 @test

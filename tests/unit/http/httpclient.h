@@ -17,6 +17,8 @@
 #ifndef CMRLAB_TESTS_HTTP_HTTPCLIENT_H
 #define CMRLAB_TESTS_HTTP_HTTPCLIENT_H
 
+#include "core/urlsign.h"
+
 
 enum {
 	WATCHDOG_MS = 5000,
@@ -274,6 +276,19 @@ static inline void fetch(struct env *env, struct reply *rep,
 }
 
 
+/* "/r/ID?call=CALLID&exp=EXP&sig=HEX", as the SIP side hands it out
+ * (core/urlsign.h); ids and call ids of the tests need no escaping. */
+static inline void signed_path(char *buf, size_t sz, const char *id,
+			       const char *callid, uint64_t exp)
+{
+	char sig[URLSIGN_HEX + 1];
+
+	assert_int_equal(urlsign_sign(sig, sizeof(sig), id, callid, exp), 0);
+	assert_true(re_snprintf(buf, sz, "/r/%s?call=%s&exp=%llu&sig=%s",
+				id, callid, (unsigned long long)exp, sig) > 0);
+}
+
+
 /* ---- the group setup -------------------------------------------------- */
 
 /*
@@ -287,6 +302,7 @@ static inline void fetch(struct env *env, struct reply *rep,
 static inline int httpclient_group_setup(void **state)
 {
 	struct httpd *h2 = NULL;
+	char path[192];
 	struct env env;
 	struct reply rep;
 	struct sa sa;
@@ -301,7 +317,9 @@ static inline int httpclient_group_setup(void **state)
 	env_start(&env);
 	if (evlog_call_alloc(&env.cr, "x", "a", "b"))
 		return -1;
-	fetch(&env, &rep, "GET", "/r/t1?call=x", "Range: bytes=0-1\r\n");
+	/* A signed fetch: the HMAC's first use, and an event. */
+	signed_path(path, sizeof(path), "t1", "x", urlsign_expiry(0));
+	fetch(&env, &rep, "GET", path, "Range: bytes=0-1\r\n");
 	reply_reset(&rep);
 	fetch(&env, &rep, "GET", "/api/v1/calls/x", NULL);
 	reply_reset(&rep);

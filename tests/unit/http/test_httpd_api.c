@@ -109,6 +109,7 @@ static void test_calls(void **state)
 	struct env env;
 	struct reply rep;
 	char *txt = NULL;
+	char path[192];
 	(void)state;
 
 	env_start(&env);
@@ -122,12 +123,14 @@ static void test_calls(void **state)
 	assert_int_equal(evlog_call_alloc(&env.cr, "abc@host", "bob",
 					  "alice"), 0);
 
-	/* A fetch that names the call shows up among its events. */
-	fetch(&env, &rep, "GET", "/r/t1?call=abc@host",
-	      "Range: bytes=0-3\r\n");
+	/* A signed fetch that names the call shows up among its events. */
+	signed_path(path, sizeof(path), "t1", "abc@host", urlsign_expiry(0));
+	fetch(&env, &rep, "GET", path, "Range: bytes=0-3\r\n");
 	assert_int_equal(rep.code, 206);
 	reply_reset(&rep);
-	fetch(&env, &rep, "GET", "/r/nosuch?call=abc@host", NULL);
+	signed_path(path, sizeof(path), "nosuch", "abc@host",
+		    urlsign_expiry(0));
+	fetch(&env, &rep, "GET", path, NULL);
 	assert_int_equal(rep.code, 404);
 	reply_reset(&rep);
 

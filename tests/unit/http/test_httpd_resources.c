@@ -258,6 +258,97 @@ static void test_keepalive(void **state)
 }
 
 
+/* Whether the events of env's call so far, as the API prints them,
+ * hold s. */
+static bool events_have(struct env *env, const char *s)
+{
+	char *txt = NULL;
+	bool has;
+
+	assert_int_equal(re_sdprintf(&txt, "%H", evlog_call_print, env->cr),
+			 0);
+	has = strstr(txt, s) != NULL;
+	mem_deref(txt);
+
+	return has;
+}
+
+
+static void fetch_code(struct env *env, const char *path, unsigned code,
+		       const char *body)
+{
+	struct reply rep;
+
+	fetch(env, &rep, "GET", path, NULL);
+	assert_int_equal(rep.code, code);
+	if (body)
+		assert_true(body_has(&rep, body));
+	reply_reset(&rep);
+}
+
+
+/* Only a URL signed for the call adds the call's event; a signature that
+ * does not match any of its fields, or has expired, is refused with 403
+ * and adds nothing; an unsigned URL is served (loopback) but adds
+ * nothing. */
+static void test_signed(void **state)
+{
+	static const char bad_sig[] = "{\"error\":\"the URL's signature "
+		"does not match\",\"field\":\"sig\"}";
+	static const char expired[] = "{\"error\":\"the URL has expired\","
+		"\"field\":\"exp\"}";
+	uint64_t exp = urlsign_expiry(0);
+	char good[192], path[224], sig[URLSIGN_HEX + 1];
+	struct env env;
+	(void)state;
+
+	env_start(&env);
+	assert_int_equal(evlog_call_alloc(&env.cr, "c9", "bob", "alice"), 0);
+	assert_int_equal(urlsign_sign(sig, sizeof(sig), "t1", "c9", exp), 0);
+
+	/* Unsigned: served, no event. */
+	fetch_code(&env, "/r/t1?call=c9", 200, "0123456789");
+	assert_false(events_have(&env, "resource-fetched"));
+
+	/* Each field altered in turn. */
+	re_snprintf(path, sizeof(path), "/r/t1?call=c8&exp=%llu&sig=%s",
+		    (unsigned long long)exp, sig);
+	fetch_code(&env, path, 403, bad_sig);
+	re_snprintf(path, sizeof(path),
+		    "/r/ringback-default?call=c9&exp=%llu&sig=%s",
+		    (unsigned long long)exp, sig);
+	fetch_code(&env, path, 403, bad_sig);
+	re_snprintf(path, sizeof(path), "/r/t1?call=c9&exp=%llu&sig=%s",
+		    (unsigned long long)exp + 1, sig);
+	fetch_code(&env, path, 403, bad_sig);
+	sig[0] = sig[0] == '0' ? '1' : '0';
+	re_snprintf(path, sizeof(path), "/r/t1?call=c9&exp=%llu&sig=%s",
+		    (unsigned long long)exp, sig);
+	fetch_code(&env, path, 403, bad_sig);
+
+	/* Half a signature: exp or sig alone. */
+	re_snprintf(path, sizeof(path), "/r/t1?call=c9&exp=%llu",
+		    (unsigned long long)exp);
+	fetch_code(&env, path, 403, bad_sig);
+	fetch_code(&env, "/r/t1?call=c9&sig=00", 403, bad_sig);
+	assert_false(events_have(&env, "resource-fetched"));
+
+	/* Signed, but the moment has passed. */
+	signed_path(path, sizeof(path), "t1", "c9", 1000);
+	fetch_code(&env, path, 403, expired);
+	assert_false(events_have(&env, "resource-fetched"));
+
+	/* Signed: served, and the call's event. */
+	signed_path(good, sizeof(good), "t1", "c9", exp);
+	fetch_code(&env, good, 200, "0123456789");
+	assert_true(events_have(&env, "\"what\":\"resource-fetched\","
+				"\"resource\":\"t1\",\"status\":200,"
+				"\"bytes\":10}"));
+
+	env_stop(&env);
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_conditional),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_keepalive),
+		cmocka_unit_test(test_signed),
 	};
 
 	return cmocka_run_group_tests_name("http/httpd_resources", tests,

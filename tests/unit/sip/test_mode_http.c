@@ -9,38 +9,58 @@
 #include <cmocka.h>
 #include <string.h>
 #include <re.h>
+#include "core/urlsign.h"
 #include "sip/sip_int.h"
 #include "tests/unit/sipmsg.h"
 
 
 static void test_url(void **state)
 {
-	char buf[128];
+	char buf[200], sig[URLSIGN_HEX + 1];
+	const char *p;
 	(void)state;
 
+	/* A URL that names the call is signed with its expiry. */
 	assert_int_equal(0, modehttp_url(buf, sizeof(buf),
 					 "http://127.0.0.1:8080",
-					 "ringback-default", "c7"));
-	assert_string_equal(
-		"http://127.0.0.1:8080/r/ringback-default?call=c7", buf);
+					 "ringback-default", "c7",
+					 1800000000));
+	p = "http://127.0.0.1:8080/r/ringback-default?call=c7"
+		"&exp=1800000000&sig=";
+	assert_int_equal(0, strncmp(buf, p, strlen(p)));
+	assert_int_equal(0, urlsign_sign(sig, sizeof(sig), "ringback-default",
+					 "c7", 1800000000));
+	assert_string_equal(buf + strlen(p), sig);
+	assert_int_equal(0, urlsign_verify("ringback-default", "c7",
+					   "1800000000", buf + strlen(p),
+					   1800000000 - 1));
 
 	/* Without a call id there is no query. */
 	assert_int_equal(0, modehttp_url(buf, sizeof(buf),
-					 "http://[::1]:80", "a.b_c-d", NULL));
+					 "http://[::1]:80", "a.b_c-d", NULL, 0));
 	assert_string_equal("http://[::1]:80/r/a.b_c-d", buf);
 
-	/* Anything outside the unreserved set is percent-encoded. */
+	/* Anything outside the unreserved set is percent-encoded; the
+	 * signature covers the values as they are, which is what the
+	 * server reads back once it has decoded the URL. */
 	assert_int_equal(0, modehttp_url(buf, sizeof(buf), "http://h:1",
-					 "x y>", "c1&z"));
-	assert_string_equal("http://h:1/r/x%20y%3E?call=c1%26z", buf);
+					 "x y>", "c1&z", 5));
+	p = "http://h:1/r/x%20y%3E?call=c1%26z&exp=5&sig=";
+	assert_int_equal(0, strncmp(buf, p, strlen(p)));
+	assert_int_equal(0, urlsign_verify("x y>", "c1&z", "5",
+					   buf + strlen(p), 5));
 
 	assert_int_equal(EINVAL, modehttp_url(buf, sizeof(buf), "http://h",
-					      "", "c1"));
+					      "", "c1", 5));
 	assert_int_equal(EINVAL, modehttp_url(buf, sizeof(buf), NULL, "r",
-					      "c1"));
+					      "c1", 5));
 	assert_int_equal(ENAMETOOLONG, modehttp_url(buf, 20, "http://h:1",
 						    "ringback-default",
-						    "c1"));
+						    "c1", 5));
+	/* The signature must fit too. */
+	assert_int_equal(ENAMETOOLONG, modehttp_url(buf, 100, "http://h:1",
+						    "ringback-default",
+						    "c1", 5));
 }
 
 
