@@ -106,23 +106,28 @@ def wav_bytes(seconds=1.0, rate=8000, sample=0):
     return out.getvalue()
 
 
-def uac_for(t, resid):
-    """uac_call.xml, its Alert-Info check expecting /r/resid."""
-    with open(os.path.join(SCENARIOS, "uac_call.xml")) as f:
+def scenario_for(t, name, default, resid):
+    """The scenario name, its Alert-Info check expecting /r/resid in
+    place of /r/default."""
+    with open(os.path.join(SCENARIOS, name)) as f:
         text = f.read()
-    check("/r/ringback-default" in text, "uac_call.xml has changed")
-    path = os.path.join(t.tmp, "uac_call_%s.xml" % resid)
+    check("/r/" + default in text, "%s has changed" % name)
+    path = os.path.join(t.tmp, "%s-%s" % (resid, name))
     with open(path, "w") as f:
-        f.write(text.replace("/r/ringback-default", "/r/" + resid))
+        f.write(text.replace("/r/" + default, "/r/" + resid))
     return path
 
 
 def sipp_call(t, srv, user, resid, ring_ms=1000, static=False,
-              during=None):
+              during=None, registered=None, rt="ringtone-default"):
     """A sipp callee for user (registered, or with static=True given as
     the subscriber's contact by PUT) and a sipp caller that expects the
-    CMRBT URL of resid; returns (callee, caller) after both exited 0."""
-    callee = Sipp(t.tmp, "uas_answer.xml", "callee-" + user,
+    CMRBT URL of resid (and the callee the CMRT URL of rt); registered() runs once the callee is known to
+    the server, during(callee, caller) while the call goes on.  Returns
+    (callee, caller) after both exited 0."""
+    callee = Sipp(t.tmp, scenario_for(t, "uas_answer.xml",
+                                      "ringtone-default", rt),
+                  "callee-" + user,
                   keys={"ring_ms": ring_ms})
     callee.wait_listening()
     if static:
@@ -130,7 +135,10 @@ def sipp_call(t, srv, user, resid, ring_ms=1000, static=False,
                             "contacts": [callee.contact]}, want=(201,))
     else:
         register_ok(srv, user, callee.contact)
-    caller = Sipp(t.tmp, uac_for(t, resid), "caller-" + user,
+    if registered:
+        registered()
+    caller = Sipp(t.tmp, scenario_for(t, "uac_call.xml", "ringback-default",
+                                      resid), "caller-" + user,
                   remote="%s:%d" % (HOST, srv.sip), service=user)
     if during:
         during(callee, caller)
