@@ -196,6 +196,11 @@ def api_write_subscriber_put(t):
           "PUT with an empty body: %d %r, expected the defaults like bob's"
           " %r" % (st, dflt, srv.api_json("/api/v1/subscribers/bob")))
     put_sub(srv, "zed", {"password": "p" * 128}, want=(200,))
+    # Escapes are JSON's: an escaped backslash before "u0000" is text.
+    st, _, body = req(srv, "PUT", path, b' {"password": "a\\\\u0000b",'
+                      b' "mode": "\\u0068ttp", "contacts": []}\r\n')
+    check(st == 200 and jbody(st, body, "PUT")["mode"] == "http",
+          "PUT with escapes: %d %r" % (st, body))
     put_sub(srv, "zed", {"contacts": ["sip:u%d@h" % i for i in range(16)]},
             want=(200,))
     put_sub(srv, "new.one_~+-9", {}, want=(201,))
@@ -225,6 +230,13 @@ def api_write_subscriber_put(t):
         (b'{"mode": "http"}\x00', "body"),
         (b'{"mode": "ht\x00tp"}', "body"),
         (b'{"mode": "http"} trailing', "body"),
+        (b'{"mode": "http"}}', "body"),
+        (b'{"mode": "http"} {"mode": "as"}', "body"),
+        (b'{"mode": "http"},{"color": 1}', "body"),
+        (b'{"mode": "http",}', "body"),
+        (b'{"contacts": ["sip:a@b",]}', "body"),
+        (b'{"password": "a\\u0000b"}', "body"),
+        (b'{"id": "zed\\u0000x"}', "body"),
     ]
     before = srv.api_json(path)
     for body, field in bad:
