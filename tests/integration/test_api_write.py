@@ -6,6 +6,8 @@ import io
 import json
 import os
 import re
+import signal
+import time
 import socket
 import struct
 import subprocess
@@ -637,3 +639,63 @@ def api_write_gateway_streams_put_wav(t):
           "first such %r" % (len(pay), len(other),
                              other[0][:16] if other else None))
     callee.wait(3.0)
+
+
+@test
+def api_write_stop_while_converting(t):
+    """SIGTERM while a large WAV put is being converted (the request
+    suspended, its work on a thread): the server ends within the usual
+    bound and exits 0; the client gets an answer or a closed
+    connection, never a hang; with --state nothing is half there at the
+    next start."""
+    d = os.path.join(t.tmp, "state")
+    srv = t.server(extra=["--state", d])
+    rate, secs = 44100, 300
+    hdr = io.BytesIO()
+    w = wave.open(hdr, "wb")
+    w.setnchannels(2)
+    w.setsampwidth(2)
+    w.setframerate(rate)
+    w.writeframes(b"")
+    w.close()
+    n = (rate * secs * 4) >> 16 << 16
+    head = bytearray(hdr.getvalue())
+    struct.pack_into("<I", head, 4, 36 + n)
+    struct.pack_into("<I", head, 40, n)
+    data = bytes(head) + os.urandom(1 << 16) * (n >> 16)
+    tasks = "/proc/%d/task" % srv.proc.pid
+    threads = len(os.listdir(tasks))
+    s = socket.create_connection((HOST, srv.http), timeout=10)
+    try:
+        s.sendall(b"PUT /api/v1/resources/big HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: audio/wav\r\nContent-Length: %d\r\n\r\n"
+                  % len(data) + data)
+        # The body is in once the work's thread is there.
+        wait_until(lambda: len(os.listdir(tasks)) > threads, 5,
+                   "thread of the conversion", poll=0.002)
+        t0 = time.monotonic()
+        os.kill(srv.proc.pid, signal.SIGTERM)
+        head, body = read_response(s, 5)
+        info("%d MiB WAV: %r after SIGTERM (%.0f ms)"
+             % (len(data) >> 20, head.split(b"\r\n")[0],
+                (time.monotonic() - t0) * 1000))
+    finally:
+        s.close()
+    check(head == b"" or head.split(b" ")[1] in (b"201", b"503"),
+          "the answer: %r" % head[:100])
+    try:
+        rc = srv.proc.wait(2)
+    except subprocess.TimeoutExpired:
+        rc = None
+    dt = time.monotonic() - t0
+    info("exit %r %.0f ms after the SIGTERM" % (rc, dt * 1000))
+    srv.stopped = (dt, None)
+    check(rc == 0 and dt < 2, "SIGTERM while converting: exit %r after "
+          "%.1f s; stderr: %s" % (rc, dt, srv.stderr_tail()))
+    srv = t.server(extra=["--state", d])
+    st, h, got = req(srv, "GET", "/r/big")
+    check(st == 404 or got == data, "after the restart /r/big: %d, %d "
+          "bytes" % (st, len(got)))
+    check(sorted(os.listdir(os.path.join(d, "res"))) ==
+          (["big.0"] if st == 200 else []), "DIR/res: %s"
+          % os.listdir(os.path.join(d, "res")))
