@@ -461,3 +461,45 @@ def state_sigkill_at_any_moment(t):
          % (time.monotonic() - t0, sum(r[1] for r in rounds)))
     check(sum(r[1] for r in rounds) >= 30, "too few changes made: %r"
           % rounds)
+
+
+def kill_restart(t, srv, d):
+    os.kill(srv.proc.pid, signal.SIGKILL)
+    srv.proc.wait(5)
+    srv.stopped = (0.0, None)       # killed on purpose
+    srv = state_server(t, d)
+    check_dir(d)
+    return srv
+
+
+@test
+def state_each_change_durable(t):
+    """Each kind of change, answered 2xx and followed at once by SIGKILL,
+    is there after the restart: a subscriber put, replaced, deleted (one
+    of the API's and one of the profile's), a resource put, replaced and
+    deleted (one of the API's and a built-in one)."""
+    d = os.path.join(t.tmp, "state")
+    srv = state_server(t, d)
+    steps = [
+        ("PUT", "/api/v1/subscribers/zed", {"mode": "as",
+                                            "cmrt": "ringback-default"}),
+        ("PUT", "/api/v1/subscribers/zed", {"mode": "off",
+                                            "cmrt": "ringback-default"}),
+        ("PUT", "/api/v1/subscribers/bob", {"mode": "gateway",
+                                            "cmrt": "ringback-default"}),
+        ("DELETE", "/api/v1/subscribers/zed", None),
+        ("DELETE", "/api/v1/subscribers/alice", None),
+        ("PUT", "/api/v1/resources/vid", b"first"),
+        ("PUT", "/api/v1/resources/vid", b"second"),
+        ("DELETE", "/api/v1/resources/vid", None),
+        ("DELETE", "/api/v1/resources/ringtone-default", None),
+    ]
+    for method, path, body in steps:
+        hdr = {"Content-Type": "video/mp4"} if "resources" in path else {}
+        st, _, got = req(srv, method, path, body, hdr)
+        check(st // 100 == 2, "%s %s: %d %r" % (method, path, st, got))
+        want = snapshot(srv)
+        srv = kill_restart(t, srv, d)
+        have = snapshot(srv)
+        check(have == want, "%s %s then SIGKILL: after the restart\n%r\n"
+              "before the kill\n%r" % (method, path, have, want))
