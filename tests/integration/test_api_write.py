@@ -239,6 +239,8 @@ def api_write_subscriber_put(t):
         (b'{"contacts": ["sip:a@b",]}', "body"),
         (b'{"password": "a\\u0000b"}', "body"),
         (b'{"id": "zed\\u0000x"}', "body"),
+        (b'{"mode": "http", "mode": "as"}', "body"),
+        (b'{"password": "\xff\xfe"}', "body"),
     ]
     before = srv.api_json(path)
     for body, field in bad:
