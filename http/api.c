@@ -12,6 +12,7 @@
 #include <microhttpd.h>
 #include <re.h>
 #include "core/core.h"
+#include "core/urlsign.h"
 #include "http/http_int.h"
 
 
@@ -70,14 +71,32 @@ int api_sub_encode(struct odict *o, const struct subscriber *s)
 }
 
 
+/*
+ * A listener off loopback serves an unsigned /r/ID only to those with the
+ * API's token, which a browser's audio player cannot send: there the
+ * "url" is signed, for no call, valid as long as a call's URL would be
+ * (urlsign.h), so that what the API shows can be played.
+ */
 int api_res_encode(struct odict *o, const struct resource *r,
-		   const char *base)
+		   const char *base, bool sign)
 {
-	char url[160];
+	char url[320], sig[URLSIGN_HEX + 1];
+	uint64_t exp;
 	int err = 0;
 
-	if (re_snprintf(url, sizeof(url), "%s/r/%s", base, r->id) < 0)
+	if (sign) {
+		exp = urlsign_expiry(0);
+		err = urlsign_sign(sig, sizeof(sig), r->id, "", exp);
+		if (err)
+			return err;
+		if (re_snprintf(url, sizeof(url), "%s/r/%s?call=&exp=%llu"
+				"&sig=%s", base, r->id,
+				(unsigned long long)exp, sig) < 0)
+			return ENOMEM;
+	}
+	else if (re_snprintf(url, sizeof(url), "%s/r/%s", base, r->id) < 0) {
 		return ENOMEM;
+	}
 
 	err |= odict_entry_add(o, "id", ODICT_STRING, r->id);
 	err |= odict_entry_add(o, "type", ODICT_STRING, r->type);
@@ -95,6 +114,7 @@ int api_res_encode(struct odict *o, const struct resource *r,
 struct listctx {
 	struct re_printf *pf;
 	const char *base;
+	bool sign;
 	bool first;
 	int err;
 };
@@ -135,7 +155,7 @@ static bool res_item(struct resource *r, void *arg)
 
 	lc->err = odict_alloc(&o, HASH_SIZE);
 	if (!lc->err)
-		lc->err = api_res_encode(o, r, lc->base);
+		lc->err = api_res_encode(o, r, lc->base, lc->sign);
 	if (!lc->err)
 		lc->err = item_print(lc, o);
 	mem_deref(o);
@@ -146,7 +166,7 @@ static bool res_item(struct resource *r, void *arg)
 
 static int subs_print(struct re_printf *pf, struct httpreq *rq)
 {
-	struct listctx lc = { pf, httpd_req_base(rq), true, 0 };
+	struct listctx lc = { pf, httpd_req_base(rq), false, true, 0 };
 	const struct table *t = table_live();
 	int err;
 
@@ -162,7 +182,8 @@ static int subs_print(struct re_printf *pf, struct httpreq *rq)
 
 static int ress_print(struct re_printf *pf, struct httpreq *rq)
 {
-	struct listctx lc = { pf, httpd_req_base(rq), true, 0 };
+	struct listctx lc = { pf, httpd_req_base(rq),
+			      !httpd_loopback(rq->h), true, 0 };
 	const struct table *t = table_live();
 	int err;
 
@@ -206,12 +227,12 @@ enum MHD_Result api_sub_answer(struct httpreq *rq, unsigned code,
 
 
 struct MHD_Response *api_res_resp(const struct resource *r,
-				  const char *base)
+				  const char *base, bool sign)
 {
 	struct MHD_Response *resp = NULL;
 	struct odict *o = NULL;
 
-	if (!odict_alloc(&o, HASH_SIZE) && !api_res_encode(o, r, base))
+	if (!odict_alloc(&o, HASH_SIZE) && !api_res_encode(o, r, base, sign))
 		resp = httpd_resp_odict(o);
 	mem_deref(o);
 
@@ -312,7 +333,8 @@ static enum MHD_Result get_handle(struct httpreq *rq, enum httpd_route route,
 				return httpd_error(rq, 404,
 						   "no such resource", "id");
 			return httpd_send(rq, 200, api_res_resp(
-						  r, httpd_req_base(rq)));
+						  r, httpd_req_base(rq),
+						  !httpd_loopback(rq->h)));
 		}
 
 	default:

@@ -172,6 +172,7 @@ struct resput {
 	char id[ID_LEN_MAX + 1];
 	char file[FILE_MAX];
 	char base[72];             /* for the answer's "url" */
+	bool sign;                 /* ... signed (off loopback) */
 };
 
 
@@ -261,7 +262,7 @@ static void resput_done(int err, void *arg)
 	LOGI(SUB_HTTP, "api: resource %s %s (%s, %zu bytes)", rp->id,
 	     created ? "created" : "replaced", r->type, r->size);
 
-	resp = api_res_resp(r, rp->base);
+	resp = api_res_resp(r, rp->base, rp->sign);
 	httpd_answer(rp->ctx, resp ? (created ? 201 : 200) : 500, resp);
 }
 
@@ -338,6 +339,7 @@ static enum MHD_Result res_put(struct httpreq *rq, const char *id)
 	rp->size = len;
 	str_ncpy(rp->id, id, sizeof(rp->id));
 	str_ncpy(rp->base, httpd_req_base(rq), sizeof(rp->base));
+	rp->sign = !httpd_loopback(rq->h);
 
 	err  = str_dup(&rp->type, type);
 	err |= table_alloc(&rp->t);

@@ -81,6 +81,10 @@ enum httpd_route httpd_route_parse(const char *url, const char **idp);
  * request arrived on (never the unspecified address). */
 const char *httpd_req_base(struct httpreq *rq);
 
+/** Whether the listener is on 127.0.0.0/8 or ::1, so that only this
+ *  host can reach it. */
+bool httpd_loopback(const struct httpd *h);
+
 /** Checks an Authorization header value (NULL: none) against the API's
  *  bearer token: 0 when it is "Bearer TOKEN", ENOENT when there is none,
  *  EPROTO when its scheme is not Bearer, EACCES for another token. */
@@ -147,15 +151,16 @@ enum MHD_Result api_handle(struct httpreq *rq, enum httpd_route route,
 size_t api_body_max(const struct httpreq *rq);
 /** The members of a subscriber as the API shows it (with "bindings"). */
 int  api_sub_encode(struct odict *o, const struct subscriber *s);
-/** The members of a resource; its "url" on base. */
+/** The members of a resource; its "url" on base, signed (for no call)
+ *  when sign is set. */
 int  api_res_encode(struct odict *o, const struct resource *r,
-		    const char *base);
+		    const char *base, bool sign);
 /** Answers the subscriber as the API shows it, with code. */
 enum MHD_Result api_sub_answer(struct httpreq *rq, unsigned code,
 			       const struct subscriber *s);
 /** A response of the resource as the API shows it, or NULL. */
 struct MHD_Response *api_res_resp(const struct resource *r,
-				  const char *base);
+				  const char *base, bool sign);
 
 
 /* ---- PUT and DELETE (api_put.c) --------------------------------------- */

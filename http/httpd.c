@@ -776,6 +776,25 @@ int httpd_token_set(struct httpd *h, const char *token)
 }
 
 
+/* 127.0.0.0/8 and ::1: only this host can reach the listener. */
+bool httpd_loopback(const struct httpd *h)
+{
+	const struct sa *sa = &h->laddr;
+	static const uint8_t one[16] = { [15] = 1 };
+	uint8_t a6[16];
+
+	if (sa_af(sa) == AF_INET)
+		return (sa_in(sa) >> 24) == 127;
+
+	if (sa_af(sa) == AF_INET6) {
+		sa_in6(sa, a6);
+		return !memcmp(a6, one, sizeof(a6));
+	}
+
+	return false;
+}
+
+
 const char *httpd_req_base(struct httpreq *rq)
 {
 	const union MHD_ConnectionInfo *ci;

@@ -329,24 +329,6 @@ static const char *query(struct httpreq *rq, const char *key)
 }
 
 
-/* 127.0.0.0/8 and ::1: only this host can reach the listener. */
-static bool laddr_loopback(const struct sa *sa)
-{
-	static const uint8_t one[16] = { [15] = 1 };
-	uint8_t a6[16];
-
-	if (sa_af(sa) == AF_INET)
-		return (sa_in(sa) >> 24) == 127;
-
-	if (sa_af(sa) == AF_INET6) {
-		sa_in6(sa, a6);
-		return !memcmp(a6, one, sizeof(a6));
-	}
-
-	return false;
-}
-
-
 /*
  * Who may fetch.  A signed URL (exp or sig in the query) is checked and,
  * valid, names the call its fetch is recorded for (*callidp).  An
@@ -386,7 +368,7 @@ static int access_check(struct httpreq *rq, const char *id,
 		return 0;
 	}
 
-	if (laddr_loopback(&rq->h->laddr))
+	if (httpd_loopback(rq->h))
 		return 0;
 
 	authz = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,

@@ -210,3 +210,30 @@ def signed_url_open_listener(t):
           % (st, body[:8]))
     check(len(fetched(srv, rec)) == 1, "after the signed fetch: %r"
           % fetched(srv, rec))
+
+
+@test
+def signed_url_api_off_loopback(t):
+    """Off loopback the API's resource "url" is signed for no call, so
+    that a browser's player (which cannot send the token) can fetch what
+    the API shows; it adds no event, and an altered one is refused."""
+    srv = OpenServer(t.tmp)
+    t.servers.append(srv)
+    srv.start()
+    auth = ["-H", "Authorization: Bearer %s" % srv.token]
+    st, body = get("%s/api/v1/resources/ringback-default" % srv.base,
+                   *auth)
+    check(st == 200, "GET of the resource: %d" % st)
+    url = json.loads(body)["url"]
+    _, rid, q = split(url)
+    check(rid == "ringback-default" and q.get("call") == "" and
+          re.fullmatch(r"[0-9a-f]{64}", q.get("sig", "")),
+          "the API's url %s is not signed for no call" % url)
+    st, body = get(url)
+    check(st == 200 and body[:4] == b"RIFF", "the API's signed url: %d"
+          % st)
+    check_403(url.replace("ringback-default", "ringtone-default"), "sig",
+              "the API's url with another id")
+    st, body = get("%s/api/v1/resources" % srv.base, *auth)
+    urls = [r["url"] for r in json.loads(body)]
+    check(all("&sig=" in u for u in urls), "list urls %r" % urls)
