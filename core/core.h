@@ -447,19 +447,22 @@ const char *state_dir(const struct state *st);
  *  errno with "FILE: message" in msg. */
 int  state_load(struct state *st, reload_prep_h *prep, void *arg,
 		char *msg, size_t msgsz);
-/** Puts every change onto t: deletions first, then resources, then
- *  subscribers. */
-int  state_apply(const struct state *st, struct table *t);
+/** Puts every change onto t, a table just loaded from the profile:
+ *  deletions first, then resources, then subscribers.  Deletions of ids
+ *  t does not have are dropped from the state. */
+int  state_apply(struct state *st, struct table *t);
 bool state_empty(const struct state *st);
 /** Each writes the state with the change first, then makes it in the
- *  overlay (the live table is the caller's); an errno when the write
- *  failed, and nothing changed. */
-int  state_subscriber_put(struct state *st, const struct subscriber *spec);
+ *  overlay (the live table is the caller's, who passes it as it is before
+ *  the change, or NULL); an errno when the write failed, and nothing
+ *  changed.  Only ids of the profile are recorded as deleted. */
+int  state_subscriber_put(struct state *st, const struct subscriber *spec,
+			  const struct table *live);
 int  state_subscriber_delete(struct state *st, const char *id);
 /** file: the resource's bytes in the folder (state_blob_write), or NULL
  *  without a folder. */
 int  state_resource_put(struct state *st, const struct resource *r,
-			const char *file);
+			const char *file, const struct table *live);
 int  state_resource_delete(struct state *st, const char *id);
 
 /** A subscriber from a JSON object (the API's PUT body, a state.json

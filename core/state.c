@@ -39,6 +39,8 @@ static void state_destructor(void *data)
 	list_flush(&st->subdel);
 	list_flush(&st->resdel);
 	list_flush(&st->files);
+	list_flush(&st->ownsub);
+	list_flush(&st->ownres);
 	mem_deref(st->t);
 	mem_deref(st->dir);
 }
@@ -342,6 +344,7 @@ int state_spec_encode(struct odict *o, const struct subscriber *s,
 /* ---- the overlay -------------------------------------------------------- */
 
 struct apply {
+	struct state *st;
 	struct table *t;
 	int err;
 };
@@ -350,6 +353,12 @@ struct apply {
 static bool sub_apply(struct subscriber *s, void *arg)
 {
 	struct apply *a = arg;
+	const char *id = subscriber_id(s);
+
+	if (table_subscriber(a->t, id))
+		state_iddel(&a->st->ownsub, id);
+	else if (!state_idfind(&a->st->ownsub, id))
+		(void)state_idadd(&a->st->ownsub, id, NULL);
 
 	a->err = table_subscriber_put(a->t, s, NULL);
 
@@ -361,25 +370,41 @@ static bool res_apply(struct resource *r, void *arg)
 {
 	struct apply *a = arg;
 
+	if (table_resource(a->t, r->id))
+		state_iddel(&a->st->ownres, r->id);
+	else if (!state_idfind(&a->st->ownres, r->id))
+		(void)state_idadd(&a->st->ownres, r->id, NULL);
+
 	a->err = table_resource_link(a->t, r);
 
 	return a->err != 0;
 }
 
 
-int state_apply(const struct state *st, struct table *t)
+int state_apply(struct state *st, struct table *t)
 {
-	struct apply a = { t, 0 };
+	struct apply a = { st, t, 0 };
 	struct le *le;
 
 	if (!st || !t)
 		return EINVAL;
 
-	LIST_FOREACH(&st->resdel, le)
-		(void)table_resource_remove(t, ((struct idnode *)le->data)->id);
-	LIST_FOREACH(&st->subdel, le)
-		(void)table_subscriber_remove(t,
-					      ((struct idnode *)le->data)->id);
+	/* t is the profile alone: a deletion of an id it does not have
+	 * (any more) is not needed; the next state.json leaves it out. */
+	for (le = list_head(&st->resdel); le; ) {
+		struct idnode *n = le->data;
+
+		le = le->next;
+		if (!table_resource_remove(t, n->id))
+			mem_deref(n);
+	}
+	for (le = list_head(&st->subdel); le; ) {
+		struct idnode *n = le->data;
+
+		le = le->next;
+		if (!table_subscriber_remove(t, n->id))
+			mem_deref(n);
+	}
 
 	(void)table_resource_apply(st->t, res_apply, &a);
 	if (!a.err)
@@ -400,9 +425,29 @@ bool state_empty(const struct state *st)
 /* Each change is written first (state_file.c), and made here only once
  * the new state.json is in place. */
 
-int state_subscriber_put(struct state *st, const struct subscriber *spec)
+/*
+ * An id that the API put and the profile does not have is the API's own:
+ * deleting it needs no record that it was deleted.  Only ids of the
+ * profile get one (it would come back with the next reload), so the
+ * lists of deleted ids stay as long as the profile at most.  An id is the
+ * API's own when the live table lacked it and no deletion hid it there
+ * (a subscriber or resource that neither the profile nor the API had).
+ */
+static void own_note(struct list *own, const struct list *del,
+		     bool live_has, const char *id)
 {
-	struct state_change ch = { CH_SUB_PUT, NULL, spec, NULL, NULL };
+	if (state_idfind(own, id))
+		return;
+
+	if (!live_has && !state_idfind(del, id))
+		(void)state_idadd(own, id, NULL);
+}
+
+
+int state_subscriber_put(struct state *st, const struct subscriber *spec,
+			 const struct table *live)
+{
+	struct state_change ch = { CH_SUB_PUT, NULL, spec, NULL, NULL, false };
 	int err;
 
 	if (!st || !spec)
@@ -414,6 +459,8 @@ int state_subscriber_put(struct state *st, const struct subscriber *spec)
 	if (err)
 		return err;
 
+	own_note(&st->ownsub, &st->subdel,
+		 !live || table_subscriber(live, ch.id), ch.id);
 	state_iddel(&st->subdel, ch.id);
 
 	return table_subscriber_put(st->t, spec, NULL);
@@ -422,26 +469,29 @@ int state_subscriber_put(struct state *st, const struct subscriber *spec)
 
 int state_subscriber_delete(struct state *st, const char *id)
 {
-	struct state_change ch = { CH_SUB_DEL, id, NULL, NULL, NULL };
+	struct state_change ch = { CH_SUB_DEL, id, NULL, NULL, NULL, true };
 	int err;
 
 	if (!st || !id)
 		return EINVAL;
+
+	ch.tomb = !state_idfind(&st->ownsub, id);
 
 	err = state_commit(st, &ch);
 	if (err)
 		return err;
 
 	(void)table_subscriber_remove(st->t, id);
+	state_iddel(&st->ownsub, id);
 
-	return state_idadd(&st->subdel, id, NULL);
+	return ch.tomb ? state_idadd(&st->subdel, id, NULL) : 0;
 }
 
 
 int state_resource_put(struct state *st, const struct resource *r,
-		       const char *file)
+		       const char *file, const struct table *live)
 {
-	struct state_change ch = { CH_RES_PUT, NULL, NULL, r, file };
+	struct state_change ch = { CH_RES_PUT, NULL, NULL, r, file, false };
 	char *old = NULL;
 	int err;
 
@@ -458,6 +508,8 @@ int state_resource_put(struct state *st, const struct resource *r,
 	if (state_file_of(st, r->id))
 		err = str_dup(&old, state_file_of(st, r->id));
 
+	own_note(&st->ownres, &st->resdel,
+		 !live || table_resource(live, r->id), r->id);
 	state_iddel(&st->resdel, r->id);
 	err |= state_idadd(&st->files, r->id, file);
 	err |= table_resource_link(st->t, r);
@@ -472,12 +524,14 @@ int state_resource_put(struct state *st, const struct resource *r,
 
 int state_resource_delete(struct state *st, const char *id)
 {
-	struct state_change ch = { CH_RES_DEL, id, NULL, NULL, NULL };
+	struct state_change ch = { CH_RES_DEL, id, NULL, NULL, NULL, true };
 	const char *file;
 	int err;
 
 	if (!st || !id)
 		return EINVAL;
+
+	ch.tomb = !state_idfind(&st->ownres, id);
 
 	err = state_commit(st, &ch);
 	if (err)
@@ -487,7 +541,8 @@ int state_resource_delete(struct state *st, const char *id)
 	if (file)
 		state_file_unlink(st, file);
 	state_iddel(&st->files, id);
+	state_iddel(&st->ownres, id);
 	(void)table_resource_remove(st->t, id);
 
-	return state_idadd(&st->resdel, id, NULL);
+	return ch.tomb ? state_idadd(&st->resdel, id, NULL) : 0;
 }

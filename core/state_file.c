@@ -366,7 +366,7 @@ static int state_build(struct odict **op, const struct state *st,
 
 	if (!err)
 		err = ids_build(subdel, &st->subdel, subch ? ch : NULL,
-				subch && ch->kind == CH_SUB_DEL);
+				subch && ch->kind == CH_SUB_DEL && ch->tomb);
 
 	memset(&b, 0, sizeof(b));
 	b.st = st;
@@ -381,7 +381,7 @@ static int state_build(struct odict **op, const struct state *st,
 
 	if (!err)
 		err = ids_build(resdel, &st->resdel, resch ? ch : NULL,
-				resch && ch->kind == CH_RES_DEL);
+				resch && ch->kind == CH_RES_DEL && ch->tomb);
 
 	if (!err) {
 		err |= odict_entry_add(o, "version", ODICT_INT,

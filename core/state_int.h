@@ -15,6 +15,8 @@ struct state {
 	struct list subdel;    /* struct idnode: subscriber ids deleted */
 	struct list resdel;    /* struct idnode: resource ids deleted */
 	struct list files;     /* struct idnode: a resource put, its file */
+	struct list ownsub;    /* struct idnode: put, not in the profile */
+	struct list ownres;    /* struct idnode: put, not in the profile */
 	uint64_t gen;          /* the number of the next resource file */
 	uint64_t commits;      /* state.json files written */
 };
@@ -26,6 +28,7 @@ struct state_change {
 	const struct subscriber *spec;   /* CH_SUB_PUT */
 	const struct resource *res;      /* CH_RES_PUT */
 	const char *file;                /* CH_RES_PUT: its file, or NULL */
+	bool tomb;                       /* *_DEL: recorded as deleted */
 };
 
 /* An id on one of the lists of deleted ids, or a resource's file. */

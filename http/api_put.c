@@ -76,7 +76,7 @@ static enum MHD_Result sub_put(struct httpreq *rq, const char *id)
 	struct odict *o = NULL;
 	const uint8_t *body;
 	enum MHD_Result ret;
-	bool created = false;
+	bool created = false, keep = false;
 	size_t len;
 	int err;
 
@@ -99,6 +99,18 @@ static enum MHD_Result sub_put(struct httpreq *rq, const char *id)
 		goto out;
 	}
 
+	/* What GET showed, sent back: "password_set": true without a
+	 * "password" keeps the password the subscriber has (GET never
+	 * shows it), so a read-modify-write does not drop it. */
+	if (!odict_lookup(o, "password") &&
+	    odict_get_boolean(o, &keep, "password_set") && keep &&
+	    subscriber_password(table_subscriber(live, id)) &&
+	    subscriber_password_set(spec, subscriber_password(
+					    table_subscriber(live, id)))) {
+		ret = httpd_error(rq, 500, "out of memory", NULL);
+		goto out;
+	}
+
 	/* Assignments name resources that exist now; a later reload that
 	 * drops one is the profile's business, as with its own lines. */
 	if (!table_resource(live, subscriber_cmr(spec, DIR_BT, NULL))) {
@@ -110,7 +122,7 @@ static enum MHD_Result sub_put(struct httpreq *rq, const char *id)
 		goto out;
 	}
 
-	err = state_subscriber_put(rq->h->state, spec);
+	err = state_subscriber_put(rq->h->state, spec, live);
 	if (err) {
 		ret = state_failed(rq, err);
 		goto out;
@@ -243,7 +255,8 @@ static void resput_done(int err, void *arg)
 	r = table_resource(rp->t, rp->id);
 	created = !table_resource(live, rp->id);
 
-	err = state_resource_put(rp->state, r, rp->dir ? rp->file : NULL);
+	err = state_resource_put(rp->state, r, rp->dir ? rp->file : NULL,
+				 live);
 	if (err) {
 		(void)re_snprintf(msg, sizeof(msg), "cannot write the state: "
 				  "%m", err);

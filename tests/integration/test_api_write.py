@@ -180,11 +180,16 @@ def api_write_subscriber_put(t):
               if s.get("id") == "zed"]
     check(listed == [got], "GET /api/v1/subscribers: zed is %r" % listed)
 
-    # What GET shows goes back as it is: "password_set" is ignored, so
-    # the password, which GET never shows, is not in it.
+    # What GET shows goes back as it is: "password_set": true without a
+    # "password" keeps the password, which GET never shows; false drops
+    # it.
     st, _, body = req(srv, "PUT", path, got)
+    check(st == 200 and jbody(st, body, "PUT") == got,
+          "PUT of the GET body: %d %r, expected %r" % (st, body, got))
+    st, _, body = req(srv, "PUT", path, dict(got, password_set=False))
     check(st == 200 and jbody(st, body, "PUT") == dict(
-        got, password_set=False), "PUT of the GET body: %d %r" % (st, body))
+        got, password_set=False), "PUT with password_set false: %d %r"
+          % (st, body))
     put_sub(srv, "zed", dict(got, password="s3cret", bindings=[
         {"uri": "sip:x@h", "expires_in_s": 9}]), want=(200,))
     # null password, then an empty body: every field to its default.

@@ -264,12 +264,12 @@ static void test_overlay_apply(void **state)
 	assert_int_equal(table_resource_add(res, "new", "video/mp4",
 					    (const uint8_t *)"mp4", 3), 0);
 	assert_int_equal(state_resource_put(st, table_resource(res, "new"),
-					    NULL), 0);
+					    NULL, NULL), 0);
 	assert_int_equal(state_resource_delete(st, "old"), 0);
 	assert_int_equal(state_subscriber_put(st, spec_of(scratch, "bob",
-		"{\"mode\":\"as\",\"cmrbt\":\"new\"}")), 0);
+		"{\"mode\":\"as\",\"cmrbt\":\"new\"}"), NULL), 0);
 	assert_int_equal(state_subscriber_put(st, spec_of(scratch, "zed",
-		"{\"contacts\":[\"sip:zed@192.0.2.3\"]}")), 0);
+		"{\"contacts\":[\"sip:zed@192.0.2.3\"]}"), NULL), 0);
 	assert_int_equal(state_subscriber_delete(st, "alice"), 0);
 	assert_false(state_empty(st));
 
@@ -306,7 +306,7 @@ static void test_overlay_apply(void **state)
 	/* Deleting a put subscriber and putting a deleted one back. */
 	assert_int_equal(state_subscriber_delete(st, "zed"), 0);
 	assert_int_equal(state_subscriber_put(st, spec_of(scratch, "alice",
-						   "{}")), 0);
+						   "{}"), NULL), 0);
 	t = profile_table();
 	assert_int_equal(state_apply(st, t), 0);
 	assert_null(table_subscriber(t, "zed"));
@@ -406,8 +406,8 @@ static void res_put(struct state *st, const char *dir, const char *id,
 	assert_int_equal(state_blob_name(st, id, file, sizeof(file)), 0);
 	assert_int_equal(state_blob_write(dir, file, (const uint8_t *)bytes,
 					  strlen(bytes)), 0);
-	assert_int_equal(state_resource_put(st, table_resource(t, id), file),
-			 0);
+	assert_int_equal(state_resource_put(st, table_resource(t, id), file,
+					    NULL), 0);
 	mem_deref(t);
 }
 
@@ -434,7 +434,7 @@ static void test_folder_roundtrip(void **state)
 	assert_int_equal(res_files(dir), 1);
 	assert_int_equal(state_subscriber_put(st, spec_of(scratch, "zed",
 		"{\"mode\":\"http\",\"cmrt\":\"clip\",\"password\":\"s3\","
-		"\"contacts\":[\"sip:zed@192.0.2.3\"]}")), 0);
+		"\"contacts\":[\"sip:zed@192.0.2.3\"]}"), NULL), 0);
 	assert_int_equal(state_subscriber_delete(st, "alice"), 0);
 
 	(void)snprintf(path, sizeof(path), "%s/state.json", dir);
@@ -471,6 +471,63 @@ static void test_folder_roundtrip(void **state)
 
 	mem_deref(st);
 	mem_deref(st2);
+	mem_deref(scratch);
+	dir_remove(dir);
+	leakcheck_assert(mark);
+}
+
+
+/* Only ids of the profile are recorded as deleted: the API's own ones
+ * go without a trace, and a deletion the profile no longer needs is
+ * dropped at the next load. */
+static void test_deleted_ids_bounded(void **state)
+{
+	long mark = leakcheck_mark();
+	struct table *scratch = table_new(), *live = profile_table();
+	struct state *st = NULL;
+	char dir[64], msg[256], path[300];
+	uint8_t *text = NULL;
+	FILE *f;
+	(void)state;
+
+	dir_make(dir, sizeof(dir));
+	assert_int_equal(state_alloc(&st, dir), 0);
+	assert_int_equal(state_load(st, NULL, NULL, msg, sizeof(msg)), 0);
+	assert_int_equal(state_apply(st, live), 0);
+
+	for (int i = 0; i < 50; i++) {
+		char id[16];
+
+		(void)snprintf(id, sizeof(id), "u%d", i);
+		assert_int_equal(state_subscriber_put(st, spec_of(scratch, id,
+							   "{}"), live), 0);
+		assert_int_equal(table_subscriber_put(live,
+			table_subscriber(scratch, id), NULL), 0);
+		assert_int_equal(state_subscriber_delete(st, id), 0);
+		assert_true(table_subscriber_remove(live, id));
+	}
+	assert_int_equal(state_subscriber_delete(st, "alice"), 0);
+	assert_true(table_subscriber_remove(live, "alice"));
+
+	(void)snprintf(path, sizeof(path), "%s/state.json", dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	text = mem_zalloc(4096, NULL);
+	assert_true(fread(text, 1, 4095, f) > 0);
+	fclose(f);
+	assert_non_null(strstr((char *)text,
+			       "\"subscribers_deleted\":[\"alice\"]"));
+	assert_null(strstr((char *)text, "u49"));
+	mem_deref(text);
+
+	/* A profile without alice: her deletion is no longer kept. */
+	mem_deref(live);
+	live = table_new();
+	assert_int_equal(state_apply(st, live), 0);
+	assert_true(state_empty(st));
+
+	mem_deref(live);
+	mem_deref(st);
 	mem_deref(scratch);
 	dir_remove(dir);
 	leakcheck_assert(mark);
@@ -578,7 +635,7 @@ static void test_write_fails(void **state)
 
 	assert_int_equal(state_alloc(&st, "/nonexistent/cmrlab-state"), 0);
 	assert_int_not_equal(state_subscriber_put(st, spec_of(scratch, "zed",
-							      "{}")), 0);
+							      "{}"), NULL), 0);
 	assert_int_not_equal(state_subscriber_delete(st, "alice"), 0);
 	assert_int_not_equal(state_resource_delete(st, "old"), 0);
 	assert_true(state_empty(st));
@@ -597,6 +654,7 @@ int main(void)
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_overlay_apply),
 		cmocka_unit_test(test_uses),
+		cmocka_unit_test(test_deleted_ids_bounded),
 		cmocka_unit_test(test_folder_roundtrip),
 		cmocka_unit_test(test_folder_bad),
 		cmocka_unit_test(test_folder_altered),
