@@ -689,6 +689,7 @@ static void destructor(void *arg)
 		ctx->pend = mem_deref(ctx->pend);
 		ctx->ready = true;
 		ctx->code = 503;
+		ctx->resp = httpd_resp_error("the server is stopping", NULL);
 		MHD_resume_connection(ctx->conn);
 	}
 
