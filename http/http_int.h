@@ -57,7 +57,21 @@ struct httpd {
 	void *prep_arg;
 };
 
-struct httpctx;
+/* The context of a PUT or DELETE under /api: its body as it arrives, and
+ * when its handler waits for work off the loop, the answer to come. */
+struct httpctx {
+	struct le le;               /* in httpd->ctxl */
+	struct httpd *h;
+	struct MHD_Connection *conn;
+	struct mbuf *body;
+	size_t max;                 /* the most the route takes */
+	bool too_big;
+	bool waiting;               /* suspended until httpd_answer() */
+	bool ready;                 /* the answer is in code and resp */
+	unsigned code;
+	struct MHD_Response *resp;
+	void *pend;                 /* the handler's work, released here */
+};
 
 /* One request while its handler runs; nothing keeps it afterwards. */
 struct httpreq {
@@ -98,6 +112,23 @@ enum MHD_Result httpd_send(struct httpreq *rq, unsigned code,
  *  NULL when len is 0), with Content-Type type if not NULL. */
 struct MHD_Response *httpd_resp_mem(char *body, size_t len,
 				    const char *type);
+/* ---- requests with a body (httpbody.c) ------------------------------- */
+
+/** MHD's con_cls of a request without a context of its own. */
+void *httpd_seen(void);
+/** MHD_OPTION_NOTIFY_COMPLETED: a request's context goes. */
+void httpd_completed(void *cls, struct MHD_Connection *conn,
+		     void **con_cls, enum MHD_RequestTerminationCode toe);
+/** The first call of a PUT or DELETE: false when its route takes no body
+ *  (answer at once), else true with *retp (413, or MHD_YES with a new
+ *  context in *con_cls). */
+bool httpd_body_begin(struct httpreq *rq, void **con_cls,
+		      enum MHD_Result *retp);
+/** Appends upload bytes (past the route's most: the body is dropped and
+ *  the request gets 413 when it ends). */
+int  httpd_body_add(struct httpctx *ctx, const char *p, size_t n);
+/** Server stop: deferred requests are cancelled and answered 503. */
+void httpd_ctx_stop(struct httpd *h);
 /** The body of a PUT or DELETE, all of it once the handler runs (NULL
  *  when empty). */
 const uint8_t *httpd_body(const struct httpreq *rq, size_t *lenp);

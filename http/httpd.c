@@ -1,5 +1,5 @@
 /**
- * @file httpd.c  libmicrohttpd on the libevent loop, routing, responses
+ * @file httpd.c  libmicrohttpd on the libevent loop, and routing
  *
  * The daemon runs in MHD's "external event loop" epoll mode: MHD keeps
  * its sockets in an epoll set of its own and exposes that set's fd.  The
@@ -9,6 +9,8 @@
  * but not yet processed; MHD_get_timeout() reports both, and after every
  * loop iteration an idle handler re-arms one timer from it.  No thread is
  * started, so request handlers run on the loop like everything else.
+ * Responses are made in httpresp.c; bodies and deferred answers are in
+ * httpbody.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -141,164 +143,6 @@ enum httpd_route httpd_route_parse(const char *url, const char **idp)
 }
 
 
-static void body_free(void *cls)
-{
-	mem_deref(cls);
-}
-
-
-struct MHD_Response *httpd_resp_mem(char *body, size_t len,
-				    const char *type)
-{
-	struct MHD_Response *resp;
-
-	resp = MHD_create_response_from_buffer_with_free_callback_cls(
-		len, body, body_free, body);
-	if (!resp) {
-		mem_deref(body);
-		return NULL;
-	}
-
-	if (type && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-					    type) != MHD_YES) {
-		MHD_destroy_response(resp);
-		return NULL;
-	}
-
-	return resp;
-}
-
-
-enum MHD_Result httpd_send(struct httpreq *rq, unsigned code,
-			   struct MHD_Response *resp)
-{
-	enum MHD_Result ret;
-
-	if (!resp) {
-		LOGW(SUB_HTTP, "%s %s: out of memory, closing", rq->method,
-		     rq->url);
-		return MHD_NO;
-	}
-
-	ret = MHD_queue_response(rq->conn, code, resp);
-	MHD_destroy_response(resp);
-
-	if (code / 100 < HTTPD_CLASSES)
-		++rq->h->reqs[code / 100];
-
-	LOGD(SUB_HTTP, "%s %s -> %u", rq->method, rq->url, code);
-
-	return ret;
-}
-
-
-enum MHD_Result httpd_json(struct httpreq *rq, unsigned code, int err,
-			   char *body)
-{
-	if (err) {
-		mem_deref(body);
-		LOGW(SUB_HTTP, "%s %s: printing the answer failed (%m)",
-		     rq->method, rq->url, err);
-		return httpd_send(rq, 500, httpd_resp_mem(NULL, 0, NULL));
-	}
-
-	return httpd_send(rq, code, httpd_resp_mem(body, str_len(body),
-						   "application/json"));
-}
-
-
-/* An odict printed as one JSON document and a newline. */
-static int odict_print(struct re_printf *pf, const struct odict *o)
-{
-	return re_hprintf(pf, "%H\n", json_encode_odict, o);
-}
-
-
-struct MHD_Response *httpd_resp_odict(const struct odict *o)
-{
-	char *body = NULL;
-
-	if (re_sdprintf(&body, "%H", odict_print, o))
-		return NULL;
-
-	return httpd_resp_mem(body, str_len(body), "application/json");
-}
-
-
-struct MHD_Response *httpd_resp_error(const char *msg, const char *field)
-{
-	struct MHD_Response *resp = NULL;
-	struct odict *o = NULL;
-	int err;
-
-	err = odict_alloc(&o, 4);
-	if (err)
-		return NULL;
-
-	err = odict_entry_add(o, "error", ODICT_STRING, msg);
-	if (!err && field)
-		err = odict_entry_add(o, "field", ODICT_STRING, field);
-	if (!err)
-		resp = httpd_resp_odict(o);
-	mem_deref(o);
-
-	return resp;
-}
-
-
-enum MHD_Result httpd_error(struct httpreq *rq, unsigned code,
-			    const char *msg, const char *field)
-{
-	return httpd_send(rq, code, httpd_resp_error(msg, field));
-}
-
-
-/*
- * RFC 6750 section 2.1: credentials = "Bearer" 1*SP b64token.  The scheme
- * is case-insensitive (RFC 9110 section 11.1) and the whitespace around a
- * field value is not part of it (section 5.5); the token must match
- * exactly.  libre's mem_seccmp compares it in constant time, so the time
- * taken does not tell a client how much of its guess was right; only the
- * length may show, as with every comparison of this kind.
- */
-int httpd_auth_check(const char *authz, const char *token)
-{
-	static const char scheme[] = "Bearer";
-	const size_t sl = sizeof(scheme) - 1;
-	size_t len;
-
-	if (!token || !*token)
-		return EINVAL;
-	if (!authz)
-		return ENOENT;
-
-	while (*authz == ' ' || *authz == '\t')
-		++authz;
-	len = strlen(authz);
-	while (len && (authz[len - 1] == ' ' || authz[len - 1] == '\t'))
-		--len;
-	if (!len)
-		return ENOENT;
-
-	if (len < sl || strncasecmp(authz, scheme, sl) ||
-	    (len > sl && authz[sl] != ' '))
-		return EPROTO;
-
-	authz += sl;
-	len -= sl;
-	while (len && *authz == ' ') {
-		++authz;
-		--len;
-	}
-
-	if (len != strlen(token) ||
-	    mem_seccmp((const uint8_t *)authz, (const uint8_t *)token, len))
-		return EACCES;
-
-	return 0;
-}
-
-
 /* 401 with the challenge of RFC 6750 section 3 and a JSON body that says
  * what was wrong; the log names the client. */
 static enum MHD_Result unauthorized(struct httpreq *rq, int why)
@@ -350,180 +194,6 @@ static bool api_path(const char *url)
 {
 	return !strncmp(url, "/api", 4) &&
 		(url[4] == '\0' || url[4] == '/');
-}
-
-
-enum MHD_Result httpd_not_allowed(struct httpreq *rq, const char *allow)
-{
-	struct MHD_Response *resp;
-
-	resp = httpd_resp_error("method not allowed", NULL);
-	if (resp && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-					    allow ? allow : "GET, HEAD")
-	    != MHD_YES) {
-		MHD_destroy_response(resp);
-		resp = NULL;
-	}
-
-	return httpd_send(rq, 405, resp);
-}
-
-
-/* ---- requests with a body, and answers that come later ---------------- */
-
-/* The context of a PUT or DELETE under /api: its body as it arrives, and
- * when its handler waits for work off the loop, the answer to come. */
-struct httpctx {
-	struct le le;               /* in httpd->ctxl */
-	struct httpd *h;
-	struct MHD_Connection *conn;
-	struct mbuf *body;
-	size_t max;                 /* the most the route takes */
-	bool too_big;
-	bool waiting;               /* suspended until httpd_answer() */
-	bool ready;                 /* the answer is in code and resp */
-	unsigned code;
-	struct MHD_Response *resp;
-	void *pend;                 /* the handler's work, released here */
-};
-
-
-static void ctx_destructor(void *arg)
-{
-	struct httpctx *ctx = arg;
-
-	list_unlink(&ctx->le);
-	/* The work first: mem_deref of a running job joins its thread. */
-	ctx->pend = mem_deref(ctx->pend);
-	mem_deref(ctx->body);
-	if (ctx->resp)
-		MHD_destroy_response(ctx->resp);
-}
-
-
-/* What a request without a context of its own has as MHD's con_cls
- * after the first call. */
-static int seen;
-
-
-/* MHD is done with a connection's request: its context goes. */
-static void completed_h(void *cls, struct MHD_Connection *conn,
-			void **con_cls, enum MHD_RequestTerminationCode toe)
-{
-	(void)cls;
-	(void)conn;
-	(void)toe;
-
-	if (*con_cls && *con_cls != &seen)
-		mem_deref(*con_cls);
-	*con_cls = NULL;
-}
-
-
-enum MHD_Result httpd_defer(struct httpreq *rq, void *pend)
-{
-	struct httpctx *ctx = rq->ctx;
-
-	if (!ctx || ctx->waiting) {
-		mem_deref(pend);
-		return httpd_send(rq, 500, httpd_resp_mem(NULL, 0, NULL));
-	}
-
-	ctx->pend = pend;
-	ctx->waiting = true;
-	MHD_suspend_connection(ctx->conn);
-
-	return MHD_YES;
-}
-
-
-void httpd_answer(struct httpctx *ctx, unsigned code,
-		  struct MHD_Response *resp)
-{
-	if (!ctx || !ctx->waiting || ctx->ready) {
-		if (resp)
-			MHD_destroy_response(resp);
-		return;
-	}
-
-	ctx->code = code;
-	ctx->resp = resp;
-	ctx->ready = true;
-	/* MHD calls access_h again, which queues the answer, on its next
-	 * run; the resume itself wakes nothing here, and MHD_get_timeout()
-	 * does not know of it until then: idle_h runs MHD at once. */
-	MHD_resume_connection(ctx->conn);
-	ctx->h->resumed = true;
-}
-
-
-const uint8_t *httpd_body(const struct httpreq *rq, size_t *lenp)
-{
-	const struct httpctx *ctx = rq->ctx;
-
-	*lenp = ctx && ctx->body ? ctx->body->end : 0;
-
-	return *lenp ? ctx->body->buf : NULL;
-}
-
-
-/* The first call of a PUT or DELETE of a route that takes one: false
- * when the route takes none (answered at once), else true with *retp:
- * refused (413), or to be read to the end into a context of its own. */
-static bool body_begin(struct httpreq *rq, void **con_cls,
-		       enum MHD_Result *retp)
-{
-	struct httpctx *ctx;
-	const char *cl;
-	size_t max;
-
-	max = api_body_max(rq);
-	if (!max)
-		return false;
-
-	cl = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-					 MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl && *cl && strspn(cl, "0123456789") == strlen(cl) &&
-	    (strlen(cl) > 19 || strtoull(cl, NULL, 10) > max)) {
-		*retp = httpd_error(rq, 413, "the body is too large", "body");
-		return true;
-	}
-
-	ctx = mem_zalloc(sizeof(*ctx), ctx_destructor);
-	if (!ctx) {
-		*retp = MHD_NO;
-		return true;
-	}
-
-	ctx->h = rq->h;
-	ctx->conn = rq->conn;
-	ctx->max = max;
-	list_append(&rq->h->ctxl, &ctx->le, ctx);
-	*con_cls = ctx;
-	*retp = MHD_YES;
-
-	return true;
-}
-
-
-static int body_add(struct httpctx *ctx, const char *p, size_t n)
-{
-	if (ctx->too_big)
-		return 0;
-
-	if ((ctx->body ? ctx->body->end : 0) + n > ctx->max) {
-		ctx->too_big = true;
-		ctx->body = mem_deref(ctx->body);
-		return 0;
-	}
-
-	if (!ctx->body) {
-		ctx->body = mbuf_alloc(n > 4096 ? n : 4096);
-		if (!ctx->body)
-			return ENOMEM;
-	}
-
-	return mbuf_write_mem(ctx->body, (const uint8_t *)p, n);
 }
 
 
@@ -585,7 +255,7 @@ static enum MHD_Result access_h(void *cls, struct MHD_Connection *conn,
 	rq.method = method;
 	rq.url = url;
 	rq.head = !strcmp(method, MHD_HTTP_METHOD_HEAD);
-	if (*con_cls && *con_cls != &seen)
+	if (*con_cls && *con_cls != httpd_seen())
 		rq.ctx = *con_cls;
 
 	if (rq.ctx) {
@@ -601,7 +271,7 @@ static enum MHD_Result access_h(void *cls, struct MHD_Connection *conn,
 		if (ctx->waiting)
 			return MHD_YES;
 		if (*upload_size) {
-			if (body_add(ctx, upload, *upload_size))
+			if (httpd_body_add(ctx, upload, *upload_size))
 				return MHD_NO;
 			*upload_size = 0;
 			return MHD_YES;
@@ -611,7 +281,7 @@ static enum MHD_Result access_h(void *cls, struct MHD_Connection *conn,
 					   "body");
 	}
 	else if (!*con_cls) {
-		*con_cls = &seen;
+		*con_cls = httpd_seen();
 		if (getlike && !expect_without_body(conn))
 			return MHD_YES;
 	}
@@ -643,7 +313,7 @@ static enum MHD_Result access_h(void *cls, struct MHD_Connection *conn,
 	if (bodied && !rq.ctx) {
 		enum MHD_Result ret;
 
-		if (body_begin(&rq, con_cls, &ret))
+		if (httpd_body_begin(&rq, con_cls, &ret))
 			return ret;
 	}
 
@@ -667,7 +337,6 @@ static enum MHD_Result access_h(void *cls, struct MHD_Connection *conn,
 static void destructor(void *arg)
 {
 	struct httpd *h = arg;
-	struct le *le;
 
 	loop_idle_remove(idle_h, h);
 
@@ -678,20 +347,7 @@ static void destructor(void *arg)
 	if (h->tmr)
 		event_free(h->tmr);
 
-	/* A suspended request cannot be stopped: its work is cancelled (and
-	 * its thread joined) and it is resumed, so that stopping the daemon
-	 * ends it and releases its context. */
-	LIST_FOREACH(&h->ctxl, le) {
-		struct httpctx *ctx = le->data;
-
-		if (!ctx->waiting || ctx->ready)
-			continue;
-		ctx->pend = mem_deref(ctx->pend);
-		ctx->ready = true;
-		ctx->code = 503;
-		ctx->resp = httpd_resp_error("the server is stopping", NULL);
-		MHD_resume_connection(ctx->conn);
-	}
+	httpd_ctx_stop(h);
 
 	if (h->mhd)
 		MHD_stop_daemon(h->mhd);
@@ -854,7 +510,7 @@ int httpd_alloc(struct httpd **hp, const struct sa *laddr)
 				  (unsigned int)CONN_TIMEOUT_S,
 				  MHD_OPTION_CONNECTION_LIMIT,
 				  (unsigned int)CONN_LIMIT,
-				  MHD_OPTION_NOTIFY_COMPLETED, completed_h, h,
+				  MHD_OPTION_NOTIFY_COMPLETED, httpd_completed, h,
 				  MHD_OPTION_END);
 	if (!h->mhd) {
 		err = errno ? errno : EADDRNOTAVAIL;
