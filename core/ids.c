@@ -21,10 +21,8 @@ static bool is_alnum(char c)
 }
 
 
-/* Resource ids end up in URLs (/r/ID) and in file names of the state
- * directory, so they are limited to characters that need no escaping in
- * either. */
-bool id_resource_valid(const char *id)
+/* 1 to ID_LEN_MAX characters, each alphanumeric or one of extra. */
+static bool chars_valid(const char *id, const char *extra)
 {
 	size_t i, l;
 
@@ -36,12 +34,20 @@ bool id_resource_valid(const char *id)
 		return false;
 
 	for (i = 0; i < l; i++) {
-		if (!is_alnum(id[i]) && !strchr("._-", id[i]))
+		if (!is_alnum(id[i]) && !strchr(extra, id[i]))
 			return false;
 	}
 
-	/* "." and ".." would name folders, not files. */
-	return strspn(id, ".") != l;
+	return true;
+}
+
+
+/* Resource ids end up in URLs (/r/ID) and in file names of the state
+ * directory, so they are limited to characters that need no escaping in
+ * either, and "." and ".." would name folders, not files. */
+bool id_resource_valid(const char *id)
+{
+	return chars_valid(id, "._-") && strspn(id, ".") != strlen(id);
 }
 
 
@@ -50,21 +56,7 @@ bool id_resource_valid(const char *id)
  * ("+4930...").  '=' and '"' would be ambiguous in the profile. */
 bool id_user_valid(const char *id)
 {
-	size_t i, l;
-
-	if (!id)
-		return false;
-
-	l = strlen(id);
-	if (l < 1 || l > ID_LEN_MAX)
-		return false;
-
-	for (i = 0; i < l; i++) {
-		if (!is_alnum(id[i]) && !strchr("._~+-", id[i]))
-			return false;
-	}
-
-	return true;
+	return chars_valid(id, "._~+-");
 }
 
 
