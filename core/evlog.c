@@ -439,7 +439,66 @@ struct callrec *evlog_call_find(const char *id)
  * printed as JSON text when it happened and are read back here.  Text
  * that libre's decoder does not take (it never should) is kept as a
  * string under "raw", so nothing is lost. */
-static int event_encode(struct odict *arr, const struct event_rec *e)
+/* The call's media in figures, summed from its events. */
+struct media_sum {
+	uint64_t streams;      /* rtp-started */
+	uint64_t packets;      /* rtp-stopped: packets sent */
+	uint64_t octets;       /* ... payload octets sent */
+	uint64_t downloads;    /* resource-fetched */
+	uint64_t dl_bytes;     /* ... body bytes */
+};
+
+
+static void media_add(struct media_sum *m, const struct event_rec *e,
+		      const struct odict *o)
+{
+	uint64_t v;
+
+	if (!strcmp(e->what, "rtp-started")) {
+		++m->streams;
+	}
+	else if (!strcmp(e->what, "rtp-stopped")) {
+		if (odict_get_number(o, &v, "packets"))
+			m->packets += v;
+		if (odict_get_number(o, &v, "octets"))
+			m->octets += v;
+	}
+	else if (!strcmp(e->what, "resource-fetched")) {
+		++m->downloads;
+		if (odict_get_number(o, &v, "bytes"))
+			m->dl_bytes += v;
+	}
+}
+
+
+static int media_encode(struct odict *o, const struct media_sum *m)
+{
+	struct odict *mo = NULL;
+	int err;
+
+	err = odict_alloc(&mo, 8);
+	if (err)
+		return err;
+
+	err |= odict_entry_add(mo, "rtp_streams", ODICT_INT,
+			       (int64_t)m->streams);
+	err |= odict_entry_add(mo, "rtp_packets", ODICT_INT,
+			       (int64_t)m->packets);
+	err |= odict_entry_add(mo, "rtp_octets", ODICT_INT,
+			       (int64_t)m->octets);
+	err |= odict_entry_add(mo, "downloads", ODICT_INT,
+			       (int64_t)m->downloads);
+	err |= odict_entry_add(mo, "download_bytes", ODICT_INT,
+			       (int64_t)m->dl_bytes);
+	err |= odict_entry_add(o, "media", ODICT_OBJECT, mo);
+	mem_deref(mo);
+
+	return err ? ENOMEM : 0;
+}
+
+
+static int event_encode(struct odict *arr, const struct event_rec *e,
+			struct media_sum *m)
 {
 	struct odict *o = NULL;
 	char key[16], *text = NULL;
@@ -468,6 +527,8 @@ static int event_encode(struct odict *arr, const struct event_rec *e)
 		}
 	}
 
+	media_add(m, e, o);
+
 	(void)re_snprintf(key, sizeof(key), "%zu", odict_count(arr, false));
 	err = odict_entry_add(arr, key, ODICT_OBJECT, o);
 	mem_deref(o);
@@ -479,6 +540,7 @@ static int event_encode(struct odict *arr, const struct event_rec *e)
 int evlog_call_encode(struct odict *o, const struct callrec *cr)
 {
 	struct odict *events = NULL;
+	struct media_sum m;
 	char started[32];
 	uint64_t dur;
 	struct le *le;
@@ -491,9 +553,10 @@ int evlog_call_encode(struct odict *o, const struct callrec *cr)
 	(void)re_snprintf(started, sizeof(started), "%H", wall_print,
 			  &cr->start_wall);
 
+	memset(&m, 0, sizeof(m));
 	err = odict_alloc(&events, 32);
 	for (le = list_head(&cr->events); le && !err; le = le->next)
-		err = event_encode(events, le->data);
+		err = event_encode(events, le->data, &m);
 	if (err) {
 		mem_deref(events);
 		return err;
@@ -514,6 +577,7 @@ int evlog_call_encode(struct odict *o, const struct callrec *cr)
 		err |= odict_entry_add(o, "end", ODICT_NULL);
 	err |= odict_entry_add(o, "events_dropped", ODICT_INT,
 			       (int64_t)cr->dropped);
+	err |= media_encode(o, &m);
 	err |= odict_entry_add(o, "events", ODICT_ARRAY, events);
 	mem_deref(events);
 

@@ -528,6 +528,16 @@ def metrics_as_call_rtp(t):
         sink.close()
     callee_done(callee)
     rec = call_of(srv, cl.call_id)
+    # The call's record sums its media from the same events.
+    media = rec.get("media", {})
+    streams = sum(1 for e in rec["events"] if e["what"] == "rtp-started")
+    check(media.get("rtp_packets") == ev["packets"] and
+          media.get("rtp_octets") == ev["octets"] and
+          media.get("rtp_streams") == streams >= 1 and
+          media.get("downloads") == 0,
+          "the call's media %r: rtp-stopped says %d packets, %d octets; "
+          "%d stream(s) started" % (media, ev["packets"], ev["octets"],
+                                    streams))
     m3 = scrape(srv)
     ended = m3.series("cmrlab_calls_ended_total")
     check(ended == [({"mode_bt": "as", "mode_rt": rec["mode_rt"],

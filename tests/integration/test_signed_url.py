@@ -210,6 +210,11 @@ def signed_url_open_listener(t):
           % (st, body[:8]))
     check(len(fetched(srv, rec)) == 1, "after the signed fetch: %r"
           % fetched(srv, rec))
+    media = call_record(srv).get("media", {})
+    check(media.get("downloads") == 1 and
+          media.get("download_bytes") == len(body),
+          "the call's media after one download of %d bytes: %r"
+          % (len(body), media))
 
 
 @test
