@@ -52,6 +52,7 @@ struct httpd {
 	void *served_arg;
 	struct list ctxl;           /* struct httpctx: PUT and DELETE */
 	bool resumed;               /* a deferred request has its answer */
+	bool stopping;              /* in the destructor: nothing defers */
 	struct state *state;        /* httpd_state_set() */
 	reload_prep_h *prep;        /* converts a resource put */
 	void *prep_arg;
@@ -127,8 +128,10 @@ bool httpd_body_begin(struct httpreq *rq, void **con_cls,
 /** Appends upload bytes (past the route's most: the body is dropped and
  *  the request gets 413 when it ends). */
 int  httpd_body_add(struct httpctx *ctx, const char *p, size_t n);
-/** Server stop: deferred requests are cancelled and answered 503. */
-void httpd_ctx_stop(struct httpd *h);
+/** Server stop: deferred requests are cancelled and answered 503, and
+ *  none defers from now on; true when one was resumed (MHD must run to
+ *  send the answers before it stops). */
+bool httpd_ctx_stop(struct httpd *h);
 /** The body of a PUT or DELETE, all of it once the handler runs (NULL
  *  when empty). */
 const uint8_t *httpd_body(const struct httpreq *rq, size_t *lenp);

@@ -62,6 +62,10 @@ enum MHD_Result httpd_defer(struct httpreq *rq, void *pend)
 		mem_deref(pend);
 		return httpd_send(rq, 500, httpd_resp_mem(NULL, 0, NULL));
 	}
+	if (rq->h->stopping) {
+		mem_deref(pend);
+		return httpd_error(rq, 503, "the server is stopping", NULL);
+	}
 
 	ctx->pend = pend;
 	ctx->waiting = true;
@@ -161,17 +165,24 @@ int httpd_body_add(struct httpctx *ctx, const char *p, size_t n)
 }
 
 
-void httpd_ctx_stop(struct httpd *h)
+bool httpd_ctx_stop(struct httpd *h)
 {
+	bool resumed = false;
 	struct le *le;
 
 	/* A suspended request cannot be stopped: its work is cancelled (and
-	 * its thread joined) and it is resumed with a 503, so that stopping
-	 * the daemon ends it and releases its context. */
+	 * its thread joined) and it is resumed with a 503.  No request may
+	 * be deferred from here on: MHD_stop_daemon() aborts the process
+	 * when it finds a connection still suspended. */
+	h->stopping = true;
 	LIST_FOREACH(&h->ctxl, le) {
 		struct httpctx *ctx = le->data;
 
-		if (!ctx->waiting || ctx->ready)
+		/* Not deferred, or its answer already queued. */
+		if (!ctx->waiting || (ctx->ready && !ctx->resp))
+			continue;
+		resumed = true;
+		if (ctx->ready)
 			continue;
 		ctx->pend = mem_deref(ctx->pend);
 		ctx->ready = true;
@@ -179,4 +190,6 @@ void httpd_ctx_stop(struct httpd *h)
 		ctx->resp = httpd_resp_error("the server is stopping", NULL);
 		MHD_resume_connection(ctx->conn);
 	}
+
+	return resumed;
 }

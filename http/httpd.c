@@ -28,6 +28,7 @@
 enum {
 	CONN_TIMEOUT_S = 30,
 	CONN_LIMIT     = 1000,
+	STOP_RUNS      = 4,       /* MHD runs that answer deferred requests */
 };
 
 
@@ -347,7 +348,15 @@ static void destructor(void *arg)
 	if (h->tmr)
 		event_free(h->tmr);
 
-	httpd_ctx_stop(h);
+	/* MHD_stop_daemon() closes a resumed connection without calling
+	 * access_h again, so its answer (the 503, or the one its work gave
+	 * just before the stop) would never leave: MHD runs a few times
+	 * first (each run is non-blocking), which queues the answers and
+	 * writes them. */
+	if (httpd_ctx_stop(h)) {
+		for (int i = 0; h->mhd && i < STOP_RUNS; i++)
+			(void)MHD_run(h->mhd);
+	}
 
 	if (h->mhd)
 		MHD_stop_daemon(h->mhd);
