@@ -423,6 +423,8 @@ int state_commit(struct state *st, const struct state_change *ch)
 	err = state_build(&o, st, ch);
 	if (!err)
 		err = re_sdprintf(&text, "%H\n", json_encode_odict, o);
+	if (!err && str_len(text) > STATE_MAX)
+		err = EFBIG;
 	if (!err)
 		err = file_replace(st->dir, STATE_FILE, (uint8_t *)text,
 				   str_len(text));

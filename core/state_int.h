@@ -48,6 +48,10 @@ const char *state_file_of(const struct state *st, const char *id);
 int  state_commit(struct state *st, const struct state_change *ch);
 #define STATE_FILE "state.json"
 #define STATE_RES_DIR "res"
+/* The largest state.json: state_load() reads no more, so state_commit()
+ * writes no more either, or a change answered 2xx would stop the next
+ * start. */
+#define STATE_MAX ((size_t)16 << 20)
 
 /** Reads a whole regular file of at most max bytes into a mem buffer
  *  (NUL-terminated, *lenp without it). */

@@ -26,7 +26,6 @@ enum {
 	PATH_MAX_LEN = 4096,
 };
 
-#define STATE_MAX ((size_t)16 << 20)   /* the largest state.json read */
 #define BLOB_MAX  ((size_t)64 << 20)   /* the largest resource file read */
 
 

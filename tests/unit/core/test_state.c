@@ -646,6 +646,53 @@ static void test_write_fails(void **state)
 }
 
 
+/* A state.json larger than state_load() reads is never written: the
+ * change is refused, and the folder still loads. */
+static void test_state_too_big(void **state)
+{
+	const size_t len = (size_t)5 << 20;
+	struct table *scratch;
+	struct subscriber *s;
+	struct state *st = NULL, *st2 = NULL;
+	char dir[64], msg[256];
+	char *uri;
+	long mark;
+	(void)state;
+
+	mark = leakcheck_mark();
+	scratch = table_new();
+	dir_make(dir, sizeof(dir));
+	assert_int_equal(state_alloc(&st, dir), 0);
+	assert_int_equal(state_load(st, NULL, NULL, msg, sizeof(msg)), 0);
+
+	/* Four contacts of 5 MiB: 20 MiB of state.json. */
+	s = spec_of(scratch, "big", "{}");
+	uri = mem_alloc(len + 1, NULL);
+	assert_non_null(uri);
+	memcpy(uri, "sip:", 4);
+	memset(uri + 4, 'a', len - 4);
+	uri[len] = '\0';
+	for (char c = '1'; c <= '4'; c++) {
+		uri[len - 1] = c;
+		assert_int_equal(subscriber_contact_add(s, uri), 0);
+	}
+	mem_deref(uri);
+
+	assert_int_equal(state_subscriber_put(st, s, NULL), EFBIG);
+	assert_true(state_empty(st));
+
+	assert_int_equal(state_alloc(&st2, dir), 0);
+	assert_int_equal(state_load(st2, NULL, NULL, msg, sizeof(msg)), 0);
+	assert_true(state_empty(st2));
+
+	mem_deref(st);
+	mem_deref(st2);
+	mem_deref(scratch);
+	dir_remove(dir);
+	leakcheck_assert(mark);
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -659,6 +706,7 @@ int main(void)
 		cmocka_unit_test(test_folder_bad),
 		cmocka_unit_test(test_folder_altered),
 		cmocka_unit_test(test_write_fails),
+		cmocka_unit_test(test_state_too_big),
 	};
 	int r;
 
