@@ -265,7 +265,9 @@ static void orphans_remove(const struct state *st)
 		struct le *le;
 		bool named = false;
 
-		if (de->d_name[0] == '.')
+		/* Only the folder's own entries: a resource id may begin
+		 * with a dot (".a"), and so may its files. */
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 
 		LIST_FOREACH(&st->files, le) {

@@ -646,6 +646,39 @@ static void test_write_fails(void **state)
 }
 
 
+/* A resource id may begin with a dot: its crash leftovers go at the
+ * load like any other, and its named file stays. */
+static void test_orphan_dotted(void **state)
+{
+	long mark = leakcheck_mark();
+	struct state *st = NULL, *st2 = NULL;
+	char dir[64], msg[256], path[300];
+	struct stat sb;
+	(void)state;
+
+	dir_make(dir, sizeof(dir));
+	assert_int_equal(state_alloc(&st, dir), 0);
+	assert_int_equal(state_load(st, NULL, NULL, msg, sizeof(msg)), 0);
+	res_put(st, dir, ".hid", "text/plain", "kept");
+	file_put(dir, "res/.hid.99", "torn");
+	file_put(dir, "res/.hid.99.tmp", "torn");
+
+	assert_int_equal(state_alloc(&st2, dir), 0);
+	assert_int_equal(state_load(st2, NULL, NULL, msg, sizeof(msg)), 0);
+	(void)snprintf(path, sizeof(path), "%s/res/.hid.0", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	(void)snprintf(path, sizeof(path), "%s/res/.hid.99", dir);
+	assert_int_not_equal(stat(path, &sb), 0);
+	(void)snprintf(path, sizeof(path), "%s/res/.hid.99.tmp", dir);
+	assert_int_not_equal(stat(path, &sb), 0);
+
+	mem_deref(st);
+	mem_deref(st2);
+	dir_remove(dir);
+	leakcheck_assert(mark);
+}
+
+
 /* A state.json larger than state_load() reads is never written: the
  * change is refused, and the folder still loads. */
 static void test_state_too_big(void **state)
@@ -707,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_folder_altered),
 		cmocka_unit_test(test_write_fails),
 		cmocka_unit_test(test_state_too_big),
+		cmocka_unit_test(test_orphan_dotted),
 	};
 	int r;
 
