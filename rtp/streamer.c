@@ -35,7 +35,8 @@
  * the next send, or from the next read, which libre hands to the socket's
  * error handler.  Either way the stream stops and says so once.
  *
- * The packets themselves are built by packet.c.  With capture on
+ * A stream's sockets, start and stop are in stream.c; the packets
+ * themselves are built by packet.c.  With capture on
  * (streamer_capture_set), each packet a stream sends is also written to
  * the pcap file; off, that costs one test of a flag per send.
  */
@@ -52,68 +53,21 @@
 #include "core/core.h"
 #include "rtp/rtp.h"
 #include "rtp/rtp_int.h"
-
-enum {
-	FRAME_US = 20000,         /* one frame of MEDIA_FRAME_SAMPLES */
-	SLACK_US = 1000,          /* frames due this soon leave now */
-	MAX_BURST = 3,            /* most frames one stream sends at once */
-	RTCP_INTERVAL_MS = 5000,
-};
-
-struct streamer {
-	struct sa ip;             /* the address streams bind, port unused */
-	struct sa announce;       /* the address they name, or unset */
-	uint16_t first;           /* the lowest even port of the range */
-	unsigned npairs;          /* RTP/RTCP port pairs in the range */
-	uint16_t *freeq;          /* ring of free pair indexes, FIFO */
-	unsigned fq_head;         /* its first entry */
-	unsigned fq_len;          /* its entries */
-	uint32_t rtcp_ms;         /* sender report interval */
-	char cname[CNAME_MAX];    /* SDES CNAME of every stream */
-	struct sched q;           /* the running streams, by deadline */
-	int tfd;                  /* timerfd, armed at the first deadline */
-	struct loop_watch *watch; /* ... on the loop */
-	uint64_t armed;           /* its expiry, 0 when disarmed */
-	streamer_clock_h *clock;  /* microseconds, monotonic */
-	bool capture;             /* sent packets to the pcap file */
-};
-
-struct stream {
-	struct sched_ent ent;     /* on streamer->q while running */
-	struct streamer *st;      /* referenced */
-	struct udp_sock *rtp;
-	struct udp_sock *rtcp;
-	struct sa laddr;          /* local RTP address, as announced */
-	struct sa bound;          /* ... as bound (the capture's source) */
-	struct sa bound_rtcp;     /* its port + 1 */
-	uint16_t pair;            /* index of its port pair ... */
-	bool has_pair;            /* ... while it holds one */
-	struct sa dst;            /* RTP destination */
-	struct sa dst_rtcp;       /* its port + 1 */
-	struct media *m;          /* referenced while running */
-	uint8_t pt;
-	bool running;
-	bool started;             /* sent anything since allocation */
-	bool marker;              /* the next packet starts a talkspurt */
-	uint16_t seq;             /* sequence number of the next packet */
-	uint32_t ssrc;
-	uint32_t ts0;             /* RTP timestamp of frame 0 of this run */
-	uint64_t t0;              /* clock (us) of frame 0 of this run */
-	uint32_t k;               /* next frame of this run */
-	uint32_t ts_last;         /* timestamp of the last packet sent */
-	uint64_t rtcp_next;       /* clock (us) of the next SR */
-	struct stream_stats stats;
-	uint8_t hdr[MAX_BURST][RTP_HDR_SIZE];
-};
-
+#include "rtp/streamer_int.h"
 
 /* Every streamer of the process, for /metrics: there is one per process,
  * and the figures stay when it is freed and another is made. */
 static struct streamer_totals totals;
 
 
+struct streamer_totals *streamer_totals_w(void)
+{
+	return &totals;
+}
+
+
 /* The RTP clock (8 kHz) of this run at clock time now (us). */
-static uint32_t ts_at(const struct stream *s, uint64_t now)
+uint32_t stream_ts_at(const struct stream *s, uint64_t now)
 {
 	return s->ts0 + (uint32_t)((now - s->t0) * MEDIA_SRATE / 1000000);
 }
@@ -129,7 +83,7 @@ static uint64_t mono_us(void)
 }
 
 
-static uint64_t due_of(const struct stream *s)
+uint64_t stream_due(const struct stream *s)
 {
 	return s->t0 + (uint64_t)s->k * FRAME_US;
 }
@@ -137,7 +91,7 @@ static uint64_t due_of(const struct stream *s)
 
 /* The timerfd at the first deadline, or disarmed when nothing runs.  With
  * a clock of the tests' own there is no timerfd: they run the schedule. */
-static void arm(struct streamer *st)
+void streamer_arm(struct streamer *st)
 {
 	struct sched_ent *e = sched_top(&st->q);
 	struct itimerspec its;
@@ -185,11 +139,11 @@ static void capture_rtp(const struct stream *s, const struct mmsghdr *msgs,
 
 /* The stream's report (packet.c builds it).  RTCP is best effort: a
  * failed send is only logged. */
-static void rtcp_send(struct stream *s, uint64_t now, bool bye)
+void stream_rtcp_send(struct stream *s, uint64_t now, bool bye)
 {
 	struct rtcp_sr sr = {
 		.ssrc = s->ssrc,
-		.rtp_ts = ts_at(s, now),
+		.rtp_ts = stream_ts_at(s, now),
 		.packets = s->stats.packets,
 		.octets = s->stats.octets,
 		.cname = s->st->cname,
@@ -218,7 +172,7 @@ static void rtcp_send(struct stream *s, uint64_t now, bool bye)
 
 /* Takes a running stream off the schedule; the timer rests with the
  * last. */
-static void halt(struct stream *s)
+void stream_halt(struct stream *s)
 {
 	struct streamer *st = s->st;
 
@@ -228,19 +182,19 @@ static void halt(struct stream *s)
 	s->m = mem_deref(s->m);
 
 	if (!sched_top(&st->q))
-		arm(st);
+		streamer_arm(st);
 }
 
 
 /* The peer is gone (ICMP port unreachable): stop, and say so once. */
-static void fail(struct stream *s, int err)
+void stream_fail(struct stream *s, int err)
 {
 	if (!s->running)
 		return;
 
 	LOGI(SUB_RTP, "stream %08x to %J stopped: %m", s->ssrc,
 	     &s->dst, err);
-	halt(s);
+	stream_halt(s);
 }
 
 
@@ -251,7 +205,7 @@ static void fail(struct stream *s, int err)
  * timestamps pass unused, so the receiver sees a gap in time (as after a
  * loss), not a burst or a stream that runs late for ever.
  */
-static void pump(struct stream *s, uint64_t now)
+void stream_pump(struct stream *s, uint64_t now)
 {
 	struct mmsghdr msgs[MAX_BURST];
 	struct iovec iov[MAX_BURST][2];
@@ -303,7 +257,7 @@ static void pump(struct stream *s, uint64_t now)
 		int err = errno;
 
 		if (err == ECONNREFUSED) {
-			fail(s, err);
+			stream_fail(s, err);
 			return;
 		}
 
@@ -345,7 +299,7 @@ static void pump(struct stream *s, uint64_t now)
 	if (now < s->rtcp_next || !s->stats.packets)
 		return;
 
-	rtcp_send(s, now, false);
+	stream_rtcp_send(s, now, false);
 
 	s->rtcp_next += (uint64_t)s->st->rtcp_ms * 1000;
 	if (s->rtcp_next <= now)
@@ -355,7 +309,7 @@ static void pump(struct stream *s, uint64_t now)
 
 /* Every stream due by now + SLACK_US sends, then waits for its next
  * deadline; the timer goes to the first of those. */
-static unsigned run(struct streamer *st, uint64_t now)
+unsigned streamer_run_due(struct streamer *st, uint64_t now)
 {
 	struct sched_ent *e;
 	unsigned n = 0;
@@ -365,14 +319,14 @@ static unsigned run(struct streamer *st, uint64_t now)
 			((char *)e - offsetof(struct stream, ent));
 
 		++n;
-		pump(s, now);
+		stream_pump(s, now);
 
-		/* pump() may have stopped s (its peer is gone). */
+		/* stream_pump() may have stopped s (its peer is gone). */
 		if (s->running)
-			sched_move(&st->q, &s->ent, due_of(s));
+			sched_move(&st->q, &s->ent, stream_due(s));
 	}
 
-	arm(st);
+	streamer_arm(st);
 
 	return n;
 }
@@ -389,13 +343,13 @@ static void timer_fired(void *arg)
 
 	/* The kernel disarmed it by firing. */
 	st->armed = 0;
-	(void)run(st, st->clock());
+	(void)streamer_run_due(st, st->clock());
 }
 
 
 unsigned streamer_run(struct streamer *st)
 {
-	return st ? run(st, st->clock()) : 0;
+	return st ? streamer_run_due(st, st->clock()) : 0;
 }
 
 
@@ -438,7 +392,7 @@ static void streamer_destructor(void *arg)
 }
 
 
-static uint16_t fq_pop(struct streamer *st)
+uint16_t streamer_fq_pop(struct streamer *st)
 {
 	uint16_t idx = st->freeq[st->fq_head];
 
@@ -449,7 +403,7 @@ static uint16_t fq_pop(struct streamer *st)
 }
 
 
-static void fq_push(struct streamer *st, uint16_t idx)
+void streamer_fq_push(struct streamer *st, uint16_t idx)
 {
 	st->freeq[(st->fq_head + st->fq_len) % st->npairs] = idx;
 	++st->fq_len;
@@ -555,254 +509,3 @@ void streamer_capture_set(struct streamer *st, bool on)
 }
 
 
-/* Incoming RTP (symmetric RTP, comfort noise) means nothing to us. */
-static void rtp_recv(const struct sa *src, struct mbuf *mb, void *arg)
-{
-	(void)src;
-	(void)mb;
-	(void)arg;
-}
-
-
-static void rtcp_recv(const struct sa *src, struct mbuf *mb, void *arg)
-{
-	struct stream *s = arg;
-
-	LOGD(SUB_RTP, "stream %08x: RTCP from %J (%zu bytes) ignored",
-	     s->ssrc, src, mbuf_get_left(mb));
-}
-
-
-/* libre calls this with the error a read returned: on the connected RTP
- * socket, ECONNREFUSED is the peer's ICMP port unreachable. */
-static void rtp_error(int err, void *arg)
-{
-	struct stream *s = arg;
-
-	if (err == ECONNREFUSED)
-		fail(s, err);
-	else
-		LOGD(SUB_RTP, "stream %08x: socket error: %m", s->ssrc, err);
-}
-
-
-static void stream_destructor(void *arg)
-{
-	struct stream *s = arg;
-
-	stream_stop(s);
-	mem_deref(s->rtp);
-	mem_deref(s->rtcp);
-	if (s->has_pair)
-		fq_push(s->st, s->pair);
-	mem_deref(s->st);
-}
-
-
-/* Binds the pair at port and port + 1; EADDRINUSE when either is taken. */
-static int bind_pair(struct stream *s, uint16_t port)
-{
-	struct sa a;
-	int err;
-
-	sa_cpy(&a, &s->st->ip);
-	sa_set_port(&a, port);
-	err = udp_listen(&s->rtp, &a, rtp_recv, s);
-	if (err)
-		return err;
-
-	sa_set_port(&a, port + 1);
-	err = udp_listen(&s->rtcp, &a, rtcp_recv, s);
-	if (err) {
-		s->rtp = mem_deref(s->rtp);
-		return err;
-	}
-
-	udp_error_handler_set(s->rtp, rtp_error);
-
-	err = udp_local_get(s->rtp, &s->laddr);
-	sa_cpy(&s->bound, &s->laddr);
-	sa_cpy(&s->bound_rtcp, &s->laddr);
-	sa_set_port(&s->bound_rtcp, sa_port(&s->laddr) + 1);
-	if (!err && sa_isset(&s->st->announce, SA_ADDR)) {
-		uint16_t p = sa_port(&s->laddr);
-
-		sa_cpy(&s->laddr, &s->st->announce);
-		sa_set_port(&s->laddr, p);
-	}
-
-	return err;
-}
-
-
-int stream_alloc(struct stream **sp, struct streamer *st)
-{
-	struct stream *s;
-	unsigned i;
-	int err = ENOSPC;
-
-	if (!sp || !st)
-		return EINVAL;
-
-	s = mem_zalloc(sizeof(*s), stream_destructor);
-	if (!s)
-		return ENOMEM;
-
-	s->st = mem_ref(st);
-	s->ssrc = rand_u32();
-	s->seq = rand_u16();
-	s->ts0 = rand_u32();
-
-	/* Pairs come off the head of the free queue and go back at its
-	 * tail, so a freed pair is handed out again last (a late packet of
-	 * the old call would land in the new one).  A pair another program
-	 * holds goes to the tail too; every pair is tried at most once. */
-	for (i = st->fq_len; i > 0; i--) {
-		uint16_t idx = fq_pop(st);
-
-		err = bind_pair(s, (uint16_t)(st->first + 2 * idx));
-		if (!err) {
-			s->pair = idx;
-			s->has_pair = true;
-			break;
-		}
-
-		fq_push(st, idx);
-		if (err != EADDRINUSE)
-			break;
-		err = ENOSPC;
-	}
-
-	if (err) {
-		if (err == ENOSPC)
-			LOGW(SUB_RTP, "no free port pair in %u-%u",
-			     st->first, st->first + 2 * st->npairs - 1);
-		mem_deref(s);
-		return err;
-	}
-
-	*sp = s;
-
-	return 0;
-}
-
-
-const struct sa *stream_laddr(const struct stream *s)
-{
-	return s ? &s->laddr : NULL;
-}
-
-
-int stream_start(struct stream *s, struct media *m, uint8_t pt,
-		 const struct sa *dst)
-{
-	struct streamer *st;
-	uint64_t now;
-	socklen_t len;
-	int err, so_err;
-
-	if (!s || !m || !dst || !sa_isset(dst, SA_ALL))
-		return EINVAL;
-	if (pt != MEDIA_PT_PCMU && pt != MEDIA_PT_PCMA)
-		return EINVAL;
-	if (!media_frames(m) || sa_port(dst) == 65535)
-		return EINVAL;
-
-	st = s->st;
-	now = st->clock();
-
-	/* A start while running replaces media and destination: the same
-	 * stream goes on, without a BYE. */
-	if (s->running)
-		halt(s);
-
-	err = udp_connect(s->rtp, dst);
-	if (err) {
-		LOGW(SUB_RTP, "stream %08x: connect to %J: %m", s->ssrc, dst,
-		     err);
-		return err;
-	}
-
-	/* An ICMP error from an earlier destination may still be pending
-	 * on the socket; reading SO_ERROR clears it. */
-	len = sizeof(so_err);
-	(void)getsockopt(udp_sock_fd(s->rtp, sa_af(dst)), SOL_SOCKET,
-			 SO_ERROR, &so_err, &len);
-
-	sa_cpy(&s->dst, dst);
-	sa_cpy(&s->dst_rtcp, dst);
-	sa_set_port(&s->dst_rtcp, sa_port(dst) + 1);
-
-	/* A restart keeps SSRC and sequence numbers, and the RTP clock
-	 * keeps running through the pause, as one source's clock does.
-	 * It never goes back to the last timestamp sent. */
-	if (s->started) {
-		uint32_t ts = ts_at(s, now);
-		uint32_t min = s->ts_last + MEDIA_FRAME_SAMPLES;
-
-		s->ts0 = (int32_t)(ts - min) < 0 ? min : ts;
-	}
-
-	s->m = mem_ref(m);
-	s->pt = pt;
-	s->t0 = now;
-	s->k = 0;
-	s->marker = true;
-	s->rtcp_next = now;
-	s->running = true;
-	++totals.running;
-
-	LOGD(SUB_RTP, "stream %08x: %s to %J from %J", s->ssrc,
-	     pt == MEDIA_PT_PCMU ? "PCMU" : "PCMA", dst, &s->laddr);
-
-	/* Frame 0 is due now: send it at once, and the first sender report
-	 * with it; then wait for frame 1. */
-	pump(s, now);
-	if (!s->running)
-		return 0;
-
-	err = sched_add(&st->q, &s->ent, due_of(s));
-	if (err) {
-		s->running = false;
-		--totals.running;
-		s->m = mem_deref(s->m);
-		return err;
-	}
-	arm(st);
-
-	return 0;
-}
-
-
-void stream_stop(struct stream *s)
-{
-	if (!s || !s->running)
-		return;
-
-	LOGD(SUB_RTP, "stream %08x: stop (%u packets)", s->ssrc,
-	     s->stats.packets);
-
-	if (s->stats.packets)
-		rtcp_send(s, s->st->clock(), true);
-
-	halt(s);
-}
-
-
-bool stream_running(const struct stream *s)
-{
-	return s ? s->running : false;
-}
-
-
-/* The counts run over the stream's whole life (one SSRC), as the sender
- * reports give them; first_seq, first_ts and started_ms are those of the
- * first packet it ever sent. */
-void stream_stats_get(const struct stream *s, struct stream_stats *stats)
-{
-	if (!s || !stats)
-		return;
-
-	*stats = s->stats;
-	stats->ssrc = s->ssrc;
-}
