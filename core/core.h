@@ -114,6 +114,10 @@ void log_emit(enum log_sub sub, enum log_lvl lvl, const char *fmt, ...);
 int jsonw_str(struct re_printf *pf, const char *s);
 /** %H handler: same for a struct pl. */
 int jsonw_pl(struct re_printf *pf, const struct pl *pl);
+/** Append a string / an object (referenced) to an odict array, keyed by
+ *  its index as libre's decoder keys array members. */
+int jsonw_arr_str(struct odict *arr, const char *s);
+int jsonw_arr_obj(struct odict *arr, struct odict *o);
 /** Whether the n bytes at p are exactly one JSON value (RFC 8259) with
  *  white space around it, of well-formed UTF-8, no U+0000 in a string,
  *  no member name twice in an object, nested at most maxdepth deep

@@ -501,7 +501,7 @@ static int event_encode(struct odict *arr, const struct event_rec *e,
 			struct media_sum *m)
 {
 	struct odict *o = NULL;
-	char key[16], *text = NULL;
+	char *text = NULL;
 	int err;
 
 	if (e->extra && *e->extra &&
@@ -529,8 +529,7 @@ static int event_encode(struct odict *arr, const struct event_rec *e,
 
 	media_add(m, e, o);
 
-	(void)re_snprintf(key, sizeof(key), "%zu", odict_count(arr, false));
-	err = odict_entry_add(arr, key, ODICT_OBJECT, o);
+	err = jsonw_arr_obj(arr, o);
 	mem_deref(o);
 
 	return err;

@@ -84,3 +84,30 @@ int jsonw_pl(struct re_printf *pf, const struct pl *pl)
 
 	return put_escaped(pf, pl->p, pl->l);
 }
+
+
+/* Array members are keyed by their index, as libre's decoder keys them. */
+static void arr_key(char *key, size_t sz, const struct odict *arr)
+{
+	(void)re_snprintf(key, sz, "%zu", odict_count(arr, false));
+}
+
+
+int jsonw_arr_str(struct odict *arr, const char *s)
+{
+	char key[24];
+
+	arr_key(key, sizeof(key), arr);
+
+	return odict_entry_add(arr, key, ODICT_STRING, s);
+}
+
+
+int jsonw_arr_obj(struct odict *arr, struct odict *o)
+{
+	char key[24];
+
+	arr_key(key, sizeof(key), arr);
+
+	return odict_entry_add(arr, key, ODICT_OBJECT, o);
+}

@@ -278,33 +278,6 @@ int state_spec_decode(struct table *scratch, const char *id,
 }
 
 
-/* Array members are keyed by their index, as libre's decoder keys them. */
-static int arr_add(struct odict *arr, int type, ...)
-{
-	char key[16];
-	va_list ap;
-	int err;
-
-	(void)re_snprintf(key, sizeof(key), "%zu", odict_count(arr, false));
-
-	va_start(ap, type);
-	switch (type) {
-
-	case ODICT_STRING:
-		err = odict_entry_add(arr, key, type, va_arg(ap, const char *));
-		break;
-
-	default:
-		err = odict_entry_add(arr, key, type,
-				      va_arg(ap, struct odict *));
-		break;
-	}
-	va_end(ap);
-
-	return err;
-}
-
-
 int state_spec_encode(struct odict *o, const struct subscriber *s,
 		      bool secret)
 {
@@ -317,7 +290,7 @@ int state_spec_encode(struct odict *o, const struct subscriber *s,
 		return err;
 
 	for (unsigned i = 0; !err && i < subscriber_contact_count(s); i++)
-		err = arr_add(contacts, ODICT_STRING, subscriber_contact(s, i));
+		err = jsonw_arr_str(contacts, subscriber_contact(s, i));
 
 	err |= odict_entry_add(o, "id", ODICT_STRING, subscriber_id(s));
 	err |= odict_entry_add(o, "mode", ODICT_STRING,

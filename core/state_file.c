@@ -206,26 +206,6 @@ void state_file_unlink(const struct state *st, const char *file)
 
 /* ---- state.json --------------------------------------------------------- */
 
-static int arr_str(struct odict *arr, const char *s)
-{
-	char key[24];
-
-	(void)re_snprintf(key, sizeof(key), "%zu", odict_count(arr, false));
-
-	return odict_entry_add(arr, key, ODICT_STRING, s);
-}
-
-
-static int arr_obj(struct odict *arr, struct odict *o)
-{
-	char key[24];
-
-	(void)re_snprintf(key, sizeof(key), "%zu", odict_count(arr, false));
-
-	return odict_entry_add(arr, key, ODICT_OBJECT, o);
-}
-
-
 static int sub_add(struct odict *arr, const struct subscriber *s)
 {
 	struct odict *o = NULL;
@@ -235,7 +215,7 @@ static int sub_add(struct odict *arr, const struct subscriber *s)
 	if (!err)
 		err = state_spec_encode(o, s, true);
 	if (!err)
-		err = arr_obj(arr, o);
+		err = jsonw_arr_obj(arr, o);
 	mem_deref(o);
 
 	return err;
@@ -259,7 +239,7 @@ static int res_add(struct odict *arr, const struct resource *r,
 	if (file)
 		err |= odict_entry_add(o, "file", ODICT_STRING, file);
 	if (!err)
-		err = arr_obj(arr, o);
+		err = jsonw_arr_obj(arr, o);
 	mem_deref(o);
 
 	return err ? ENOMEM : 0;
@@ -326,11 +306,11 @@ static int ids_build(struct odict *arr, const struct list *l,
 
 		if (ch && !strcmp(ch->id, id))
 			continue;
-		err |= arr_str(arr, id);
+		err |= jsonw_arr_str(arr, id);
 	}
 
 	if (ch && del)
-		err |= arr_str(arr, ch->id);
+		err |= jsonw_arr_str(arr, ch->id);
 
 	return err;
 }

@@ -41,7 +41,6 @@ int api_sub_encode(struct odict *o, const struct subscriber *s)
 	for (unsigned i = 0; !err && i < subscriber_binding_count(s); i++) {
 		const struct binding *b = subscriber_binding(s, i);
 		struct odict *bo = NULL;
-		char key[16];
 		uint64_t left;
 
 		if (!b)
@@ -54,12 +53,10 @@ int api_sub_encode(struct odict *o, const struct subscriber *s)
 		err = odict_alloc(&bo, 4);
 		if (err)
 			break;
-		(void)re_snprintf(key, sizeof(key), "%zu",
-				  odict_count(arr, false));
 		err |= odict_entry_add(bo, "uri", ODICT_STRING, b->uri);
 		err |= odict_entry_add(bo, "expires_in_s", ODICT_INT,
 				       (int64_t)left);
-		err |= odict_entry_add(arr, key, ODICT_OBJECT, bo);
+		err |= jsonw_arr_obj(arr, bo);
 		mem_deref(bo);
 	}
 

@@ -75,6 +75,7 @@ static enum MHD_Result sub_put(struct httpreq *rq, const char *id)
 	struct subscriber *spec = NULL, *s;
 	struct odict *o = NULL;
 	const uint8_t *body;
+	const char *old_pw;
 	enum MHD_Result ret;
 	bool created = false, keep = false;
 	size_t len;
@@ -102,11 +103,10 @@ static enum MHD_Result sub_put(struct httpreq *rq, const char *id)
 	/* What GET showed, sent back: "password_set": true without a
 	 * "password" keeps the password the subscriber has (GET never
 	 * shows it), so a read-modify-write does not drop it. */
+	old_pw = subscriber_password(table_subscriber(live, id));
 	if (!odict_lookup(o, "password") &&
-	    odict_get_boolean(o, &keep, "password_set") && keep &&
-	    subscriber_password(table_subscriber(live, id)) &&
-	    subscriber_password_set(spec, subscriber_password(
-					    table_subscriber(live, id)))) {
+	    odict_get_boolean(o, &keep, "password_set") && keep && old_pw &&
+	    subscriber_password_set(spec, old_pw)) {
 		ret = httpd_error(rq, 500, "out of memory", NULL);
 		goto out;
 	}
